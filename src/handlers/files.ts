@@ -1,0 +1,138 @@
+import type { IRequest } from "itty-router";
+import type { PeerEnv } from "../env";
+import { HttpError, badRequest, notFound } from "../http/errors";
+import { json, noContent } from "../http/json";
+import { decodeParam } from "../http/paths";
+import { etagMatches, parseRange } from "../http/range";
+import { FileStore } from "../storage/files";
+import { checkFileName } from "../storage/names";
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** A single R2 put takes at most 5 GiB; larger files go through multipart. */
+const MAX_SINGLE_PUT = 5 * 1024 ** 3;
+
+export const fileStore = (env: PeerEnv) => new FileStore(env.FILES, env.KV);
+export const fileNameOf = (request: IRequest) => checkFileName(decodeParam(request.params.name, "file name"));
+
+/** `GET /api/files?prefix=&cursor=&limit=` */
+export async function listFiles(request: IRequest, env: PeerEnv): Promise<Response> {
+  const url = new URL(request.url);
+  const limitParam = url.searchParams.get("limit");
+  const limit = limitParam === null ? 1000 : Number(limitParam);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest("limit must be a whole number from 1 to 1000.");
+  const prefix = url.searchParams.get("prefix") ?? "";
+  const cursor = url.searchParams.get("cursor") || undefined;
+  return json(await fileStore(env).list(prefix, cursor, limit));
+}
+
+/** A client's `X-Content-SHA256`, lower-cased, or undefined; malformed is a 400. */
+export function claimedSha256(headers: Headers): string | undefined {
+  const value = headers.get("x-content-sha256");
+  if (value === null) return undefined;
+  const hex = value.trim().toLowerCase();
+  if (!SHA256_HEX.test(hex)) throw badRequest("X-Content-SHA256 must be 64 hex digits.");
+  return hex;
+}
+
+/** The request's declared body length; 411 without one, 400 when malformed. */
+export function contentLength(request: Request): number {
+  const raw = request.headers.get("content-length");
+  if (raw === null) {
+    throw new HttpError("length_required", "Send Content-Length: a body of unknown length cannot be streamed into R2.");
+  }
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n)) throw badRequest("Content-Length is not a byte count.");
+  return n;
+}
+
+/** `PUT /api/files/{name}` — streams the body into R2. */
+export async function putFile(request: IRequest, env: PeerEnv): Promise<Response> {
+  const name = fileNameOf(request);
+  const length = contentLength(request);
+  if (length > MAX_SINGLE_PUT) {
+    throw new HttpError("payload_too_large", "A single PUT takes at most 5 GiB; use a multipart upload (POST /api/uploads).");
+  }
+  const sha256 = claimedSha256(request.headers);
+  const onlyIfAbsent = request.headers.get("if-none-match")?.trim() === "*";
+  const files = fileStore(env);
+  if (onlyIfAbsent && (await files.head(name))) {
+    throw new HttpError("precondition_failed", `A file named "${name}" already exists (If-None-Match: *).`);
+  }
+  const body = request.body ?? new Response(new Uint8Array(0)).body!;
+  const meta = await files.put(name, body, {
+    length,
+    sha256,
+    contentType: request.headers.get("content-type") ?? undefined,
+    onlyIfAbsent,
+  });
+  return json({ name: meta.name, size: meta.size, etag: meta.etag, sha256: meta.sha256 }, 201);
+}
+
+/** `GET` and `HEAD /api/files/{name}` — Range, If-None-Match, If-Range. */
+export async function getFile(request: IRequest, env: PeerEnv): Promise<Response> {
+  const name = fileNameOf(request);
+  const files = fileStore(env);
+  const rangeHeader = request.headers.get("range");
+  const ifNoneMatch = request.headers.get("if-none-match");
+  const head = request.method === "HEAD";
+
+  // A plain GET is one R2 read; conditions and ranges need the size and etag first.
+  if (!head && rangeHeader === null && ifNoneMatch === null) {
+    const found = await files.get(name);
+    if (!found) throw notFound(`No file "${name}".`);
+    return fileResponse(found.object, found.sha256, found.object.body, 200, request);
+  }
+
+  const found = await files.head(name);
+  if (!found) throw notFound(`No file "${name}".`);
+  const { object, sha256 } = found;
+  if (etagMatches(ifNoneMatch, object.httpEtag)) {
+    return new Response(null, { status: 304, headers: { etag: object.httpEtag, "x-content-sha256": sha256 ?? "" } });
+  }
+  const ifRange = request.headers.get("if-range");
+  const rangeApplies = ifRange === null || ifRange.trim() === object.httpEtag;
+  const range = rangeApplies ? parseRange(rangeHeader, object.size) : null;
+  if (head) return fileResponse(object, sha256, null, range ? 206 : 200, request, range);
+
+  const read = await files.get(name, range ?? undefined, object.etag);
+  if (!read) throw notFound(`No file "${name}".`);
+  return fileResponse(object, sha256, read.object.body, range ? 206 : 200, request, range);
+}
+
+function fileResponse(
+  object: R2Object,
+  sha256: string | null,
+  body: ReadableStream | null,
+  status: 200 | 206,
+  request: Request,
+  range?: { offset: number; length: number } | null,
+): Response {
+  const headers = new Headers({
+    "content-type": object.httpMetadata?.contentType ?? "application/octet-stream",
+    etag: object.httpEtag,
+    "last-modified": object.uploaded.toUTCString(),
+    "accept-ranges": "bytes",
+    "cache-control": "private, no-cache",
+    // Files are user content served from the peer's own origin: never let one run as a page.
+    "content-security-policy": "default-src 'none'; sandbox",
+  });
+  if (sha256) headers.set("x-content-sha256", sha256);
+  if (range) {
+    headers.set("content-range", `bytes ${range.offset}-${range.offset + range.length - 1}/${object.size}`);
+    headers.set("content-length", String(range.length));
+  } else {
+    headers.set("content-length", String(object.size));
+  }
+  if (new URL(request.url).searchParams.has("download")) {
+    const base = object.key.split("/").pop() ?? object.key;
+    headers.set("content-disposition", `attachment; filename*=UTF-8''${encodeURIComponent(base)}`);
+  }
+  return new Response(body, { status, headers });
+}
+
+/** `DELETE /api/files/{name}` */
+export async function deleteFile(request: IRequest, env: PeerEnv): Promise<Response> {
+  const name = fileNameOf(request);
+  if (!(await fileStore(env).delete(name))) throw notFound(`No file "${name}".`);
+  return noContent();
+}

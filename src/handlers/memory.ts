@@ -1,0 +1,66 @@
+import type { IRequest } from "itty-router";
+import { z } from "zod";
+import type { PeerEnv } from "../env";
+import { readText } from "../http/body";
+import { HttpError, badRequest, notFound } from "../http/errors";
+import { json, noContent } from "../http/json";
+import { decodeParam } from "../http/paths";
+import { MemoryStore } from "../storage/memory";
+import { checkMemoryKey, utf8Length } from "../storage/names";
+
+/** KV's limit on one value. */
+export const MEMORY_VALUE_LIMIT = 25 * 1024 * 1024;
+
+const putBody = z.object({ value: z.unknown(), ttl: z.number().int().min(60).optional() });
+
+const store = (env: PeerEnv) => new MemoryStore(env.KV);
+const keyOf = (request: IRequest) => checkMemoryKey(decodeParam(request.params.key, "memory key"));
+
+/** `GET /api/memory?prefix=&cursor=` */
+export async function listMemory(request: IRequest, env: PeerEnv): Promise<Response> {
+  const url = new URL(request.url);
+  const prefix = url.searchParams.get("prefix") ?? "";
+  const cursor = url.searchParams.get("cursor") || undefined;
+  return json(await store(env).list(prefix, cursor));
+}
+
+/** `GET /api/memory/{key}` */
+export async function getMemory(request: IRequest, env: PeerEnv): Promise<Response> {
+  const key = keyOf(request);
+  const text = await store(env).get(key);
+  if (text === null) throw notFound(`No memory key "${key}".`);
+  // The value is stored as JSON text: splice it in rather than parse and re-serialise it.
+  return new Response(`{"key":${JSON.stringify(key)},"value":${text}}`, {
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
+}
+
+/** `PUT /api/memory/{key}` with `{"value": any JSON, "ttl"?: seconds ≥ 60}` */
+export async function putMemory(request: IRequest, env: PeerEnv): Promise<Response> {
+  const key = keyOf(request);
+  // The envelope around the value may add a little; the value itself is checked below.
+  const text = await readText(request, MEMORY_VALUE_LIMIT + 1024, "memory value");
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw badRequest("The request body is not valid JSON.");
+  }
+  const parsed = putBody.safeParse(body);
+  if (!parsed.success || !body || typeof body !== "object" || !("value" in body)) {
+    throw badRequest('The body must be {"value": any JSON, "ttl"?: whole seconds ≥ 60}.');
+  }
+  const valueText = JSON.stringify(parsed.data.value);
+  if (utf8Length(valueText) > MEMORY_VALUE_LIMIT) {
+    throw new HttpError("payload_too_large", `The value is over KV's limit of ${MEMORY_VALUE_LIMIT} bytes.`);
+  }
+  await store(env).put(key, valueText, parsed.data.ttl);
+  return json({ key });
+}
+
+/** `DELETE /api/memory/{key}` */
+export async function deleteMemory(request: IRequest, env: PeerEnv): Promise<Response> {
+  const key = keyOf(request);
+  if (!(await store(env).delete(key))) throw notFound(`No memory key "${key}".`);
+  return noContent();
+}

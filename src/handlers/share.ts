@@ -1,0 +1,92 @@
+import type { IRequest } from "itty-router";
+import { z } from "zod";
+import { knownPeers, publicUrl } from "../config";
+import type { PeerEnv } from "../env";
+import { readJson } from "../http/body";
+import { HttpError, badRequest, notFound } from "../http/errors";
+import { json } from "../http/json";
+import { signShareLink } from "../http/shareLinks";
+import { claimedSha256, fileNameOf, fileStore } from "./files";
+
+const DEFAULT_TTL = 3600;
+const MAX_TTL = 604800;
+
+const shareBody = z.object({ ttl: z.number().int().min(1).max(MAX_TTL).default(DEFAULT_TTL) });
+const pullBody = z.object({ from: z.string().min(1) });
+
+/** `POST /api/files/{name}/share` — a signed GET link that needs no token until it expires. */
+export async function shareFile(request: IRequest, env: PeerEnv): Promise<Response> {
+  const name = fileNameOf(request);
+  const { ttl } = await readJson(request, shareBody);
+  if (!(await fileStore(env).head(name))) throw notFound(`No file "${name}".`);
+  const expires = Math.floor(Date.now() / 1000) + ttl;
+  // withAuth has already refused a peer without a token, unless AUTH = "none".
+  const url = await signShareLink(env.PEER_TOKEN ?? "", env.PEER_NAME, publicUrl(env, request), name, expires);
+  return json({ url, expires: new Date(expires * 1000).toISOString() });
+}
+
+/**
+ * `POST /api/files/{name}/pull` with `{"from": signed link}` — fetches another peer's
+ * signed link and streams it into this bucket, verifying the SHA-256 the source reports.
+ * Only known peers are fetched and redirects are not followed, so this is no open proxy.
+ */
+export async function pullFile(request: IRequest, env: PeerEnv): Promise<Response> {
+  const name = fileNameOf(request);
+  const { from } = await readJson(request, pullBody);
+  const link = URL.canParse(from) ? new URL(from) : null;
+  if (!link || (link.protocol !== "https:" && link.protocol !== "http:")) throw badRequest('"from" must be an http(s) URL.');
+  const source = knownPeers(env).find((p) => new URL(p.url).origin === link.origin);
+  if (!source) throw new HttpError("forbidden", `${link.origin} is not a known peer: pull only fetches from the peers in PEERS.`);
+  if (!link.pathname.startsWith("/api/files/")) throw badRequest('"from" must be a file link made by `share`.');
+
+  let response: Response;
+  try {
+    response = await fetch(link, { redirect: "manual" });
+  } catch {
+    throw upstream(`Could not reach ${source.name}.`);
+  }
+  if (response.status !== 200) throw upstream(await describeFailure(source.name, response));
+
+  const length = Number(response.headers.get("content-length"));
+  if (!response.body || !Number.isSafeInteger(length)) {
+    throw upstream(`${source.name} sent no Content-Length, so the file cannot be verified as complete.`);
+  }
+  let sha256: string | undefined;
+  try {
+    sha256 = claimedSha256(response.headers);
+  } catch {
+    throw upstream(`${source.name} sent a malformed X-Content-SHA256.`);
+  }
+
+  try {
+    const meta = await fileStore(env).put(name, response.body.pipeThrough(new FixedLengthStream(length)), {
+      length,
+      sha256,
+      contentType: response.headers.get("content-type") ?? undefined,
+    });
+    return json(meta, 201);
+  } catch (err) {
+    if (err instanceof HttpError && err.code === "checksum_mismatch") {
+      throw upstream(`The bytes from ${source.name} do not match the SHA-256 it reported; nothing was stored.`);
+    }
+    if (err instanceof HttpError) throw err;
+    throw upstream(`The transfer from ${source.name} broke off; nothing was stored.`);
+  }
+}
+
+const upstream = (message: string) => new HttpError("upstream_failed", message);
+
+async function describeFailure(peer: string, response: Response): Promise<string> {
+  if (response.status >= 300 && response.status < 400) {
+    await response.body?.cancel();
+    return `${peer} answered with a redirect (${response.status}); redirects are not followed.`;
+  }
+  let detail = "";
+  try {
+    const body = (await response.json()) as { error?: { message?: string } };
+    detail = body.error?.message ? `: ${body.error.message}` : "";
+  } catch {
+    // Not the contract's error shape; the status says enough.
+  }
+  return `${peer} answered ${response.status}${detail}`;
+}

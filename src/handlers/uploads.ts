@@ -1,0 +1,68 @@
+import type { IRequest } from "itty-router";
+import { z } from "zod";
+import type { PeerEnv } from "../env";
+import { readJson } from "../http/body";
+import { HttpError, badRequest } from "../http/errors";
+import { json, noContent } from "../http/json";
+import { decodeParam } from "../http/paths";
+import { checkFileName } from "../storage/names";
+import { contentLength, fileStore } from "./files";
+
+/** R2 allows parts up to 5 GiB; the platform's request limit is lower anyway. */
+const MAX_PART = 5 * 1024 ** 3;
+
+const createBody = z.object({ name: z.string(), contentType: z.string().max(256).optional() });
+const completeBody = z.object({
+  parts: z.array(z.object({ part: z.number().int().min(1).max(10000), etag: z.string().min(1) })).min(1).max(10000),
+  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex digits").optional(),
+});
+
+const uploadIdOf = (request: IRequest) => {
+  const id = decodeParam(request.params.uploadId, "upload id");
+  if (id === "" || id.length > 1024) throw badRequest("The upload id is malformed.");
+  return id;
+};
+const nameQuery = (request: IRequest) => {
+  const name = new URL(request.url).searchParams.get("name");
+  if (name === null) throw badRequest("Pass the file name as ?name=.");
+  return checkFileName(name);
+};
+
+/** `POST /api/uploads` `{"name", "contentType"?}` → 201 `{"uploadId", "name"}` */
+export async function createUpload(request: IRequest, env: PeerEnv): Promise<Response> {
+  const body = await readJson(request, createBody);
+  const name = checkFileName(body.name);
+  const uploadId = await fileStore(env).createUpload(name, body.contentType);
+  return json({ uploadId, name }, 201);
+}
+
+/** `PUT /api/uploads/{uploadId}/parts/{n}?name=` — raw part → `{"part", "etag"}` */
+export async function uploadPart(request: IRequest, env: PeerEnv): Promise<Response> {
+  const uploadId = uploadIdOf(request);
+  const name = nameQuery(request);
+  const part = Number(request.params.n);
+  if (!/^\d+$/.test(request.params.n ?? "") || part < 1 || part > 10000) {
+    throw badRequest("The part number must be a whole number from 1 to 10000.");
+  }
+  const length = contentLength(request);
+  if (length > MAX_PART) throw new HttpError("payload_too_large", "A part is at most 5 GiB.");
+  const body = request.body ?? new Response(new Uint8Array(0)).body!;
+  const uploaded = await fileStore(env).uploadPart(name, uploadId, part, body, length);
+  return json({ part: uploaded.partNumber, etag: uploaded.etag });
+}
+
+/** `POST /api/uploads/{uploadId}/complete?name=` `{"parts", "sha256"?}` → 201 file meta */
+export async function completeUpload(request: IRequest, env: PeerEnv): Promise<Response> {
+  const uploadId = uploadIdOf(request);
+  const name = nameQuery(request);
+  const body = await readJson(request, completeBody, 2 * 1024 * 1024);
+  const parts = body.parts.map((p) => ({ partNumber: p.part, etag: p.etag }));
+  const meta = await fileStore(env).completeUpload(name, uploadId, parts, body.sha256?.toLowerCase());
+  return json(meta, 201);
+}
+
+/** `DELETE /api/uploads/{uploadId}?name=` — aborts; nothing is left behind. */
+export async function abortUpload(request: IRequest, env: PeerEnv): Promise<Response> {
+  await fileStore(env).abortUpload(nameQuery(request), uploadIdOf(request));
+  return noContent();
+}

@@ -1,0 +1,43 @@
+import { type IRequest, Router } from "itty-router";
+import type { PeerEnv } from "./env";
+import { deleteFile, getFile, listFiles, putFile } from "./handlers/files";
+import { health, peers } from "./handlers/health";
+import { deleteMemory, getMemory, listMemory, putMemory } from "./handlers/memory";
+import { pullFile, shareFile } from "./handlers/share";
+import { stats } from "./handlers/stats";
+import { abortUpload, completeUpload, createUpload, uploadPart } from "./handlers/uploads";
+import { withAuth } from "./http/auth";
+import { renderError } from "./http/errors";
+import { withCommonHeaders } from "./http/headers";
+import { type RouteTable, mountRoutes } from "./http/routes";
+
+/** Every route of the peer (the contract: docs/api.md). */
+const routes: RouteTable<PeerEnv> = [
+  ["/api/health", { GET: health }],
+  ["/api/peers", { GET: peers }],
+  ["/api/stats", { GET: stats }],
+
+  ["/api/files", { GET: listFiles }],
+  ["/api/files/:name+/share", { POST: shareFile }],
+  ["/api/files/:name+/pull", { POST: pullFile }],
+  ["/api/files/:name+", { GET: getFile, HEAD: getFile, PUT: putFile, DELETE: deleteFile }],
+
+  ["/api/uploads", { POST: createUpload }],
+  ["/api/uploads/:uploadId/parts/:n", { PUT: uploadPart }],
+  ["/api/uploads/:uploadId/complete", { POST: completeUpload }],
+  ["/api/uploads/:uploadId", { DELETE: abortUpload }],
+
+  ["/api/memory", { GET: listMemory }],
+  ["/api/memory/:key+", { GET: getMemory, PUT: putMemory, DELETE: deleteMemory }],
+];
+
+const router = Router<IRequest, [PeerEnv, ExecutionContext]>({
+  before: [withAuth],
+  catch: renderError,
+  finally: [withCommonHeaders],
+});
+mountRoutes(router, routes);
+
+export default {
+  fetch: (request, env, ctx) => router.fetch(request, env, ctx),
+} satisfies ExportedHandler<PeerEnv>;

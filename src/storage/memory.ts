@@ -1,0 +1,53 @@
+import { KV_PREFIX, memoryKey } from "./keys";
+
+export interface MemoryEntry {
+  key: string;
+  /** ISO time the key expires, or null for never. */
+  expires: string | null;
+}
+
+/** Memory on KV: each value stored as its JSON text under `mem:<key>`. */
+export class MemoryStore {
+  constructor(private readonly kv: KVNamespace) {}
+
+  async list(prefix: string, cursor: string | undefined, limit = 1000): Promise<{ keys: MemoryEntry[]; cursor: string | null }> {
+    const page = await this.kv.list({ prefix: memoryKey(prefix), cursor, limit });
+    return {
+      keys: page.keys.map((k) => ({
+        key: k.name.slice(KV_PREFIX.memory.length),
+        expires: k.expiration ? new Date(k.expiration * 1000).toISOString() : null,
+      })),
+      cursor: page.list_complete ? null : page.cursor,
+    };
+  }
+
+  /** The value's JSON text, or null when absent. */
+  get(key: string): Promise<string | null> {
+    return this.kv.get(memoryKey(key), "text");
+  }
+
+  put(key: string, jsonText: string, ttlSeconds?: number): Promise<void> {
+    return this.kv.put(memoryKey(key), jsonText, ttlSeconds ? { expirationTtl: ttlSeconds } : undefined);
+  }
+
+  /** False when the key did not exist. */
+  async delete(key: string): Promise<boolean> {
+    const existing = await this.kv.get(memoryKey(key), "stream");
+    if (existing === null) return false;
+    await existing.cancel();
+    await this.kv.delete(memoryKey(key));
+    return true;
+  }
+
+  /** Number of memory keys (pages through them all). */
+  async count(): Promise<number> {
+    let n = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.kv.list({ prefix: KV_PREFIX.memory, cursor });
+      n += page.keys.length;
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    return n;
+  }
+}

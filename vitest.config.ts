@@ -1,0 +1,68 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+import { PEER2, TEST_TOKEN } from "./test/support/peers.ts";
+
+// No network here: never fetch Request.cf data, never send telemetry.
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+process.env.WRANGLER_SEND_METRICS = "false";
+
+/**
+ * Worker tests run inside workerd against the real local R2 and KV. The worker under test
+ * is the default peer of wrangler.toml ("local"); a second, separately bound peer ("peer2",
+ * the same code bundled by test/support/build-peer.ts) answers at http://peer2.test, so pull,
+ * isolation and foreign tokens are tested between two real peers.
+ */
+const workerProject = {
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          PEER_TOKEN: TEST_TOKEN,
+          PEERS: JSON.stringify({ local: "http://local.test", peer2: PEER2.url }),
+          PUBLIC_URL: "http://local.test",
+          CACHE_TTL: "3600",
+        },
+        serviceBindings: { PEER2: "peer2" },
+        outboundService: "peer2",
+        workers: [
+          {
+            name: "peer2",
+            modules: true,
+            scriptPath: "./.wrangler/test-peer/index.js",
+            compatibilityDate: "2026-04-20",
+            compatibilityFlags: ["global_fetch_strictly_public"],
+            r2Buckets: { FILES: "peer2-files" },
+            kvNamespaces: { KV: "peer2-kv" },
+            bindings: {
+              PEER_NAME: "peer2",
+              PEER_TOKEN: PEER2.token,
+              AUTH: "token",
+              PEERS: JSON.stringify({ local: "http://local.test" }),
+              PUBLIC_URL: PEER2.url,
+              CACHE_TTL: "3600",
+            },
+          },
+        ],
+      },
+    }),
+  ],
+  test: {
+    name: "worker",
+    include: ["test/worker/**/*.test.ts"],
+    globalSetup: ["./test/support/build-peer.ts"],
+  },
+};
+
+/** Tests that run in Node: real processes (wrangler, the network, the CLI) and browsers. */
+const nodeProject = {
+  test: {
+    name: "node",
+    include: ["test/node/**/*.test.ts"],
+    environment: "node",
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+};
+
+export default defineConfig({ test: { projects: [workerProject, nodeProject] } });
