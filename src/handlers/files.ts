@@ -38,6 +38,8 @@ export function claimedSha256(headers: Headers): string | undefined {
 export function contentLength(request: Request): number {
   const raw = request.headers.get("content-length");
   if (raw === null) {
+    // Cancel the unread body so the client sees the 411 rather than a broken connection.
+    request.body?.cancel().catch(() => {});
     throw new HttpError("length_required", "Send Content-Length: a body of unknown length cannot be streamed into R2.");
   }
   const n = Number(raw);

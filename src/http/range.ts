@@ -21,9 +21,9 @@ export function parseRange(header: string | null, size: number): ByteRange | nul
   }
 
   const start = Number(first);
-  const end = last === "" ? size - 1 : Number(last);
-  if (end < start) return null;
+  if (last !== "" && Number(last) < start) return null;
   if (start >= size) throw unsatisfiable(size);
+  const end = last === "" ? size - 1 : Number(last);
   return { offset: start, length: Math.min(end, size - 1) - start + 1 };
 }
 

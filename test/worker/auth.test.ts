@@ -1,0 +1,76 @@
+import { SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { PEER2, TEST_TOKEN } from "../support/peers";
+import { BASE, call, errorOf, putFile } from "../support/http";
+import { env } from "cloudflare:test";
+
+describe("auth", () => {
+  it("refuses a request without a token with 401 and says how to send one", async () => {
+    const res = await call("/api/files", { token: null });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toContain("Bearer");
+    const error = await errorOf(res);
+    expect(error.code).toBe("unauthorized");
+    expect(error.message).toContain("Authorization: Bearer");
+  });
+
+  it("refuses a wrong token with 401 and never echoes it", async () => {
+    const res = await call("/api/memory", { token: "guess-123" });
+    expect(res.status).toBe(401);
+    const text = await res.text();
+    expect(text).not.toContain("guess-123");
+    expect(text).not.toContain(TEST_TOKEN);
+  });
+
+  it("refuses the token of another peer", async () => {
+    const res = await call("/api/files", { token: PEER2.token });
+    expect(res.status).toBe(401);
+  });
+
+  it("refuses a token that only shares a prefix with the real one", async () => {
+    expect((await call("/api/files", { token: TEST_TOKEN.slice(0, -1) })).status).toBe(401);
+    expect((await call("/api/files", { token: `${TEST_TOKEN}x` })).status).toBe(401);
+  });
+
+  it("refuses a non-Bearer scheme", async () => {
+    const res = await SELF.fetch(`${BASE}/api/files`, { headers: { authorization: `Basic ${TEST_TOKEN}` } });
+    expect(res.status).toBe(401);
+  });
+
+  it("checks the token before telling whether a route exists", async () => {
+    const res = await call("/api/secret-route", { token: null });
+    expect(res.status).toBe(401);
+  });
+
+  it("answers 401 with how to set a token when the peer has none", async () => {
+    const res = await worker.fetch(new Request(`${BASE}/api/files`), { ...env, PEER_TOKEN: undefined }, {} as ExecutionContext);
+    expect(res.status).toBe(401);
+    const error = await errorOf(res);
+    expect(error.message).toContain("wrangler secret put PEER_TOKEN");
+    expect(error.message).toContain('AUTH = "none"');
+  });
+
+  it("answers without a token when AUTH is none on purpose", async () => {
+    const open = { ...env, PEER_TOKEN: undefined, AUTH: "none" };
+    const res = await worker.fetch(new Request(`${BASE}/api/memory`), open, {} as ExecutionContext);
+    expect(res.status).toBe(200);
+  });
+
+  it("keeps health public even with a wrong token", async () => {
+    expect((await call("/api/health", { token: "wrong" })).status).toBe(200);
+  });
+
+  it("never answers with HTML or a stack trace", async () => {
+    await putFile("x.txt", "x");
+    for (const res of [
+      await call("/api/files/x.txt", { method: "PATCH" }),
+      await call("/api/files/%E0%A4%A"),
+      await call("/api/memory/k", { method: "PUT", body: "{not json" }),
+    ]) {
+      expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
+      const text = await res.text();
+      expect(text).not.toMatch(/<html|at \w+ \(/i);
+    }
+  });
+});

@@ -1,0 +1,102 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { call, errorOf } from "../support/http";
+
+const put = (key: string, body: unknown) => call(`/api/memory/${encodeURIComponent(key)}`, { method: "PUT", body: JSON.stringify(body) });
+
+describe("memory", () => {
+  it.each([
+    ["an object", { a: [1, 2, { b: "c" }] }],
+    ["a string", "hello"],
+    ["a number", 3.5],
+    ["null", null],
+    ["false", false],
+  ])("stores and returns %s as JSON", async (_what, value) => {
+    const res = await put("k", { value });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ key: "k" });
+    const got = await call("/api/memory/k");
+    expect(got.status).toBe(200);
+    expect(await got.json()).toEqual({ key: "k", value });
+  });
+
+  it("keeps keys with slashes, spaces and UTF-8", async () => {
+    const key = "users/ünï côdé/42";
+    expect((await put(key, { value: 1 })).status).toBe(200);
+    expect(await (await call(`/api/memory/${encodeURIComponent(key)}`)).json()).toEqual({ key, value: 1 });
+  });
+
+  it("answers 404 for a missing key", async () => {
+    const res = await call("/api/memory/absent");
+    expect(res.status).toBe(404);
+    expect((await errorOf(res)).code).toBe("not_found");
+  });
+
+  it("lists keys by prefix with their expiry", async () => {
+    await put("p/a", { value: 1 });
+    await put("p/b", { value: 2, ttl: 3600 });
+    await put("q/c", { value: 3 });
+    const res = await call("/api/memory?prefix=p/");
+    const body = (await res.json()) as { keys: Array<{ key: string; expires: string | null }>; cursor: string | null };
+    expect(body.keys.map((k) => k.key)).toEqual(["p/a", "p/b"]);
+    expect(body.keys[0]!.expires).toBeNull();
+    const expires = Date.parse(body.keys[1]!.expires!);
+    expect(expires - Date.now()).toBeGreaterThan(3500_000);
+    expect(body.cursor).toBeNull();
+  });
+
+  it("sets a TTL that KV enforces", async () => {
+    await put("short", { value: "x", ttl: 60 });
+    const listed = await env.KV.list({ prefix: "mem:short" });
+    expect(listed.keys[0]!.expiration! * 1000 - Date.now()).toBeLessThanOrEqual(61_000);
+  });
+
+  it.each([
+    ["a TTL under 60 seconds", { value: 1, ttl: 59 }],
+    ["a fractional TTL", { value: 1, ttl: 61.5 }],
+    ["no value", { ttl: 100 }],
+    ["not an object", [1, 2]],
+  ])("refuses %s with 400", async (_why, body) => {
+    const res = await put("bad", body);
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).code).toBe("bad_request");
+    expect(await env.KV.get("mem:bad")).toBeNull();
+  });
+
+  it("refuses a body that is not JSON with 400", async () => {
+    const res = await call("/api/memory/bad", { method: "PUT", body: "{value: 1" });
+    expect(res.status).toBe(400);
+  });
+
+  it.each([
+    ["a key over 480 bytes", "k".repeat(481)],
+    ["a control character", "a\u0007b"],
+  ])("refuses %s with 400", async (_why, key) => {
+    const res = await put(key, { value: 1 });
+    expect(res.status).toBe(400);
+  });
+
+  it("accepts a key of exactly 480 bytes", async () => {
+    expect((await put("é".repeat(240), { value: 1 })).status).toBe(200);
+  });
+
+  it("refuses a value over KV's 25 MiB with 413 and stores nothing", async () => {
+    const big = "x".repeat(25 * 1024 * 1024 + 10);
+    const res = await put("huge", { value: big });
+    expect(res.status).toBe(413);
+    expect((await errorOf(res)).code).toBe("payload_too_large");
+    expect(await env.KV.get("mem:huge")).toBeNull();
+  });
+
+  it("deletes with 204, then 404", async () => {
+    await put("del", { value: 1 });
+    expect((await call("/api/memory/del", { method: "DELETE" })).status).toBe(204);
+    expect((await call("/api/memory/del")).status).toBe(404);
+    expect((await call("/api/memory/del", { method: "DELETE" })).status).toBe(404);
+  });
+
+  it("answers 405 on the list route for PUT", async () => {
+    const res = await call("/api/memory", { method: "PUT", body: "{}" });
+    expect(res.status).toBe(405);
+  });
+});
