@@ -65,4 +65,9 @@ const nodeProject = {
   },
 };
 
-export default defineConfig({ test: { projects: [workerProject, nodeProject] } });
+export default defineConfig({
+  test: {
+    projects: [workerProject, nodeProject],
+    reporters: ["default", "./test/support/summary-reporter.ts"],
+  },
+});
