@@ -10,6 +10,8 @@ declare global {
       PEER_TOKEN?: string;
       /** Base URL other peers and share links use for this peer; defaults to PEERS[PEER_NAME] or the request's origin. */
       PUBLIC_URL?: string;
+      /** Extra browser origins allowed by CORS besides the known peers': a JSON list or a comma list. */
+      CORS_ORIGINS?: string;
     }
   }
 }

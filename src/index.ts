@@ -5,8 +5,10 @@ import { health, peers } from "./handlers/health";
 import { deleteMemory, getMemory, listMemory, putMemory } from "./handlers/memory";
 import { pullFile, shareFile } from "./handlers/share";
 import { stats } from "./handlers/stats";
+import { uiAsset, uiShell } from "./handlers/ui";
 import { abortUpload, completeUpload, createUpload, uploadPart } from "./handlers/uploads";
 import { withAuth } from "./http/auth";
+import { withCorsHeaders, withCorsPreflight } from "./http/cors";
 import { renderError } from "./http/errors";
 import { withCommonHeaders } from "./http/headers";
 import { type RouteTable, mountRoutes } from "./http/routes";
@@ -29,12 +31,15 @@ const routes: RouteTable<PeerEnv> = [
 
   ["/api/memory", { GET: listMemory }],
   ["/api/memory/:key+", { GET: getMemory, PUT: putMemory, DELETE: deleteMemory }],
+
+  ["/", { GET: uiShell, HEAD: uiShell }],
+  ["/assets/:file", { GET: uiAsset, HEAD: uiAsset }],
 ];
 
 const router = Router<IRequest, [PeerEnv, ExecutionContext]>({
-  before: [withAuth],
+  before: [withCorsPreflight, withAuth],
   catch: renderError,
-  finally: [withCommonHeaders],
+  finally: [withCorsHeaders, withCommonHeaders],
 });
 mountRoutes(router, routes);
 

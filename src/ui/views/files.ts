@@ -1,0 +1,350 @@
+import { PeerClient } from "../../client/client";
+import { progressFetch } from "../../client/browser-upload";
+import { PeerError } from "../../client/errors";
+import type { FileMeta, PeerRef } from "../../client/types";
+import type { AppContext, View } from "../context";
+import { confirmDanger, openDialog } from "../dialog";
+import { formatBytes, formatDate, h, mount, uid } from "../dom";
+import { showInfo } from "../messages";
+import { forgetPeerToken, peerToken, storePeerToken } from "../session";
+
+const PAGE_SIZE = 200;
+/** A download is a short-lived signed link the browser streams to disk: no file is held in memory. */
+const DOWNLOAD_LINK_TTL = 300;
+/** Long enough for the destination to pull a large file. */
+const SEND_LINK_TTL = 3600;
+const SHARE_TTLS = [
+  { seconds: 3600, label: "1 hour" },
+  { seconds: 86400, label: "1 day" },
+  { seconds: 604800, label: "7 days" },
+];
+
+/** Files: a folder-aware list, upload (picker or drop) with progress, download, share, send, delete. */
+export function filesView(ctx: AppContext): View {
+  let prefix = "";
+  let files: FileMeta[] = [];
+  let cursor: string | null = null;
+
+  const crumbs = h("nav", { class: "crumbs", "aria-label": "Folder" });
+  const rows = h("tbody", { "data-testid": "file-rows" });
+  const more = h("button", { type: "button", hidden: true, onclick: () => void loadPage(false) }, "Load more");
+  const summary = h("p", { class: "hint", "aria-live": "polite" });
+  const uploads = h("ul", { class: "uploads", "aria-label": "Uploads", "data-testid": "uploads" });
+  const picker = h("input", { type: "file", multiple: true, class: "visually-hidden", tabindex: -1, "aria-hidden": "true", "data-testid": "file-picker" });
+  const folderInput = h("input", { id: "folder", type: "text", placeholder: "e.g. docs/2025", autocomplete: "off", spellcheck: false });
+
+  picker.addEventListener("change", () => {
+    uploadAll([...(picker.files ?? [])]);
+    picker.value = "";
+  });
+
+  const dropzone = h(
+    "div",
+    { class: "dropzone", "data-testid": "dropzone" },
+    h("p", {}, "Drop files here to upload them into ", h("strong", { class: "target-folder" }, "/"), ", or"),
+    h("button", { type: "button", class: "primary", onclick: () => picker.click() }, "Choose files…"),
+    picker,
+  );
+  dropzone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    dropzone.classList.add("over");
+  });
+  dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
+  dropzone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    dropzone.classList.remove("over");
+    uploadAll([...(event.dataTransfer?.files ?? [])]);
+  });
+
+  const goForm = h(
+    "form",
+    { class: "inline-form" },
+    h("label", { for: "folder" }, "Open folder"),
+    folderInput,
+    h("button", { type: "submit" }, "Open"),
+  );
+  goForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const path = folderInput.value.trim().replace(/^\/+|\/+$/g, "");
+    openFolder(path ? `${path}/` : "");
+  });
+
+  const element = h(
+    "section",
+    { class: "view", "aria-labelledby": "files-title" },
+    h("div", { class: "view-head" }, h("h1", { id: "files-title" }, "Files"), h("button", { type: "button", onclick: () => void loadPage(true) }, "Refresh")),
+    h("section", { class: "card" }, h("h2", {}, "Upload"), dropzone, uploads),
+    h(
+      "section",
+      { class: "card" },
+      h("div", { class: "card-head" }, crumbs, goForm),
+      summary,
+      h(
+        "table",
+        { class: "table stack files" },
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            h("th", { scope: "col" }, "Name"),
+            h("th", { scope: "col", class: "num" }, "Size"),
+            h("th", { scope: "col" }, "Uploaded"),
+            h("th", { scope: "col" }, "SHA-256"),
+            h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
+          ),
+        ),
+        rows,
+      ),
+      more,
+    ),
+  );
+
+  function openFolder(path: string): void {
+    prefix = path;
+    folderInput.value = prefix.replace(/\/$/, "");
+    void loadPage(true);
+  }
+
+  async function loadPage(fresh: boolean): Promise<void> {
+    try {
+      const page = await ctx.client.listFiles({ prefix, cursor: fresh ? undefined : (cursor ?? undefined), limit: PAGE_SIZE });
+      files = fresh ? page.files : [...files, ...page.files];
+      cursor = page.cursor;
+      render();
+    } catch (err) {
+      ctx.fail(err, "Could not list the files");
+    }
+  }
+
+  function render(): void {
+    const parts = prefix.split("/").filter(Boolean);
+    mount(
+      crumbs,
+      h("button", { type: "button", class: "link", onclick: () => openFolder("") }, "All files"),
+      parts.map((part, i) => [
+        h("span", { class: "sep", "aria-hidden": "true" }, "/"),
+        i === parts.length - 1
+          ? h("span", { "aria-current": "location" }, part)
+          : h("button", { type: "button", class: "link", onclick: () => openFolder(`${parts.slice(0, i + 1).join("/")}/`) }, part),
+      ]),
+    );
+    for (const target of element.querySelectorAll(".target-folder")) target.textContent = `/${prefix}`;
+
+    const folders = new Map<string, { count: number; bytes: number }>();
+    const here: FileMeta[] = [];
+    for (const file of files) {
+      const rest = file.name.slice(prefix.length);
+      const slash = rest.indexOf("/");
+      if (slash < 0) {
+        here.push(file);
+        continue;
+      }
+      const folder = rest.slice(0, slash);
+      const entry = folders.get(folder) ?? { count: 0, bytes: 0 };
+      entry.count++;
+      entry.bytes += file.size;
+      folders.set(folder, entry);
+    }
+
+    const folderRows = [...folders].map(([folder, info]) =>
+      h(
+        "tr",
+        { class: "folder", "data-folder": folder },
+        h("td", { "data-label": "Folder" }, h("button", { type: "button", class: "link", onclick: () => openFolder(`${prefix}${folder}/`) }, `${folder}/`)),
+        h("td", { class: "num", "data-label": "Size" }, formatBytes(info.bytes)),
+        h("td", { "data-label": "Contains" }, `${info.count} file${info.count === 1 ? "" : "s"}${cursor ? "+" : ""}`),
+        h("td", {}),
+        h("td", {}),
+      ),
+    );
+    const fileRows = here.map(fileRow);
+    mount(rows, folderRows, fileRows);
+    if (!folderRows.length && !fileRows.length) {
+      mount(rows, h("tr", {}, h("td", { colspan: 5, class: "empty" }, prefix ? "No files in this folder." : "No files yet: upload one above.")));
+    }
+    const total = files.reduce((n, f) => n + f.size, 0);
+    summary.textContent = `${files.length} file${files.length === 1 ? "" : "s"} under /${prefix}, ${formatBytes(total)}${cursor ? " so far" : ""}.`;
+    more.hidden = !cursor;
+  }
+
+  function fileRow(file: FileMeta): HTMLTableRowElement {
+    const base = file.name.slice(prefix.length);
+    return h(
+      "tr",
+      { "data-file": file.name },
+      h("td", { "data-label": "Name" }, h("span", { class: "file-name" }, base)),
+      h("td", { class: "num", "data-label": "Size" }, formatBytes(file.size)),
+      h("td", { "data-label": "Uploaded" }, formatDate(file.uploaded)),
+      h("td", { "data-label": "SHA-256" }, file.sha256 ? h("code", { class: "hash", title: file.sha256, "data-sha256": file.sha256 }, `${file.sha256.slice(0, 12)}…`) : "—"),
+      h(
+        "td",
+        { class: "actions" },
+        h("button", { type: "button", "aria-label": `Download ${file.name}`, onclick: () => void download(file) }, "Download"),
+        h("button", { type: "button", "aria-label": `Share link for ${file.name}`, onclick: () => void share(file) }, "Link"),
+        h("button", { type: "button", "aria-label": `Send ${file.name} to a peer`, onclick: () => void send(file) }, "Send"),
+        h("button", { type: "button", class: "danger", "aria-label": `Delete ${file.name}`, onclick: () => void remove(file) }, "Delete"),
+      ),
+    );
+  }
+
+  /** Uploads each file into the open folder: one PUT, or multipart above the client's threshold. */
+  function uploadAll(list: File[]): void {
+    for (const file of list) void uploadOne(file);
+  }
+
+  async function uploadOne(file: File): Promise<void> {
+    const name = prefix + file.name;
+    const bar = h("progress", { max: Math.max(file.size, 1), value: 0, "aria-label": `Upload of ${name}` });
+    const status = h("span", { class: "upload-status" }, "starting…");
+    const item = h("li", { class: "upload", "data-upload": name, "data-state": "running" }, h("span", { class: "file-name" }, name), bar, status);
+    uploads.prepend(item);
+
+    let sent = 0;
+    const show = () => {
+      const done = Math.min(sent, file.size);
+      bar.value = done;
+      const percent = file.size ? Math.floor((done / file.size) * 100) : 100;
+      status.textContent = `${formatBytes(done)} of ${formatBytes(file.size)} · ${percent}%`;
+      item.dataset.sent = String(done);
+    };
+    const client = new PeerClient({
+      url: ctx.client.url,
+      token: ctx.token,
+      name: ctx.peerName,
+      fetch: progressFetch((n) => {
+        sent += n;
+        show();
+      }),
+    });
+    try {
+      const multipart = file.size > client.multipartThreshold;
+      if (multipart) status.textContent = "starting a multipart upload…";
+      const meta = await client.upload(name, file, { contentType: file.type || undefined });
+      sent = file.size;
+      show();
+      item.dataset.state = "done";
+      status.textContent = `uploaded ${formatBytes(meta.size)}${multipart ? " in parts" : ""} · SHA-256 ${meta.sha256?.slice(0, 12) ?? "?"}…`;
+      await loadPage(true);
+    } catch (err) {
+      item.dataset.state = "failed";
+      status.textContent = "failed";
+      ctx.fail(err, `Upload of ${name} failed`);
+    }
+  }
+
+  async function download(file: FileMeta): Promise<void> {
+    try {
+      const link = await ctx.client.shareFile(file.name, DOWNLOAD_LINK_TTL);
+      const url = new URL(link.url);
+      url.searchParams.set("download", "1");
+      const a = h("a", { href: url.href, download: file.name.split("/").pop() ?? file.name, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+    } catch (err) {
+      ctx.fail(err, `Could not download ${file.name}`);
+    }
+  }
+
+  async function share(file: FileMeta): Promise<void> {
+    const output = h("input", { type: "text", readonly: true, class: "mono", "aria-label": "Share link", "data-testid": "share-link" });
+    const expires = h("p", { class: "hint" });
+    const ttl = h(
+      "select",
+      { id: uid("ttl") },
+      SHARE_TTLS.map((t) => h("option", { value: t.seconds }, t.label)),
+    );
+    const copy = h("button", { type: "button", class: "primary" }, "Copy");
+    const make = async () => {
+      try {
+        const link = await ctx.client.shareFile(file.name, Number(ttl.value));
+        output.value = link.url;
+        expires.textContent = `Anyone with this link can download ${file.name} until ${formatDate(link.expires)}, without a token.`;
+      } catch (err) {
+        ctx.fail(err, `Could not make a link for ${file.name}`);
+      }
+    };
+    copy.addEventListener("click", async () => {
+      output.select();
+      try {
+        await navigator.clipboard.writeText(output.value);
+        copy.textContent = "Copied";
+      } catch {
+        copy.textContent = "Press Ctrl+C";
+      }
+    });
+    ttl.addEventListener("change", () => void make());
+    await make();
+    if (!output.value) return;
+    void openDialog({
+      title: `Share ${file.name}`,
+      body: [h("label", { for: ttl.id }, "Valid for"), ttl, h("div", { class: "inline-form" }, output, copy), expires],
+    });
+  }
+
+  async function send(file: FileMeta): Promise<void> {
+    let known: PeerRef[];
+    try {
+      known = (await ctx.client.peers()).filter((p) => p.name !== ctx.peerName && new URL(p.url).origin !== location.origin);
+    } catch (err) {
+      return ctx.fail(err, "Could not read the known peers");
+    }
+    if (!known.length) {
+      showInfo("This peer knows no other peer (its PEERS var is empty), so there is nowhere to send to.");
+      return;
+    }
+    const select = h("select", { id: uid("peer") }, known.map((p) => h("option", { value: p.name }, `${p.name} — ${p.url}`)));
+    const token = h("input", { id: uid("token"), type: "password", autocomplete: "off", spellcheck: false, required: true });
+    const target = h("input", { id: uid("name"), type: "text", value: file.name, required: true, spellcheck: false });
+    const chosen = () => known.find((p) => p.name === select.value) ?? known[0]!;
+    const fillToken = () => {
+      token.value = peerToken(chosen().url);
+    };
+    select.addEventListener("change", fillToken);
+    fillToken();
+
+    await openDialog({
+      title: `Send ${file.name} to another peer`,
+      body: [
+        h("p", { class: "hint" }, "This peer signs a link to the file; the destination pulls it and checks its SHA-256. The destination's token is needed to ask it, and is kept for this tab only."),
+        h("label", { for: select.id }, "Destination peer"),
+        select,
+        h("label", { for: token.id }, "Destination's token"),
+        token,
+        h("label", { for: target.id }, "Name there"),
+        target,
+      ],
+      confirm: "Send",
+      onConfirm: async () => {
+        const peer = chosen();
+        const link = await ctx.client.shareFile(file.name, SEND_LINK_TTL);
+        const destination = new PeerClient({ url: peer.url, token: token.value.trim(), name: peer.name });
+        try {
+          const meta = await destination.pullFile(target.value.trim(), link.url);
+          storePeerToken(peer.url, token.value.trim());
+          showInfo(`Sent ${file.name} to ${peer.name} as ${meta.name}: ${formatBytes(meta.size)}, SHA-256 ${meta.sha256?.slice(0, 12) ?? "?"}… verified.`);
+        } catch (err) {
+          if (err instanceof PeerError && err.status === 401) forgetPeerToken(peer.url);
+          throw err instanceof PeerError ? new PeerError(err.code, `${peer.name}: ${err.message}`, err.status, peer.name) : err;
+        }
+      },
+    });
+  }
+
+  async function remove(file: FileMeta): Promise<void> {
+    const ok = await confirmDanger(`Delete ${file.name}?`, `${file.name} (${formatBytes(file.size)}) will be deleted from ${ctx.peerName}. This cannot be undone.`, "Delete");
+    if (!ok) return;
+    try {
+      await ctx.client.deleteFile(file.name);
+      showInfo(`Deleted ${file.name}.`);
+    } catch (err) {
+      ctx.fail(err, `Could not delete ${file.name}`);
+    }
+    await loadPage(true);
+  }
+
+  void loadPage(true);
+  return { element };
+}
