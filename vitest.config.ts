@@ -30,6 +30,8 @@ const workerProject = {
             name: "peer2",
             modules: true,
             scriptPath: "./.wrangler/test-peer/index.js",
+            // The bundle imports the QuickJS sandbox as a compiled module beside it.
+            modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
             compatibilityDate: "2026-04-20",
             compatibilityFlags: ["global_fetch_strictly_public"],
             r2Buckets: { FILES: "peer2-files" },

@@ -6,6 +6,7 @@ import { decodeParam } from "../http/paths";
 import { etagMatches, parseRange } from "../http/range";
 import { FileStore } from "../storage/files";
 import { checkFileName } from "../storage/names";
+import { releaseStorage, reserveStorage } from "../storage/quota";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** A single R2 put takes at most 5 GiB; larger files go through multipart. */
@@ -60,6 +61,7 @@ export async function putFile(request: IRequest, env: PeerEnv): Promise<Response
   if (onlyIfAbsent && (await files.head(name))) {
     throw new HttpError("precondition_failed", `A file named "${name}" already exists (If-None-Match: *).`);
   }
+  await reserveStorage(env, files, length);
   const body = request.body ?? new Response(new Uint8Array(0)).body!;
   const meta = await files.put(name, body, {
     length,
@@ -136,5 +138,6 @@ function fileResponse(
 export async function deleteFile(request: IRequest, env: PeerEnv): Promise<Response> {
   const name = fileNameOf(request);
   if (!(await fileStore(env).delete(name))) throw notFound(`No file "${name}".`);
+  releaseStorage(env);
   return noContent();
 }

@@ -7,6 +7,7 @@ import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
 import { MemoryStore } from "../storage/memory";
 import { checkMemoryKey, utf8Length } from "../storage/names";
+import { releaseMemoryKey, reserveMemoryKey } from "../storage/quota";
 
 /** KV's limit on one value. */
 export const MEMORY_VALUE_LIMIT = 25 * 1024 * 1024;
@@ -54,7 +55,9 @@ export async function putMemory(request: IRequest, env: PeerEnv): Promise<Respon
   if (utf8Length(valueText) > MEMORY_VALUE_LIMIT) {
     throw new HttpError("payload_too_large", `The value is over KV's limit of ${MEMORY_VALUE_LIMIT} bytes.`);
   }
-  await store(env).put(key, valueText, parsed.data.ttl);
+  const memory = store(env);
+  await reserveMemoryKey(env, memory, key);
+  await memory.put(key, valueText, parsed.data.ttl);
   return json({ key });
 }
 
@@ -62,5 +65,6 @@ export async function putMemory(request: IRequest, env: PeerEnv): Promise<Respon
 export async function deleteMemory(request: IRequest, env: PeerEnv): Promise<Response> {
   const key = keyOf(request);
   if (!(await store(env).delete(key))) throw notFound(`No memory key "${key}".`);
+  releaseMemoryKey(env);
   return noContent();
 }

@@ -6,6 +6,7 @@ import { readJson } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { json } from "../http/json";
 import { signShareLink } from "../http/shareLinks";
+import { reserveStorage } from "../storage/quota";
 import { claimedSha256, fileNameOf, fileStore } from "./files";
 
 const DEFAULT_TTL = 3600;
@@ -58,8 +59,15 @@ export async function pullFile(request: IRequest, env: PeerEnv): Promise<Respons
     throw upstream(`${source.name} sent a malformed X-Content-SHA256.`);
   }
 
+  const files = fileStore(env);
   try {
-    const meta = await fileStore(env).put(name, response.body.pipeThrough(new FixedLengthStream(length)), {
+    await reserveStorage(env, files, length);
+  } catch (err) {
+    await response.body.cancel();
+    throw err;
+  }
+  try {
+    const meta = await files.put(name, response.body.pipeThrough(new FixedLengthStream(length)), {
       length,
       sha256,
       contentType: response.headers.get("content-type") ?? undefined,

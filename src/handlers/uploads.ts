@@ -6,6 +6,7 @@ import { HttpError, badRequest } from "../http/errors";
 import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
 import { checkFileName } from "../storage/names";
+import { reserveStorage } from "../storage/quota";
 import { contentLength, fileStore } from "./files";
 
 /** R2 allows parts up to 5 GiB; the platform's request limit is lower anyway. */
@@ -46,8 +47,10 @@ export async function uploadPart(request: IRequest, env: PeerEnv): Promise<Respo
   }
   const length = contentLength(request);
   if (length > MAX_PART) throw new HttpError("payload_too_large", "A part is at most 5 GiB.");
+  const files = fileStore(env);
+  await reserveStorage(env, files, length);
   const body = request.body ?? new Response(new Uint8Array(0)).body!;
-  const uploaded = await fileStore(env).uploadPart(name, uploadId, part, body, length);
+  const uploaded = await files.uploadPart(name, uploadId, part, body, length);
   return json({ part: uploaded.partNumber, etag: uploaded.etag });
 }
 

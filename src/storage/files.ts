@@ -111,16 +111,8 @@ export class FileStore {
       return toMeta(object, undefined, sha256);
     }
 
-    const [toBucket, toDigest] = body.tee();
-    const digest = new crypto.DigestStream("SHA-256");
-    const hashed = toDigest.pipeTo(digest);
-    const stored = this.bucket.put(name, toBucket.pipeThrough(new FixedLengthStream(opts.length)), {
-      httpMetadata,
-      onlyIf,
-    });
-    const [object] = await Promise.all([stored, hashed]);
+    const { object, sha256 } = await this.putHashing(name, body, opts.length, { httpMetadata, onlyIf });
     if (!object) throw exists(name);
-    const sha256 = toHex(await digest.digest);
     await this.kv.put(fileShaKey(name), JSON.stringify({ etag: object.etag, sha256 } satisfies ShaSidecar));
     return toMeta(object, undefined, sha256);
   }
@@ -187,6 +179,51 @@ export class FileStore {
   }
 
   // --- internals -------------------------------------------------------------------------
+
+  /**
+   * One pump feeds each chunk to both the bucket (through a FixedLengthStream, so R2 knows
+   * the length) and a digest. Unlike `tee()` it never buffers one side ahead of the other,
+   * and it works on any stream workerd hands us (a tee of a native transform cannot be piped).
+   */
+  private async putHashing(
+    name: string,
+    body: ReadableStream<Uint8Array>,
+    length: number,
+    options: R2PutOptions,
+  ): Promise<{ object: R2Object | null; sha256: string }> {
+    const fixed = new FixedLengthStream(length);
+    const digest = new crypto.DigestStream("SHA-256");
+    const reader = body.getReader();
+    const toBucket = fixed.writable.getWriter();
+    const toDigest = digest.getWriter();
+    const stop = (reason: unknown) => {
+      reader.cancel(reason).catch(() => {});
+      toBucket.abort(reason).catch(() => {});
+      toDigest.abort(reason).catch(() => {});
+    };
+    const pump = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        await Promise.all([toBucket.write(value), toDigest.write(value)]);
+      }
+      await Promise.all([toBucket.close(), toDigest.close()]);
+    })();
+    pump.catch(stop);
+    let object: R2Object | null;
+    try {
+      object = await this.bucket.put(name, fixed.readable, options);
+    } catch (err) {
+      stop(err);
+      throw err;
+    }
+    if (!object) {
+      stop(new Error("precondition failed"));
+      return { object, sha256: "" };
+    }
+    await pump;
+    return { object, sha256: toHex(await digest.digest) };
+  }
 
   private async sha256Of(object: R2Object): Promise<string | null> {
     const known = knownSha(object);

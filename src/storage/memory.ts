@@ -30,11 +30,16 @@ export class MemoryStore {
     return this.kv.put(memoryKey(key), jsonText, ttlSeconds ? { expirationTtl: ttlSeconds } : undefined);
   }
 
+  /** Whether the key exists (without reading its value). */
+  async has(key: string): Promise<boolean> {
+    const existing = await this.kv.get(memoryKey(key), "stream");
+    await existing?.cancel();
+    return existing !== null;
+  }
+
   /** False when the key did not exist. */
   async delete(key: string): Promise<boolean> {
-    const existing = await this.kv.get(memoryKey(key), "stream");
-    if (existing === null) return false;
-    await existing.cancel();
+    if (!(await this.has(key))) return false;
     await this.kv.delete(memoryKey(key));
     return true;
   }
