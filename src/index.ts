@@ -5,6 +5,7 @@ import { health, peers } from "./handlers/health";
 import { deleteMemory, getMemory, listMemory, putMemory } from "./handlers/memory";
 import { pullFile, shareFile } from "./handlers/share";
 import { stats } from "./handlers/stats";
+import { clearCache, clearTasks, getCache, getTask, listTasks, postBatch, postTask } from "./handlers/tasks";
 import { uiAsset, uiShell } from "./handlers/ui";
 import { abortUpload, completeUpload, createUpload, uploadPart } from "./handlers/uploads";
 import { withAuth } from "./http/auth";
@@ -31,6 +32,11 @@ const routes: RouteTable<PeerEnv> = [
 
   ["/api/memory", { GET: listMemory }],
   ["/api/memory/:key+", { GET: getMemory, PUT: putMemory, DELETE: deleteMemory }],
+
+  ["/api/tasks", { GET: listTasks, POST: postTask, DELETE: clearTasks }],
+  ["/api/tasks/batch", { POST: postBatch }],
+  ["/api/tasks/:id", { GET: getTask }],
+  ["/api/cache", { GET: getCache, DELETE: clearCache }],
 
   ["/", { GET: uiShell, HEAD: uiShell }],
   ["/assets/:file", { GET: uiAsset, HEAD: uiAsset }],

@@ -1,4 +1,41 @@
-/** Task counters for `GET /api/stats`. Placeholder until the task history lands. */
+import { deleteAllUnder } from "./cache";
+import { KV_PREFIX, historyKey, historyStatusKey } from "./keys";
+
+export type TaskStatus = "succeeded" | "failed";
+
+/** One task as history keeps it: `GET /api/tasks/{id}`. */
+export interface TaskRecord {
+  id: string;
+  status: TaskStatus;
+  function: string;
+  program: string;
+  args: unknown[];
+  /** Present when the task succeeded. */
+  result?: unknown;
+  /** Present when the task failed. */
+  error?: string;
+  cached: boolean;
+  durationMs: number;
+  /** ISO time the task was received. */
+  createdAt: string;
+  /** Name of the peer that ran it. */
+  peer: string;
+}
+
+/** One line of `GET /api/tasks`: the record without program and arguments, result and error cut short. */
+export interface TaskSummary {
+  id: string;
+  status: TaskStatus;
+  function: string;
+  durationMs: number;
+  cached: boolean;
+  createdAt: string;
+  /** The result's JSON text, cut to `SUMMARY_CHARS`; null for a failed task. */
+  result: string | null;
+  error: string | null;
+}
+
+/** Task counters for `GET /api/stats`. */
 export interface TaskStats {
   total: number;
   succeeded: number;
@@ -7,6 +44,118 @@ export interface TaskStats {
   avgDurationMs: number;
 }
 
-export async function taskStats(_kv: KVNamespace): Promise<TaskStats> {
-  return { total: 0, succeeded: 0, failed: 0, cached: 0, avgDurationMs: 0 };
+/** Characters of result or error kept in a summary. */
+export const SUMMARY_CHARS = 200;
+/** KV's limit on a key's metadata, as serialised JSON. */
+const METADATA_BYTES = 1024;
+
+/** A summary as KV metadata, with short names to stay under KV's 1024 bytes. */
+interface SummaryMeta {
+  s: TaskStatus;
+  f: string;
+  d: number;
+  c: boolean;
+  t: string;
+  r?: string;
+  e?: string;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Task history on KV. Each record is one key, `hist:<id>`, whose value is the whole record
+ * and whose metadata is its summary; task ids count down, so keys list newest first and a
+ * page of history is one `list`. A second key per record, `hstat:<status>:<id>` (empty
+ * value, same metadata), makes a page filtered by status one `list` too. Both keys expire
+ * after `ttlSeconds` (`HISTORY_TTL`).
+ */
+export class TaskHistory {
+  constructor(
+    private readonly kv: KVNamespace,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  async add(record: TaskRecord): Promise<void> {
+    const metadata = summaryMeta(record);
+    const options = { expirationTtl: this.ttlSeconds, metadata };
+    await Promise.all([
+      this.kv.put(historyKey(record.id), JSON.stringify(record), options),
+      this.kv.put(historyStatusKey(record.status, record.id), "", options),
+    ]);
+  }
+
+  /** The whole record, or null. */
+  get(id: string): Promise<TaskRecord | null> {
+    return this.kv.get<TaskRecord>(historyKey(id), "json");
+  }
+
+  /** A page of summaries, newest first, optionally only those with `status`. */
+  async list(opts: { limit: number; cursor?: string; status?: TaskStatus }): Promise<{ tasks: TaskSummary[]; cursor: string | null }> {
+    const prefix = opts.status ? historyStatusKey(opts.status, "") : KV_PREFIX.history;
+    const page = await this.kv.list<SummaryMeta>({ prefix, limit: opts.limit, cursor: opts.cursor });
+    const tasks = page.keys.flatMap((k) => (k.metadata ? [fromMeta(k.name.slice(prefix.length), k.metadata)] : []));
+    return { tasks, cursor: page.list_complete ? null : page.cursor };
+  }
+
+  /** Forgets every task. */
+  async clear(): Promise<void> {
+    await Promise.all([deleteAllUnder(this.kv, KV_PREFIX.history), deleteAllUnder(this.kv, KV_PREFIX.historyByStatus)]);
+  }
+
+  /** Counters over the whole history (reads summaries only, 1000 per `list`). */
+  async stats(): Promise<TaskStats> {
+    const stats: TaskStats = { total: 0, succeeded: 0, failed: 0, cached: 0, avgDurationMs: 0 };
+    let duration = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.kv.list<SummaryMeta>({ prefix: KV_PREFIX.history, cursor });
+      for (const { metadata: m } of page.keys) {
+        if (!m) continue;
+        stats.total++;
+        stats[m.s]++;
+        if (m.c) stats.cached++;
+        duration += m.d;
+      }
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    stats.avgDurationMs = stats.total ? Math.round((duration / stats.total) * 100) / 100 : 0;
+    return stats;
+  }
+}
+
+/** Task counters for `GET /api/stats`, counted from the history. */
+export function taskStats(kv: KVNamespace): Promise<TaskStats> {
+  return new TaskHistory(kv, 0).stats();
+}
+
+function summaryMeta(record: TaskRecord): SummaryMeta {
+  const meta: SummaryMeta = {
+    s: record.status,
+    f: record.function,
+    d: record.durationMs,
+    c: record.cached,
+    t: record.createdAt,
+  };
+  const text = record.status === "succeeded" ? JSON.stringify(record.result) : (record.error ?? "");
+  const field = record.status === "succeeded" ? "r" : "e";
+  // Escapes and multi-byte characters can push 200 characters past KV's limit: cut further.
+  for (let chars = SUMMARY_CHARS; chars >= 0; chars -= 20) {
+    meta[field] = text.slice(0, chars);
+    if (encoder.encode(JSON.stringify(meta)).byteLength <= METADATA_BYTES) return meta;
+  }
+  meta[field] = "";
+  return meta;
+}
+
+function fromMeta(id: string, m: SummaryMeta): TaskSummary {
+  return {
+    id,
+    status: m.s,
+    function: m.f,
+    durationMs: m.d,
+    cached: m.c,
+    createdAt: m.t,
+    result: m.s === "succeeded" ? (m.r ?? "") : null,
+    error: m.s === "failed" ? (m.e ?? "") : null,
+  };
 }

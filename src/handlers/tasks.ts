@@ -1,0 +1,101 @@
+import type { IRequest } from "itty-router";
+import { z } from "zod";
+import { intVar } from "../config";
+import type { PeerEnv } from "../env";
+import { readJson } from "../http/body";
+import { badRequest, notFound } from "../http/errors";
+import { json, noContent } from "../http/json";
+import { decodeParam } from "../http/paths";
+import { ResultCache } from "../storage/cache";
+import { TaskHistory } from "../storage/history";
+import { type TaskServices, executeTask } from "../tasks/execute";
+import { isTaskId } from "../tasks/ids";
+import { taskLimits } from "../tasks/limits";
+
+/** Most tasks in one batch. */
+export const BATCH_LIMIT = 100;
+/** Body caps: one task (program and arguments), and a whole batch. */
+const TASK_BODY_BYTES = 1024 * 1024;
+const BATCH_BODY_BYTES = 8 * 1024 * 1024;
+const DEFAULT_CACHE_TTL = 3600;
+const DEFAULT_HISTORY_TTL = 7 * 24 * 3600;
+const PAGE_DEFAULT = 50;
+const PAGE_MAX = 1000;
+
+const taskBody = z.object({
+  program: z.string().min(1, "must be a non-empty string of JavaScript"),
+  function: z
+    .string()
+    .regex(/^[A-Za-z_$][\w$]{0,127}$/, "must be a JavaScript identifier of at most 128 characters")
+    .default("main"),
+  args: z.array(z.unknown()).default([]),
+  timeoutMs: z.number().int().positive().max(600_000).optional(),
+  cache: z.boolean().optional(),
+});
+const batchBody = z.object({ tasks: z.array(taskBody).max(BATCH_LIMIT, `at most ${BATCH_LIMIT} tasks per batch`) });
+const statusParam = z.enum(["succeeded", "failed"]);
+
+const cacheOf = (env: PeerEnv) => new ResultCache(env.KV, intVar(env.CACHE_TTL, DEFAULT_CACHE_TTL));
+const historyOf = (env: PeerEnv) => new TaskHistory(env.KV, Math.max(60, intVar(env.HISTORY_TTL, DEFAULT_HISTORY_TTL)));
+const services = (env: PeerEnv): TaskServices => ({
+  cache: cacheOf(env),
+  history: historyOf(env),
+  limits: taskLimits(env),
+  peer: env.PEER_NAME,
+});
+
+/** `POST /api/tasks` — `{"program", "function"?, "args"?, "timeoutMs"?, "cache"?}` */
+export async function postTask(request: IRequest, env: PeerEnv): Promise<Response> {
+  const task = await readJson(request, taskBody, TASK_BODY_BYTES);
+  return json(await executeTask(task, services(env)));
+}
+
+/** `POST /api/tasks/batch` — `{"tasks": [task, …]}`, run one after another, answered in order. */
+export async function postBatch(request: IRequest, env: PeerEnv): Promise<Response> {
+  const { tasks } = await readJson(request, batchBody, BATCH_BODY_BYTES);
+  const peer = services(env);
+  const results = [];
+  for (const task of tasks) results.push(await executeTask(task, peer));
+  return json({ results });
+}
+
+/** `GET /api/tasks?limit=&cursor=&status=` — newest first. */
+export async function listTasks(request: IRequest, env: PeerEnv): Promise<Response> {
+  const params = new URL(request.url).searchParams;
+  const rawLimit = params.get("limit");
+  const limit = rawLimit === null || rawLimit === "" ? PAGE_DEFAULT : Number(rawLimit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_MAX) {
+    throw badRequest(`"limit" must be a whole number from 1 to ${PAGE_MAX}.`);
+  }
+  const rawStatus = params.get("status");
+  const status = rawStatus === null || rawStatus === "" ? undefined : statusParam.safeParse(rawStatus);
+  if (status && !status.success) throw badRequest('"status" must be "succeeded" or "failed".');
+  const cursor = params.get("cursor") || undefined;
+  return json(await historyOf(env).list({ limit, cursor, status: status?.data }));
+}
+
+/** `GET /api/tasks/{id}` — the whole record. */
+export async function getTask(request: IRequest, env: PeerEnv): Promise<Response> {
+  const id = decodeParam(request.params.id, "task id");
+  const record = isTaskId(id) ? await historyOf(env).get(id) : null;
+  if (!record) throw notFound(`No task "${id}" in this peer's history.`);
+  return json(record);
+}
+
+/** `DELETE /api/tasks` — clears the history. */
+export async function clearTasks(_request: IRequest, env: PeerEnv): Promise<Response> {
+  await historyOf(env).clear();
+  return noContent();
+}
+
+/** `GET /api/cache` */
+export async function getCache(_request: IRequest, env: PeerEnv): Promise<Response> {
+  const cache = cacheOf(env);
+  return json({ entries: await cache.count(), ttlSeconds: cache.ttlSeconds });
+}
+
+/** `DELETE /api/cache` — drops every cached result. */
+export async function clearCache(_request: IRequest, env: PeerEnv): Promise<Response> {
+  await cacheOf(env).clear();
+  return noContent();
+}

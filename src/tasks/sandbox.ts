@@ -1,0 +1,285 @@
+import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten-core";
+import { utf8Length } from "../storage/names";
+import type { TaskLimits } from "./limits";
+import { discardQuickjs, quickjs } from "./quickjs";
+
+/** What running a program produced: the result as JSON text, or why it failed. */
+export type TaskOutcome = { status: "succeeded"; resultJson: string } | { status: "failed"; error: string };
+
+/** A program, the name of the function to call and its arguments as JSON text. */
+export interface TaskInput {
+  program: string;
+  function: string;
+  argsJson: string;
+}
+
+/** Longest error message kept from a program. */
+const ERROR_CHARS = 2000;
+
+/**
+ * Evaluated before the program, so the program cannot replace what it captures: reads
+ * arguments with the real `JSON.parse`, checks that a result is plain JSON (no undefined,
+ * function, NaN, class instance or cycle silently dropped by `JSON.stringify`) and turns a
+ * thrown value into one line of text.
+ */
+const PRELUDE = String.raw`(() => {
+  "use strict";
+  const { parse, stringify } = JSON;
+  const { getPrototypeOf, keys, prototype: plain } = Object;
+  const { isArray } = Array;
+  const { isFinite } = Number;
+  const Str = String;
+  const kind = (v) => {
+    if (v === undefined) return "undefined";
+    if (typeof v === "number") return Str(v);
+    if (typeof v === "object" && v !== null) {
+      const c = getPrototypeOf(v)?.constructor;
+      return typeof c === "function" && typeof c.name === "string" && c.name ? "a " + c.name : "an object with no prototype";
+    }
+    return "a " + typeof v;
+  };
+  const check = (v, path, open) => {
+    switch (typeof v) {
+      case "string":
+      case "boolean":
+        return null;
+      case "number":
+        return isFinite(v) ? null : path + " is " + Str(v);
+      case "object": {
+        if (v === null) return null;
+        if (open.includes(v)) return path + " refers back to itself";
+        const arr = isArray(v);
+        if (!arr && getPrototypeOf(v) !== plain && getPrototypeOf(v) !== null) return path + " is " + kind(v);
+        open.push(v);
+        const names = arr ? null : keys(v);
+        const n = arr ? v.length : names.length;
+        for (let i = 0; i < n; i++) {
+          const k = arr ? i : names[i];
+          const bad = check(v[k], arr ? path + "[" + i + "]" : path + "." + k, open);
+          if (bad) return bad;
+        }
+        open.pop();
+        return null;
+      }
+      default:
+        return path + " is " + kind(v);
+    }
+  };
+  return {
+    args: (text) => parse(text),
+    toJson: (v) => {
+      const bad = check(v, "the result", []);
+      return bad === null ? stringify(v) : { bad };
+    },
+    describe: (e) => {
+      try {
+        if (e !== null && typeof e === "object" && typeof e.message === "string") {
+          const name = typeof e.name === "string" && e.name ? e.name : "Error";
+          return e.message ? name + ": " + e.message : name;
+        }
+        return "Uncaught " + (typeof e === "string" ? e : kind(e) + " (" + Str(e) + ")");
+      } catch {
+        return "The program threw a value that cannot be described.";
+      }
+    },
+  };
+})()`;
+
+/** Interrupt checks left to describe a thrown value once the program's budget is spent. */
+const DESCRIBE_BUDGET = 200;
+
+/**
+ * Runs one task in a fresh QuickJS runtime and context: no host object, no network, no
+ * storage, no timers reach the program, only the language's own built-ins. Synchronous: the
+ * isolate does nothing else meanwhile, so the CPU budget is what keeps the peer answering.
+ */
+export async function runTask(input: TaskInput, limits: TaskLimits): Promise<TaskOutcome> {
+  const engine = await quickjs();
+  let runtime: QuickJSRuntime | undefined;
+  let context: QuickJSContext | undefined;
+  try {
+    runtime = engine.newRuntime();
+    context = runtime.newContext();
+    return new Sandbox(runtime, context, limits).run(input);
+  } catch (err) {
+    // The engine itself broke (a wasm trap, not the program): start over with a new instance.
+    discardQuickjs();
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      return {
+        status: "failed",
+        error: `The task recursed deeper than the host's stack allows before reaching its own limit of ${limits.stackBytes / 1024} KiB; lower TASK_STACK_KB.`,
+      };
+    }
+    console.error("sandbox failure:", err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+    return { status: "failed", error: "The sandbox failed while running this task; it was reset." };
+  } finally {
+    try {
+      context?.dispose();
+      runtime?.dispose();
+    } catch {
+      discardQuickjs();
+    }
+  }
+}
+
+/** One task's runtime: its budget, its captured helpers and every handle it must free. */
+class Sandbox {
+  private checks = 0;
+  private budget: number;
+  private exhausted = false;
+  private readonly handles: QuickJSHandle[] = [];
+
+  constructor(
+    private readonly rt: QuickJSRuntime,
+    private readonly vm: QuickJSContext,
+    private readonly limits: TaskLimits,
+  ) {
+    this.budget = limits.cpuBudget;
+    rt.setMemoryLimit(limits.memoryBytes);
+    rt.setMaxStackSize(limits.stackBytes);
+    rt.setInterruptHandler(() => {
+      this.checks++;
+      if (this.checks > this.budget) this.exhausted = true;
+      return this.checks > this.budget;
+    });
+  }
+
+  run(input: TaskInput): TaskOutcome {
+    try {
+      return this.runInside(input);
+    } finally {
+      for (const h of this.handles) if (h.alive) h.dispose();
+    }
+  }
+
+  private runInside(input: TaskInput): TaskOutcome {
+    const prelude = this.eval(PRELUDE, "prelude.js");
+    if ("error" in prelude) return this.failure(prelude.error, "The sandbox could not start");
+    const helper = (name: string) => this.keep(this.vm.getProp(prelude.value, name));
+    const readArgs = helper("args");
+    const toJson = helper("toJson");
+    const describe = helper("describe");
+
+    const args = this.call(readArgs, this.keep(this.vm.newString(input.argsJson)));
+    if ("error" in args) return this.failure(args.error, "The arguments could not be read", describe);
+
+    const loaded = this.eval(input.program, "task.js");
+    if ("error" in loaded) return this.failure(loaded.error, "The program failed to load", describe);
+
+    const fn = this.eval(`typeof ${input.function} === "function" ? ${input.function} : undefined`, "lookup.js");
+    if ("error" in fn || this.vm.typeof(fn.value) !== "function") {
+      if ("error" in fn && this.exhausted) return this.failure(fn.error, "", describe);
+      return { status: "failed", error: `The program defines no function "${input.function}".` };
+    }
+
+    const argList = this.spread(args.value);
+    const returned = this.call(fn.value, ...argList);
+    if ("error" in returned) return this.failure(returned.error, "", describe);
+
+    const settled = this.settle(returned.value, input.function);
+    if ("error" in settled) return this.failure(settled.error, "", describe);
+    if ("pending" in settled) return { status: "failed", error: settled.pending };
+
+    const json = this.call(toJson, settled.value);
+    if ("error" in json) return this.failure(json.error, "The result could not be turned into JSON", describe);
+    if (this.vm.typeof(json.value) !== "string") {
+      const bad = this.keep(this.vm.getProp(json.value, "bad"));
+      return { status: "failed", error: `The result is not JSON: ${this.vm.getString(bad)}.` };
+    }
+    const resultJson = this.vm.getString(json.value);
+    const size = utf8Length(resultJson);
+    if (size > this.limits.resultBytes) {
+      return {
+        status: "failed",
+        error: `The result is ${size} bytes of JSON; the limit is ${this.limits.resultBytes} (TASK_RESULT_BYTES).`,
+      };
+    }
+    return { status: "succeeded", resultJson };
+  }
+
+  /** The elements of an array handle, as handles. */
+  private spread(array: QuickJSHandle): QuickJSHandle[] {
+    const length = this.vm.getLength(array) ?? 0;
+    const out: QuickJSHandle[] = [];
+    for (let i = 0; i < length; i++) out.push(this.keep(this.vm.getProp(array, i)));
+    return out;
+  }
+
+  /** A returned promise is run to completion with its microtasks (there are no timers to wait for). */
+  private settle(value: QuickJSHandle, fnName: string): { value: QuickJSHandle } | { error: QuickJSHandle } | { pending: string } {
+    let state = this.vm.getPromiseState(value);
+    if (state.type === "fulfilled" && state.notAPromise) return { value };
+    for (;;) {
+      if (state.type === "fulfilled") return { value: this.keep(state.value) };
+      if (state.type === "rejected") return { error: this.keep(state.error) };
+      const jobs = this.rt.executePendingJobs();
+      if (jobs.error) return { error: this.keep(jobs.error) };
+      const ran = jobs.value;
+      state = this.vm.getPromiseState(value);
+      if (state.type === "pending" && ran === 0) {
+        return { pending: `The promise returned by "${fnName}" never settled (the sandbox has no timers or I/O).` };
+      }
+    }
+  }
+
+  private eval(code: string, filename: string): { value: QuickJSHandle } | { error: QuickJSHandle } {
+    const r = this.vm.evalCode(code, filename, { type: "global" });
+    return "error" in r && r.error ? { error: this.keep(r.error) } : { value: this.keep(r.value as QuickJSHandle) };
+  }
+
+  private call(fn: QuickJSHandle, ...args: QuickJSHandle[]): { value: QuickJSHandle } | { error: QuickJSHandle } {
+    const r = this.vm.callFunction(fn, this.vm.undefined, ...args);
+    return "error" in r && r.error ? { error: this.keep(r.error) } : { value: this.keep(r.value as QuickJSHandle) };
+  }
+
+  private keep(h: QuickJSHandle): QuickJSHandle {
+    this.handles.push(h);
+    return h;
+  }
+
+  /**
+   * A failed task from a thrown value. A spent budget or heap says so in words; otherwise the
+   * program's own message, read with a small extra budget (a hostile `message` getter cannot
+   * loop forever).
+   */
+  private failure(error: QuickJSHandle, context: string, describe?: QuickJSHandle): TaskOutcome {
+    if (this.exhausted) {
+      return {
+        status: "failed",
+        error: `The task ran past its CPU budget of ${this.limits.cpuBudget} interrupt checks (TASK_CPU_BUDGET or timeoutMs) and was stopped.`,
+      };
+    }
+    const text = describe ? this.describe(describe, error) : null;
+    if (text === null ? this.nearMemoryLimit() : /\bout of memory\b/i.test(text)) {
+      return {
+        status: "failed",
+        error: `The task ran out of memory: its limit is ${this.limits.memoryBytes / 1024 / 1024} MiB (TASK_MEMORY_MB).`,
+      };
+    }
+    if (text !== null && /stack overflow|Maximum call stack size exceeded/i.test(text)) {
+      return {
+        status: "failed",
+        error: `The task overflowed its stack of ${this.limits.stackBytes / 1024} KiB (TASK_STACK_KB): ${text}`,
+      };
+    }
+    const message = (text ?? "The program threw a value that cannot be described.").slice(0, ERROR_CHARS);
+    return { status: "failed", error: context ? `${context}: ${message}` : message };
+  }
+
+  private nearMemoryLimit(): boolean {
+    const usage = this.rt.computeMemoryUsage();
+    try {
+      const used = this.keep(this.vm.getProp(usage, "malloc_size"));
+      return this.vm.getNumber(used) > this.limits.memoryBytes * 0.9;
+    } finally {
+      usage.dispose();
+    }
+  }
+
+  private describe(describe: QuickJSHandle, error: QuickJSHandle): string | null {
+    this.budget = this.checks + DESCRIBE_BUDGET;
+    const r = this.call(describe, error);
+    if ("error" in r || this.vm.typeof(r.value) !== "string") return null;
+    return this.vm.getString(r.value);
+  }
+}

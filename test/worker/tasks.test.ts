@@ -1,0 +1,364 @@
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { ResultCache, taskHash } from "../../src/storage/cache";
+import { cacheKey } from "../../src/storage/keys";
+import { canonicalJson } from "../../src/tasks/canonical";
+import { call, errorOf } from "../support/http";
+
+interface Answer {
+  id: string;
+  status: "succeeded" | "failed";
+  result?: unknown;
+  error?: string;
+  cached: boolean;
+  durationMs: number;
+  peer: string;
+}
+
+const FIB = "function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); } function main(n) { return fib(n); }";
+
+const post = (body: unknown) => call("/api/tasks", { method: "POST", body: JSON.stringify(body) });
+
+async function run(body: Record<string, unknown>): Promise<Answer> {
+  const res = await post(body);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Answer;
+}
+
+/** Runs `program`'s `main` with `args`, bypassing the cache. */
+const runFresh = (program: string, args: unknown[] = []) => run({ program, args, cache: false });
+
+describe("running a task", () => {
+  it("runs fib and answers the contract's shape", async () => {
+    const res = await post({ program: FIB, function: "main", args: [20] });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    const body = (await res.json()) as Answer;
+    expect(body).toEqual({
+      id: expect.stringMatching(/^\d{17}-[0-9a-f]{8}$/),
+      status: "succeeded",
+      result: 6765,
+      cached: false,
+      durationMs: expect.any(Number),
+      peer: "local",
+    });
+  });
+
+  it.each([
+    ["a factorial", "function main(n) { let f = 1; for (let i = 2; i <= n; i++) f *= i; return f; }", [10], 3628800],
+    ["a const arrow function", "const main = (a, b) => ({ sum: a + b, list: [a, b] });", [2, 3], { sum: 5, list: [2, 3] }],
+    ["string work", "function main(s) { return s.split('').reverse().join(''); }", ["héllo"], "olléh"],
+    ["JSON arguments of every kind", "function main(...a) { return a; }", [null, true, 1.5, "x", [1], { k: { v: [] } }], [null, true, 1.5, "x", [1], { k: { v: [] } }]],
+    ["an async function", "async function main(n) { await null; return (await Promise.all([n, n * 2])); }", [4], [4, 8]],
+    ["null", "function main() { return null; }", [], null],
+  ])("runs %s", async (_what, program, args, expected) => {
+    const body = await runFresh(program, args);
+    expect(body.status).toBe("succeeded");
+    expect(body.result).toEqual(expected);
+  });
+
+  it("calls the function named by `function`", async () => {
+    const body = await run({ program: "function double(x) { return 2 * x; }", function: "double", args: [21] });
+    expect(body.result).toBe(42);
+  });
+
+  it("fails a program that throws, with its message", async () => {
+    const body = await runFresh("function main() { throw new TypeError('the input is wrong'); }");
+    expect(body.status).toBe("failed");
+    expect(body.error).toBe("TypeError: the input is wrong");
+    expect(body.result).toBeUndefined();
+  });
+
+  it("fails a program that throws a non-Error value", async () => {
+    const body = await runFresh("function main() { throw 'plain string'; }");
+    expect(body).toMatchObject({ status: "failed", error: "Uncaught plain string" });
+  });
+
+  it("fails a rejected promise with its message", async () => {
+    const body = await runFresh("async function main() { await null; throw new Error('later'); }");
+    expect(body).toMatchObject({ status: "failed", error: "Error: later" });
+  });
+
+  it("fails a promise that can never settle", async () => {
+    const body = await runFresh("function main() { return new Promise(() => {}); }");
+    expect(body.status).toBe("failed");
+    expect(body.error).toMatch(/never settled/);
+  });
+
+  it("fails a syntax error when loading the program", async () => {
+    const body = await runFresh("function main( {");
+    expect(body.status).toBe("failed");
+    expect(body.error).toMatch(/^The program failed to load: SyntaxError/);
+  });
+
+  it("fails a program without the named function", async () => {
+    const body = await runFresh("const x = 1;");
+    expect(body).toMatchObject({ status: "failed", error: 'The program defines no function "main".' });
+    const notAFunction = await runFresh("var main = 42;");
+    expect(notAFunction.error).toBe('The program defines no function "main".');
+  });
+});
+
+describe("results that are not JSON", () => {
+  it.each([
+    ["undefined", "function main() {}", "the result is undefined"],
+    ["a function", "function main() { return () => 1; }", "the result is a function"],
+    ["NaN", "function main() { return 0 / 0; }", "the result is NaN"],
+    ["Infinity inside an array", "function main() { return [1, 1 / 0]; }", "the result[1] is Infinity"],
+    ["undefined inside an object", "function main() { return { a: { b: undefined } }; }", "the result.a.b is undefined"],
+    ["a Map", "function main() { return new Map([[1, 2]]); }", "the result is a Map"],
+    ["a Date", "function main() { return new Date(0); }", "the result is a Date"],
+    ["a cycle", "function main() { const o = {}; o.self = o; return o; }", "the result.self refers back to itself"],
+    ["a BigInt", "function main() { return 10n; }", "the result is a bigint"],
+    ["a symbol", "function main() { return Symbol('s'); }", "the result is a symbol"],
+  ])("fails %s with a clear error", async (_what, program, detail) => {
+    const body = await runFresh(program);
+    expect(body.status).toBe("failed");
+    expect(body.error).toBe(`The result is not JSON: ${detail}.`);
+  });
+
+  it("fails a result over TASK_RESULT_BYTES", async () => {
+    const body = await runFresh("function main() { return 'x'.repeat(300000); }");
+    expect(body.status).toBe("failed");
+    expect(body.error).toBe("The result is 300002 bytes of JSON; the limit is 262144 (TASK_RESULT_BYTES).");
+  });
+});
+
+describe("the sandbox", () => {
+  it.each([
+    ["fetch", "typeof fetch"],
+    ["require", "typeof require"],
+    ["process", "typeof process"],
+    ["the env", "typeof env + typeof globalThis.KV + typeof globalThis.PEER_TOKEN"],
+    ["timers", "typeof setTimeout + typeof setInterval + typeof queueMicrotask"],
+    ["the console", "typeof console"],
+    ["WebAssembly", "typeof WebAssembly"],
+    ["caches and crypto", "typeof caches + typeof crypto"],
+  ])("gives the program no %s", async (_what, expression) => {
+    const body = await runFresh(`function main() { return ${expression}; }`);
+    expect(body.status).toBe("succeeded");
+    expect(String(body.result)).toMatch(/^(undefined)+$/);
+  });
+
+  it("fails a call to fetch", async () => {
+    const body = await runFresh("async function main() { return await fetch('https://example.com'); }");
+    expect(body).toMatchObject({ status: "failed", error: "ReferenceError: 'fetch' is not defined" });
+  });
+
+  it("fails a call to require or process", async () => {
+    expect((await runFresh("function main() { return require('fs'); }")).error).toBe("ReferenceError: 'require' is not defined");
+    expect((await runFresh("function main() { return process.env; }")).error).toBe("ReferenceError: 'process' is not defined");
+  });
+
+  it("keeps the prototype chain inside the sandbox", async () => {
+    const escapes = [
+      "this.constructor.constructor('return typeof process')()",
+      "({}).constructor.constructor('return typeof fetch + typeof require')()",
+      "Object.getPrototypeOf(async function () {}).constructor('return 1').constructor('return typeof globalThis.KV')()",
+      "(() => { try { null.x } catch (e) { return e.constructor.constructor('return typeof process')() } })()",
+    ];
+    for (const expression of escapes) {
+      const body = await runFresh(`function main() { return ${expression}; }`);
+      expect(body.status, expression).toBe("succeeded");
+      expect(String(body.result), expression).toMatch(/^(undefined)+$/);
+    }
+  });
+
+  it("shows the program only the language's own globals", async () => {
+    const body = await runFresh("function main() { return Object.getOwnPropertyNames(globalThis).filter((n) => n !== 'main'); }");
+    const names = body.result as string[];
+    expect(names).toContain("Math");
+    expect(names).toContain("JSON");
+    for (const hostOnly of ["fetch", "Request", "Response", "crypto", "caches", "navigator", "console", "WebAssembly", "setTimeout"]) {
+      expect(names).not.toContain(hostOnly);
+    }
+  });
+
+  it("gives each task a fresh context", async () => {
+    await runFresh("globalThis.leak = 'secret'; Object.prototype.polluted = 1; function main() { return 1; }");
+    const body = await runFresh("function main() { return [typeof leak, typeof ({}).polluted]; }");
+    expect(body.result).toEqual(["undefined", "undefined"]);
+  });
+
+  it("cannot tamper with how its result is checked", async () => {
+    const body = await runFresh("JSON.stringify = () => 'not json'; function main() { return { ok: true }; }");
+    expect(body).toMatchObject({ status: "succeeded", result: { ok: true } });
+  });
+});
+
+describe("limits", () => {
+  it("stops an endless loop within the CPU budget and keeps answering", async () => {
+    const started = Date.now();
+    const [loop, health] = await Promise.all([
+      runFresh("function main() { for (;;) {} }"),
+      call("/api/health", { token: null }),
+    ]);
+    expect(health.status).toBe(200);
+    expect(loop.status).toBe("failed");
+    expect(loop.error).toMatch(/^The task ran past its CPU budget of 10000 interrupt checks/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // The same isolate runs the next task at once.
+    expect((await runFresh(FIB, [15])).result).toBe(610);
+  });
+
+  it("stops a loop hidden in a getter of a thrown value", async () => {
+    const body = await runFresh("function main() { throw { get message() { for (;;) {} } }; }");
+    expect(body.status).toBe("failed");
+    expect(body.error).toMatch(/CPU budget|cannot be described/);
+  });
+
+  it("shrinks the CPU budget with timeoutMs", async () => {
+    const body = await run({ program: "function main() { while (true) {} }", timeoutMs: 20, cache: false });
+    expect(body.status).toBe("failed");
+    expect(body.error).toMatch(/^The task ran past its CPU budget of 300 interrupt checks/);
+  });
+
+  it("fails a memory bomb at TASK_MEMORY_MB and keeps answering", async () => {
+    const started = Date.now();
+    const body = await runFresh("function main() { const a = []; for (let i = 0; ; i++) a.push({ i, s: 'x' + i }); }");
+    expect(body).toMatchObject({ status: "failed", error: "The task ran out of memory: its limit is 32 MiB (TASK_MEMORY_MB)." });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect((await call("/api/health", { token: null })).status).toBe(200);
+    expect((await runFresh(FIB, [10])).result).toBe(55);
+  });
+
+  it("fails one huge allocation", async () => {
+    const body = await runFresh("function main() { return new ArrayBuffer(256 * 1024 * 1024).byteLength; }");
+    expect(body.status).toBe("failed");
+    expect(body.error).toMatch(/out of memory/);
+  });
+
+  it("fails deep recursion at TASK_STACK_KB and keeps answering", async () => {
+    const body = await runFresh("function f(n) { return f(n + 1) + 1; } function main() { return f(0); }");
+    expect(body.status).toBe("failed");
+    expect(body.error).toMatch(/^The task overflowed its stack of 256 KiB \(TASK_STACK_KB\)/);
+    expect((await runFresh(FIB, [12])).result).toBe(144);
+  });
+
+  it("lets a program catch its own stack overflow", async () => {
+    const body = await runFresh("function f(n) { try { return f(n + 1); } catch { return n; } } function main() { return f(0) > 100; }");
+    expect(body).toMatchObject({ status: "succeeded", result: true });
+  });
+
+  it("runs 20 tasks in parallel", async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, n) => run({ program: FIB, args: [n] })));
+    expect(answers.map((a) => a.result)).toEqual([0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, 2584, 4181]);
+    expect(new Set(answers.map((a) => a.id)).size).toBe(20);
+  });
+});
+
+describe("malformed requests", () => {
+  it.each([
+    ["no program", { function: "main", args: [] }],
+    ["an empty program", { program: "" }],
+    ["a program that is not a string", { program: 42 }],
+    ["args that are not an array", { program: "function main() {}", args: { a: 1 } }],
+    ["a function name that is not an identifier", { program: "function main() {}", function: "main(); fetch" }],
+    ["a negative timeoutMs", { program: "function main() {}", timeoutMs: -1 }],
+    ["a cache flag that is not a boolean", { program: "function main() {}", cache: "no" }],
+    ["a body that is not an object", [1, 2]],
+  ])("refuses %s with 400", async (_why, body) => {
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).code).toBe("bad_request");
+  });
+
+  it("refuses a body that is not JSON with 400", async () => {
+    const res = await call("/api/tasks", { method: "POST", body: "{program:" });
+    expect(res.status).toBe(400);
+    expect(await errorOf(res)).toEqual({ code: "bad_request", message: "The request body is not valid JSON." });
+  });
+
+  it("refuses a task without the token with 401", async () => {
+    const res = await call("/api/tasks", { method: "POST", body: JSON.stringify({ program: FIB }), token: null });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe("the result cache", () => {
+  beforeEach(async () => {
+    expect((await call("/api/cache", { method: "DELETE" })).status).toBe(204);
+  });
+
+  it("answers the second identical task from the cache, faster", async () => {
+    const first = await run({ program: FIB, args: [24] });
+    const second = await run({ program: FIB, args: [24] });
+    expect(first).toMatchObject({ status: "succeeded", result: 46368, cached: false });
+    expect(second).toMatchObject({ status: "succeeded", result: 46368, cached: true, peer: "local" });
+    expect(second.id).not.toBe(first.id);
+    expect(second.durationMs).toBeLessThan(first.durationMs);
+  });
+
+  it("keys on canonical JSON of the arguments", async () => {
+    const program = "function main(o) { return Object.keys(o).length; }";
+    await run({ program, args: [{ b: 1, a: { y: 2, x: 3 } }] });
+    const again = await run({ program, args: [{ a: { x: 3, y: 2 }, b: 1 }] });
+    expect(again.cached).toBe(true);
+    const other = await run({ program, args: [{ a: { x: 3, y: 2 }, b: 2 }] });
+    expect(other.cached).toBe(false);
+  });
+
+  it("keys on the function name", async () => {
+    const program = "function one() { return 1; } function two() { return 2; }";
+    expect((await run({ program, function: "one" })).result).toBe(1);
+    expect(await run({ program, function: "two" })).toMatchObject({ result: 2, cached: false });
+  });
+
+  it("does not cache a failed task", async () => {
+    const program = "function main() { throw new Error('no'); }";
+    await run({ program });
+    expect(await run({ program })).toMatchObject({ status: "failed", cached: false });
+    expect(await (await call("/api/cache")).json()).toEqual({ entries: 0, ttlSeconds: 3600 });
+  });
+
+  it("is bypassed with cache: false", async () => {
+    await run({ program: FIB, args: [5], cache: false });
+    expect(await (await call("/api/cache")).json()).toMatchObject({ entries: 0 });
+    await run({ program: FIB, args: [5] });
+    expect((await run({ program: FIB, args: [5], cache: false })).cached).toBe(false);
+    expect((await run({ program: FIB, args: [5] })).cached).toBe(true);
+  });
+
+  it("stores entries that KV expires after CACHE_TTL", async () => {
+    await run({ program: FIB, args: [6] });
+    const listed = await env.KV.list({ prefix: "cache:" });
+    expect(listed.keys).toHaveLength(1);
+    const expiresIn = listed.keys[0]!.expiration! * 1000 - Date.now();
+    expect(expiresIn).toBeGreaterThan(3590_000);
+    expect(expiresIn).toBeLessThanOrEqual(3601_000);
+  });
+
+  it("stops answering from an entry once its TTL has passed", async () => {
+    await run({ program: FIB, args: [7] });
+    const hash = await taskHash({ program: FIB, function: "main", argsJson: canonicalJson([7]) });
+    const key = cacheKey(hash);
+    // Age the real entry: the same value, with the expiry it would have had one hour ago.
+    const stored = await env.KV.getWithMetadata<{ expiresAt: number }>(key, "text");
+    expect(stored.value).toBe("13");
+    await env.KV.put(key, stored.value!, { metadata: { expiresAt: Date.now() - 1 } });
+    expect(await (await call("/api/cache")).json()).toMatchObject({ entries: 0 });
+    const again = await run({ program: FIB, args: [7] });
+    expect(again).toMatchObject({ result: 13, cached: false });
+    expect((await run({ program: FIB, args: [7] })).cached).toBe(true);
+  });
+
+  it("enforces a TTL shorter than KV's minimum on read", async () => {
+    const cache = new ResultCache(env.KV, 2);
+    const now = Date.now();
+    await cache.put("abc", "[1]", now);
+    expect(await cache.get("abc", now + 1000)).toBe("[1]");
+    expect(await cache.get("abc", now + 2000)).toBeNull();
+    const listed = await env.KV.list({ prefix: "cache:abc" });
+    expect(listed.keys[0]!.expiration! * 1000 - now).toBeGreaterThanOrEqual(59_000);
+  });
+
+  it("counts and drops entries with GET and DELETE /api/cache", async () => {
+    await run({ program: FIB, args: [1] });
+    await run({ program: FIB, args: [2] });
+    expect(await (await call("/api/cache")).json()).toEqual({ entries: 2, ttlSeconds: 3600 });
+    const res = await call("/api/cache", { method: "DELETE" });
+    expect(res.status).toBe(204);
+    expect(await (await call("/api/cache")).json()).toEqual({ entries: 0, ttlSeconds: 3600 });
+    expect((await run({ program: FIB, args: [1] })).cached).toBe(false);
+  });
+});
