@@ -1,0 +1,108 @@
+/**
+ * Runs edgepeer peers and the bare "floor" workers side by side under the same runner the
+ * local network uses (scripts/network.ts): one Miniflare (one workerd) per worker, R2 and KV
+ * persisted on disk, 127.0.0.1 ports, the same compatibility date and flags. Only the
+ * script differs — the bundled peer, or a few lines of `bench/floors/*.js`.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+import { type WorkerBundle, buildWorker } from "../../scripts/build-worker";
+
+const FLOORS = join(dirname(fileURLToPath(import.meta.url)), "../floors");
+
+/** A running worker: its base URL, token (peers only) and how to stop it. */
+export interface RunningWorker {
+  name: string;
+  url: string;
+  token?: string;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1 (asked of the OS, then released for Miniflare). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+let bundle: Promise<WorkerBundle> | undefined;
+/** The peer bundle of the current sources (the network's own cache). */
+export const peerBundle = () => (bundle ??= buildWorker());
+
+/** Options every worker shares with the network's peers: host, port, persistence, compatibility. */
+function common(b: WorkerBundle, port: number, persistRoot: string) {
+  return {
+    host: "127.0.0.1",
+    port,
+    cf: false,
+    defaultPersistRoot: persistRoot,
+    r2Persist: true,
+    kvPersist: true,
+    modules: true,
+    compatibilityDate: b.compatibilityDate,
+    compatibilityFlags: b.compatibilityFlags,
+  } as const;
+}
+
+async function started(name: string, mf: Miniflare, url: string, token?: string): Promise<RunningWorker> {
+  await mf.ready;
+  return { name, url, token, stop: () => mf.dispose() };
+}
+
+/**
+ * Starts `names.length` edgepeer peers that know one another (PEERS), exactly as
+ * `npm start` configures them, with data under `dir/<name>`.
+ */
+export async function startPeers(names: string[], dir: string): Promise<RunningWorker[]> {
+  const b = await peerBundle();
+  const specs = await Promise.all(
+    names.map(async (name) => {
+      const port = await freePort();
+      return { name, port, url: `http://127.0.0.1:${port}`, token: randomBytes(32).toString("hex") };
+    }),
+  );
+  return Promise.all(
+    specs.map((peer) => {
+      const others = Object.fromEntries(specs.filter((p) => p !== peer).map((p) => [p.name, p.url]));
+      const mf = new Miniflare({
+        ...common(b, peer.port, join(dir, peer.name)),
+        scriptPath: b.scriptPath,
+        modulesRoot: b.dir,
+        modulesRules: b.modulesRules,
+        r2Buckets: Object.fromEntries(b.r2Bindings.map((x) => [x, `edgepeer-${peer.name}${x === "FILES" ? "" : `-${x.toLowerCase()}`}`])),
+        kvNamespaces: Object.fromEntries(b.kvBindings.map((x) => [x, `edgepeer-${peer.name}${x === "KV" ? "" : `-${x.toLowerCase()}`}`])),
+        bindings: {
+          ...b.vars,
+          PEER_NAME: peer.name,
+          PEER_TOKEN: peer.token,
+          AUTH: "token",
+          PEERS: JSON.stringify(others),
+          PUBLIC_URL: peer.url,
+        },
+      });
+      return started(peer.name, mf, peer.url, peer.token);
+    }),
+  );
+}
+
+/** Starts a bare floor worker (`bench/floors/<kind>.js`) with one R2 bucket `FILES` and one KV namespace `KV`. */
+export async function startFloor(kind: "r2" | "kv", name: string, dir: string): Promise<RunningWorker> {
+  const b = await peerBundle();
+  const port = await freePort();
+  const mf = new Miniflare({
+    ...common(b, port, join(dir, name)),
+    scriptPath: join(FLOORS, `${kind}.js`),
+    r2Buckets: { FILES: `floor-${name}` },
+    kvNamespaces: { KV: `floor-${name}` },
+  });
+  return started(name, mf, `http://127.0.0.1:${port}`);
+}

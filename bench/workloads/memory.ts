@@ -1,0 +1,52 @@
+/**
+ * Memory GET and PUT at 1 and 16 concurrent clients, measured by autocannon, next to a bare
+ * worker doing one `KV.get` / `KV.put` per request.
+ */
+import autocannon from "autocannon";
+import { row } from "../lib/rows";
+import type { BenchContext, Row, Workload } from "../lib/types";
+import { startFloor, startPeers } from "../lib/workers";
+
+/** A small JSON value, the same bytes on both sides. */
+const VALUE = { note: "edgepeer bench", n: 42, tags: ["a", "b", "c"], text: "x".repeat(200) };
+
+/** Requests per second of one autocannon run; any error or non-2xx answer fails the bench. */
+export async function requestRate(ctx: BenchContext, url: string, connections: number, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<number> {
+  const result = await autocannon({ url, connections, duration: ctx.loadSeconds, timeout: 30, ...init });
+  if (result.errors || result.non2xx) {
+    throw new Error(`autocannon ${init.method ?? "GET"} ${url}: ${result.errors} errors, ${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`);
+  }
+  const seconds = (result.finish.getTime() - result.start.getTime()) / 1000;
+  return result.requests.total / seconds;
+}
+
+export const memory: Workload = async (ctx) => {
+  const [floor, [peer]] = await Promise.all([startFloor("kv", "floor-kv", ctx.dir), startPeers(["peer-kv"], ctx.dir)]);
+  const auth = { authorization: `Bearer ${peer!.token}` };
+  const json = { "content-type": "application/json" };
+  const valueText = JSON.stringify(VALUE);
+  const rows: Row[] = [];
+  try {
+    // Both sides hold the key before the GETs.
+    await fetch(`${floor.url}/bench-key`, { method: "PUT", body: valueText });
+    await fetch(`${peer!.url}/api/memory/bench-key`, { method: "PUT", headers: { ...auth, ...json }, body: JSON.stringify({ value: VALUE }) });
+    for (const connections of [1, 16]) {
+      const runs = { floorGet: [] as number[], get: [] as number[], floorPut: [] as number[], put: [] as number[] };
+      for (let i = 0; i < ctx.runs; i++) {
+        runs.floorGet.push(await requestRate(ctx, `${floor.url}/bench-key`, connections));
+        runs.get.push(await requestRate(ctx, `${peer!.url}/api/memory/bench-key`, connections, { headers: auth }));
+        runs.floorPut.push(await requestRate(ctx, `${floor.url}/bench-put`, connections, { method: "PUT", headers: json, body: valueText }));
+        runs.put.push(await requestRate(ctx, `${peer!.url}/api/memory/bench-put`, connections, { method: "PUT", headers: { ...auth, ...json }, body: JSON.stringify({ value: VALUE }) }));
+        ctx.log(`  memory ×${connections} run ${i + 1}: GET bare ${runs.floorGet.at(-1)!.toFixed(0)} / edgepeer ${runs.get.at(-1)!.toFixed(0)}, PUT bare ${runs.floorPut.at(-1)!.toFixed(0)} / edgepeer ${runs.put.at(-1)!.toFixed(0)} req/s`);
+      }
+      const clients = connections === 1 ? "1 client" : `${connections} concurrent clients`;
+      rows.push(
+        row({ workload: "memory", case: `GET, ${clients}`, unit: "req/s", runs: runs.get, floor: { case: "bare KV.get", runs: runs.floorGet }, target: { kind: "ratio-min", value: 0.9 } }),
+        row({ workload: "memory", case: `PUT, ${clients}`, unit: "req/s", runs: runs.put, floor: { case: "bare KV.put", runs: runs.floorPut }, target: { kind: "ratio-min", value: 0.9 } }),
+      );
+    }
+  } finally {
+    await Promise.all([floor.stop(), peer!.stop()]);
+  }
+  return { rows };
+};
