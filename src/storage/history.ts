@@ -1,3 +1,4 @@
+import { badRequest } from "../http/errors";
 import { deleteAllUnder } from "./cache";
 import { KV_PREFIX, historyKey, historyStatusKey } from "./keys";
 
@@ -92,7 +93,12 @@ export class TaskHistory {
   /** A page of summaries, newest first, optionally only those with `status`. */
   async list(opts: { limit: number; cursor?: string; status?: TaskStatus }): Promise<{ tasks: TaskSummary[]; cursor: string | null }> {
     const prefix = opts.status ? historyStatusKey(opts.status, "") : KV_PREFIX.history;
-    const page = await this.kv.list<SummaryMeta>({ prefix, limit: opts.limit, cursor: opts.cursor });
+    const page = await this.kv
+      .list<SummaryMeta>({ prefix, limit: opts.limit, cursor: opts.cursor })
+      .catch((err: unknown) => {
+        if (opts.cursor) throw badRequest("The cursor is not one this listing issued.");
+        throw err;
+      });
     const tasks = page.keys.flatMap((k) => (k.metadata ? [fromMeta(k.name.slice(prefix.length), k.metadata)] : []));
     return { tasks, cursor: page.list_complete ? null : page.cursor };
   }

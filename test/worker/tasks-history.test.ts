@@ -1,0 +1,276 @@
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { call, errorOf } from "../support/http";
+
+interface Answer {
+  id: string;
+  status: "succeeded" | "failed";
+  result?: unknown;
+  error?: string;
+  cached: boolean;
+  durationMs: number;
+  peer: string;
+}
+
+interface Summary {
+  id: string;
+  status: "succeeded" | "failed";
+  function: string;
+  durationMs: number;
+  cached: boolean;
+  createdAt: string;
+  result: string | null;
+  error: string | null;
+}
+
+interface Page {
+  tasks: Summary[];
+  cursor: string | null;
+}
+
+const ECHO = "function main(x) { return x; } function boom(m) { throw new Error(m); }";
+
+async function run(body: Record<string, unknown>): Promise<Answer> {
+  const res = await call("/api/tasks", { method: "POST", body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+  return (await res.json()) as Answer;
+}
+
+const echo = (x: unknown, extra: Record<string, unknown> = {}) => run({ program: ECHO, args: [x], ...extra });
+const boom = (m: string) => run({ program: ECHO, function: "boom", args: [m] });
+
+async function page(query = ""): Promise<Page> {
+  const res = await call(`/api/tasks${query}`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Page;
+}
+
+beforeEach(async () => {
+  expect((await call("/api/tasks", { method: "DELETE" })).status).toBe(204);
+  expect((await call("/api/cache", { method: "DELETE" })).status).toBe(204);
+});
+
+describe("task history", () => {
+  it("lists tasks newest first with their summary", async () => {
+    const a = await echo(1);
+    const b = await boom("bad input");
+    const c = await echo({ n: 3 });
+    const { tasks, cursor } = await page();
+    expect(tasks.map((t) => t.id)).toEqual([c.id, b.id, a.id]);
+    expect(cursor).toBeNull();
+    expect(tasks[0]).toEqual({
+      id: c.id,
+      status: "succeeded",
+      function: "main",
+      durationMs: c.durationMs,
+      cached: false,
+      createdAt: expect.any(String),
+      result: '{"n":3}',
+      error: null,
+    });
+    expect(Date.now() - Date.parse(tasks[0]!.createdAt)).toBeLessThan(60_000);
+    expect(tasks[1]).toMatchObject({ status: "failed", function: "boom", result: null, error: "Error: bad input" });
+  });
+
+  it("keeps order among tasks of the same batch (same millisecond)", async () => {
+    const res = await call("/api/tasks/batch", {
+      method: "POST",
+      body: JSON.stringify({ tasks: Array.from({ length: 30 }, (_, i) => ({ program: ECHO, args: [i], cache: false })) }),
+    });
+    const { results } = (await res.json()) as { results: Answer[] };
+    const { tasks } = await page();
+    expect(tasks.map((t) => t.id)).toEqual(results.map((r) => r.id).reverse());
+  });
+
+  it("cuts result and error to 200 characters in the list, keeps them whole by id", async () => {
+    const long = "é".repeat(500);
+    const ok = await echo(long);
+    const failed = await boom("x".repeat(1000));
+    const { tasks } = await page();
+    const [f, s] = tasks;
+    expect(s!.result).toBe(JSON.stringify(long).slice(0, 200));
+    expect(f!.error).toBe(`Error: ${"x".repeat(1000)}`.slice(0, 200));
+    const whole = (await (await call(`/api/tasks/${ok.id}`)).json()) as { result: unknown };
+    expect(whole.result).toBe(long);
+    const wholeError = (await (await call(`/api/tasks/${failed.id}`)).json()) as { error: string };
+    expect(wholeError.error).toBe(`Error: ${"x".repeat(1000)}`);
+  });
+
+  it("keeps a summary within KV's metadata limit whatever the characters", async () => {
+    await echo("\u0001\"\\".repeat(300));
+    await echo("😀".repeat(300));
+    const { tasks } = await page();
+    expect(tasks).toHaveLength(2);
+    for (const t of tasks) expect(t.result!.length).toBeGreaterThan(50);
+  });
+
+  it("returns the whole record by id", async () => {
+    const a = await echo([1, { b: 2 }]);
+    const res = await call(`/api/tasks/${a.id}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      id: a.id,
+      status: "succeeded",
+      function: "main",
+      program: ECHO,
+      args: [[1, { b: 2 }]],
+      result: [1, { b: 2 }],
+      cached: false,
+      durationMs: a.durationMs,
+      createdAt: expect.any(String),
+      peer: "local",
+    });
+  });
+
+  it("answers 404 for an unknown or malformed id", async () => {
+    for (const id of ["99999999999999999-00000000", "nope", "%E0%A4%A"]) {
+      const res = await call(`/api/tasks/${id}`);
+      expect(res.status, id).toBe(id.startsWith("%") ? 400 : 404);
+    }
+  });
+
+  it("filters by status", async () => {
+    const a = await echo(1);
+    const b = await boom("one");
+    const c = await echo(2);
+    const d = await boom("two");
+    expect((await page("?status=failed")).tasks.map((t) => t.id)).toEqual([d.id, b.id]);
+    expect((await page("?status=succeeded")).tasks.map((t) => t.id)).toEqual([c.id, a.id]);
+  });
+
+  it("pages with limit and cursor", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) ids.unshift((await echo(i)).id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const p: Page = await page(`?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      expect(p.tasks.length).toBeLessThanOrEqual(3);
+      seen.push(...p.tasks.map((t) => t.id));
+      cursor = p.cursor;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(ids);
+    expect(pages).toBe(3);
+  });
+
+  it("pages a filtered view too", async () => {
+    const failed: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await echo(i);
+      failed.unshift((await boom(`e${i}`)).id);
+    }
+    const first = await page("?status=failed&limit=2");
+    expect(first.tasks.map((t) => t.id)).toEqual(failed.slice(0, 2));
+    const second = await page(`?status=failed&limit=10&cursor=${encodeURIComponent(first.cursor!)}`);
+    expect(second.tasks.map((t) => t.id)).toEqual(failed.slice(2));
+    expect(second.cursor).toBeNull();
+  });
+
+  it.each([
+    ["limit=0"],
+    ["limit=1001"],
+    ["limit=abc"],
+    ["limit=2.5"],
+    ["status=running"],
+  ])("refuses ?%s with 400", async (query) => {
+    const res = await call(`/api/tasks?${query}`);
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).code).toBe("bad_request");
+  });
+
+  it("never answers 500 for a cursor it did not issue", async () => {
+    // Local KV ignores a foreign cursor; the platform's KV throws, which the storage turns into a 400.
+    const res = await call("/api/tasks?cursor=not-a-cursor");
+    expect([200, 400]).toContain(res.status);
+  });
+
+  it("records cache hits with cached: true", async () => {
+    await echo("same");
+    const hit = await echo("same");
+    expect(hit.cached).toBe(true);
+    const { tasks } = await page();
+    expect(tasks.map((t) => t.cached)).toEqual([true, false]);
+  });
+
+  it("keeps records for HISTORY_TTL", async () => {
+    const a = await echo(1);
+    const listed = await env.KV.list({ prefix: "hist:" });
+    expect(listed.keys.map((k) => k.name)).toEqual([`hist:${a.id}`]);
+    const expiresIn = listed.keys[0]!.expiration! * 1000 - Date.now();
+    expect(expiresIn).toBeGreaterThan(604_790_000);
+    expect(expiresIn).toBeLessThanOrEqual(604_801_000);
+  });
+
+  it("clears the history with DELETE /api/tasks", async () => {
+    const a = await echo(1);
+    await boom("x");
+    const res = await call("/api/tasks", { method: "DELETE" });
+    expect(res.status).toBe(204);
+    expect((await page()).tasks).toEqual([]);
+    expect((await page("?status=failed")).tasks).toEqual([]);
+    expect((await call(`/api/tasks/${a.id}`)).status).toBe(404);
+    // The cache is separate: the same task is still a hit.
+    expect((await echo(1)).cached).toBe(true);
+  });
+});
+
+describe("batch", () => {
+  const batch = (body: unknown) => call("/api/tasks/batch", { method: "POST", body: JSON.stringify(body) });
+
+  it("runs tasks in order, each answered like a single task", async () => {
+    const res = await batch({
+      tasks: [
+        { program: ECHO, args: ["a"] },
+        { program: ECHO, function: "boom", args: ["b"] },
+        { program: "function main() { for (;;) {} }", timeoutMs: 10 },
+        { program: ECHO, args: ["a"] },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: Answer[] };
+    expect(results.map((r) => [r.status, r.result ?? r.error?.slice(0, 40), r.cached, r.peer])).toEqual([
+      ["succeeded", "a", false, "local"],
+      ["failed", "Error: b", false, "local"],
+      ["failed", "The task ran past its CPU budget of 150 ", false, "local"],
+      ["succeeded", "a", true, "local"],
+    ]);
+    expect((await page()).tasks).toHaveLength(4);
+  });
+
+  it("accepts 100 tasks", async () => {
+    const res = await batch({ tasks: Array.from({ length: 100 }, (_, i) => ({ program: ECHO, args: [i] })) });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: Answer[] };
+    expect(results.map((r) => r.result)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it.each([
+    ["101 tasks", { tasks: Array.from({ length: 101 }, () => ({ program: ECHO })) }],
+    ["no tasks array", { program: ECHO }],
+    ["a malformed task", { tasks: [{ program: ECHO }, { program: 1 }] }],
+  ])("refuses %s with 400 and runs none", async (_why, body) => {
+    const res = await batch(body);
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).code).toBe("bad_request");
+    expect((await page()).tasks).toEqual([]);
+  });
+});
+
+describe("stats", () => {
+  it("counts tasks from the history", async () => {
+    await echo(1);
+    await echo(1);
+    await boom("x");
+    const res = await call("/api/stats");
+    expect(res.status).toBe(200);
+    const { tasks, cache } = (await res.json()) as {
+      tasks: { total: number; succeeded: number; failed: number; cached: number; avgDurationMs: number };
+      cache: { entries: number };
+    };
+    expect(tasks).toMatchObject({ total: 3, succeeded: 2, failed: 1, cached: 1 });
+    expect(tasks.avgDurationMs).toBeGreaterThanOrEqual(0);
+    expect(cache.entries).toBe(1);
+  });
+});
