@@ -59,7 +59,9 @@ export async function completeUpload(request: IRequest, env: PeerEnv): Promise<R
   const uploadId = uploadIdOf(request);
   const name = nameQuery(request);
   const body = await readJson(request, completeBody, 2 * 1024 * 1024);
-  const parts = body.parts.map((p) => ({ partNumber: p.part, etag: p.etag }));
+  const numbers = body.parts.map((p) => p.part);
+  if (new Set(numbers).size !== numbers.length) throw badRequest("Each part may be listed only once.");
+  const parts = body.parts.map((p) => ({ partNumber: p.part, etag: p.etag })).sort((a, b) => a.partNumber - b.partNumber);
   const meta = await fileStore(env).completeUpload(name, uploadId, parts, body.sha256?.toLowerCase());
   return json(meta, 201);
 }
