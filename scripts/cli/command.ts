@@ -1,0 +1,14 @@
+import type { FlagKind } from "./args";
+import type { Context } from "./context";
+
+/** One CLI command: its flags, its usage line and what it does. */
+export interface Command {
+  name: string;
+  aliases?: string[];
+  summary: string;
+  /** Flags after the command name, e.g. "--filename NAME [--save [PATH]]". */
+  usage: string;
+  flags: Record<string, FlagKind>;
+  /** Resolves to the exit code (0 when omitted). */
+  run(ctx: Context): Promise<number | void>;
+}

@@ -1,0 +1,90 @@
+import { PeerClient, PeerError, type TransferMode, transferFile } from "../../../src/client/index";
+import { UsageError } from "../args";
+import type { Command } from "../command";
+import type { Context } from "../context";
+import { Progress, formatBytes, rate } from "../output";
+
+export const TRANSFER_USAGE = "--from PEER --to PEER[,PEER…] --filename NAME [--as NAME] [--mode pull|relay]";
+
+export const transfer: Command = {
+  name: "transfer",
+  summary: "copy a file between peers (to several at once), verified by SHA-256 end to end",
+  usage: TRANSFER_USAGE,
+  flags: { from: "string", to: "string", filename: "string", as: "string", mode: "string" },
+  run: (ctx) => runTransfer(ctx),
+};
+
+/**
+ * Copies `--filename` from `--from` to every peer of `--to`, concurrently. Pull (default):
+ * each destination fetches a signed link from the source. Relay: this process streams the
+ * source's GET into each destination. Exit 1 when any destination failed; a failed
+ * destination keeps no partial or wrong file.
+ */
+export async function runTransfer(ctx: Context): Promise<number> {
+  const name = ctx.flags.required("filename");
+  const mode = (ctx.flags.string("mode") ?? "pull") as TransferMode;
+  if (mode !== "pull" && mode !== "relay") throw new UsageError("--mode is pull or relay.", TRANSFER_USAGE);
+  const as = ctx.flags.string("as");
+  const toNames = [...new Set(ctx.flags.required("to").split(",").map((s) => s.trim()).filter(Boolean))];
+  if (toNames.length === 0) throw new UsageError("--to needs at least one peer.", TRANSFER_USAGE);
+
+  const source = await resolvePeer(ctx, ctx.flags.required("from"));
+  const destinations = await Promise.all(toNames.map((n) => resolvePeer(ctx, n)));
+  for (const d of destinations) {
+    if (d.url === source.url && (as ?? name) === name) throw new UsageError(`${d.name} is the source: a file cannot be copied onto itself.`, TRANSFER_USAGE);
+  }
+
+  const started = performance.now();
+  const sent = new Map<string, number>();
+  let total = 0;
+  let bar: Progress | null = null;
+  const tty = !ctx.json && Boolean(process.stderr.isTTY);
+  if (tty && mode === "pull") process.stderr.write(`${source.name} → ${toNames.join(", ")}: the destination${toNames.length > 1 ? "s pull" : " pulls"} ${name}…`);
+
+  const results = await Promise.allSettled(
+    destinations.map((destination) =>
+      transferFile(source, destination, name, {
+        mode,
+        as,
+        onProgress: (bytes, size) => {
+          if (!tty || mode !== "relay") return;
+          bar ??= new Progress(`relay ${name}`, size * destinations.length, true);
+          sent.set(destination.url, bytes);
+          total = [...sent.values()].reduce((a, b) => a + b, 0);
+          bar.update(total);
+        },
+      }),
+    ),
+  );
+  (bar as Progress | null)?.done();
+  if (tty && mode === "pull") process.stderr.write("\r\x1b[K");
+
+  let failed = 0;
+  const report = results.map((r, i) => {
+    const to = destinations[i] as PeerClient;
+    if (r.status === "fulfilled") return { ok: true as const, ...r.value };
+    failed++;
+    const err = r.reason as unknown;
+    const message = err instanceof Error ? err.message : String(err);
+    const code = err instanceof PeerError ? err.code : "internal";
+    return { to: to.name, ok: false as const, code, error: message };
+  });
+  if (ctx.json) ctx.printJson({ from: source.name, name, mode, results: report });
+  for (const r of report) {
+    if (r.ok) {
+      if (!ctx.json) ctx.print(`${r.to}: ${r.name} ← ${source.name} (${mode}): ${formatBytes(r.size)}, sha256 ${r.sha256} verified (${rate(r.size, started)})`);
+    } else {
+      process.stderr.write(`error: ${r.to}: ${r.error.startsWith(r.to) ? r.error.slice(r.to.length).replace(/^:\s*/, "") : r.error}\n`);
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+/** A peer by its name in the network file, or by a URL (with its token from the file when listed). */
+async function resolvePeer(ctx: Context, ref: string): Promise<PeerClient> {
+  if (/^https?:\/\//.test(ref)) {
+    const listed = (await ctx.network())?.peers.find((p) => p.url.replace(/\/+$/, "") === ref.replace(/\/+$/, ""));
+    return ctx.clientFor(listed ?? { name: ref, url: ref, token: ctx.flags.string("token") ?? process.env.EDGEPEER_TOKEN });
+  }
+  return ctx.peerClient(ref);
+}

@@ -1,0 +1,204 @@
+/**
+ * `npm start` — a local network of peers, each the bundled worker under Miniflare (one Node
+ * process, one workerd per peer) on 127.0.0.1 from port 8787 up, with its own R2 and KV
+ * persisted under `.peers/<name>/`, its own random token and `PEERS` listing the others.
+ * Writes `.peers/network.json`; a restart keeps every file, key and token.
+ *
+ *   npm start -- [--peers N] [--port P] [--dir DIR] [--host H]
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Miniflare } from "miniflare";
+import { type WorkerBundle, buildWorker } from "./build-worker";
+
+interface PeerSpec {
+  name: string;
+  url: string;
+  port: number;
+  token: string;
+}
+
+const USAGE = `usage: npm start -- [--peers N] [--port P] [--dir DIR] [--host H]
+  --peers N   how many peers (default 3): peer1 … peerN
+  --port P    port of peer1; the others follow (default 8787)
+  --dir DIR   where data and network.json live (default .peers)
+  --host H    address to listen on (default 127.0.0.1)
+  --build-only  bundle the worker into the cache and exit (npm install does this)`;
+
+function usageError(message: string): never {
+  console.error(`error: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function options() {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        peers: { type: "string", default: "3" },
+        port: { type: "string", default: "8787" },
+        dir: { type: "string", default: process.env.EDGEPEER_DIR ?? ".peers" },
+        host: { type: "string", default: "127.0.0.1" },
+        "build-only": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    usageError((err as Error).message);
+  }
+  if (parsed.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const count = Number(parsed.peers);
+  const port = Number(parsed.port);
+  if (!Number.isInteger(count) || count < 1 || count > 64) usageError("--peers must be a whole number from 1 to 64.");
+  if (!Number.isInteger(port) || port < 1 || port + count - 1 > 65535) usageError("--port must be a free port number (1–65535).");
+  return { count, port, dir: resolve(parsed.dir), host: parsed.host, buildOnly: parsed["build-only"] };
+}
+
+/** Tokens of an earlier run, by peer name, so a restart keeps them. */
+async function previousTokens(file: string): Promise<Map<string, string>> {
+  try {
+    const data = JSON.parse(await readFile(file, "utf8")) as { peers?: { name?: unknown; token?: unknown }[] };
+    return new Map(
+      (data.peers ?? []).flatMap((p) => (typeof p.name === "string" && typeof p.token === "string" ? [[p.name, p.token]] : [])),
+    );
+  } catch {
+    return new Map();
+  }
+}
+
+function peerSpecs(count: number, port: number, host: string, tokens: Map<string, string>): PeerSpec[] {
+  const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  return Array.from({ length: count }, (_, i) => {
+    const name = `peer${i + 1}`;
+    return {
+      name,
+      port: port + i,
+      url: `http://${urlHost}:${port + i}`,
+      token: tokens.get(name) ?? randomBytes(32).toString("hex"),
+    };
+  });
+}
+
+function startPeer(bundle: WorkerBundle, peer: PeerSpec, all: PeerSpec[], dir: string, host: string): Miniflare {
+  const others = Object.fromEntries(all.filter((p) => p !== peer).map((p) => [p.name, p.url]));
+  return new Miniflare({
+    host,
+    port: peer.port,
+    cf: false,
+    defaultPersistRoot: join(dir, peer.name),
+    r2Persist: true,
+    kvPersist: true,
+    modules: true,
+    scriptPath: bundle.scriptPath,
+    modulesRoot: bundle.dir,
+    modulesRules: bundle.modulesRules,
+    compatibilityDate: bundle.compatibilityDate,
+    compatibilityFlags: bundle.compatibilityFlags,
+    r2Buckets: Object.fromEntries(bundle.r2Bindings.map((b) => [b, `edgepeer-${peer.name}${b === "FILES" ? "" : `-${b.toLowerCase()}`}`])),
+    kvNamespaces: Object.fromEntries(bundle.kvBindings.map((b) => [b, `edgepeer-${peer.name}${b === "KV" ? "" : `-${b.toLowerCase()}`}`])),
+    bindings: {
+      ...bundle.vars,
+      PEER_NAME: peer.name,
+      PEER_TOKEN: peer.token,
+      AUTH: "token",
+      PEERS: JSON.stringify(others),
+      PUBLIC_URL: peer.url,
+    },
+  });
+}
+
+/** Waits until the peer's health route answers with its own name. */
+async function healthy(peer: PeerSpec): Promise<void> {
+  const response = await fetch(`${peer.url}/api/health`);
+  const body = (await response.json()) as { peer?: string };
+  if (response.status !== 200 || body.peer !== peer.name) {
+    throw new Error(`${peer.name} at ${peer.url} answered its health check with ${response.status} (${JSON.stringify(body)}).`);
+  }
+}
+
+async function writeNetwork(file: string, peers: PeerSpec[]): Promise<void> {
+  const temp = `${file}.tmp-${process.pid}`;
+  const data = { peers: peers.map(({ name, url, token }) => ({ name, url, token })) };
+  // It holds every peer's token: readable by its owner only.
+  await writeFile(temp, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
+  await rename(temp, file);
+}
+
+function describeStartFailure(err: unknown, peers: PeerSpec[]): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/EADDRINUSE|address already in use|Address already in use/i.test(message)) {
+    return `A port from ${peers[0]?.port} to ${peers.at(-1)?.port} is already in use (is another network running?); choose others with --port.`;
+  }
+  return message.split("\n")[0] ?? message;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const { count, port, dir, host, buildOnly } = options();
+  if (buildOnly) {
+    await buildWorker().catch((err: Error) => {
+      console.error(`error: ${err.message}`);
+      process.exit(1);
+    });
+    return;
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // Before the peers exist, a Ctrl-C just ends the process.
+  process.on("SIGINT", () => process.exit(130));
+  process.on("SIGTERM", () => process.exit(143));
+  const networkFile = join(dir, "network.json");
+  const peers = peerSpecs(count, port, host, await previousTokens(networkFile));
+
+  let bundle: WorkerBundle;
+  try {
+    bundle = await buildWorker({ log: (line) => console.log(line) });
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    process.exit(1);
+  }
+
+  const instances = peers.map((peer) => startPeer(bundle, peer, peers, dir, host));
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.allSettled(instances.map((mf) => mf.dispose()));
+    if (code === 0) console.log("stopped; data and tokens are kept for the next start.");
+    process.exit(code);
+  };
+  // Miniflare's own signal hook exits at once with 130; this one waits until every workerd
+  // has stopped and its storage is closed, then exits 0. A second Ctrl-C forces the exit.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => {
+      if (stopping) process.exit(130);
+      console.log("\nstopping the network…");
+      void stop(0);
+    });
+  }
+
+  try {
+    await Promise.all(instances.map((mf) => mf.ready));
+    await Promise.all(peers.map(healthy));
+  } catch (err) {
+    console.error(`error: ${describeStartFailure(err, peers)}`);
+    await stop(1);
+    return;
+  }
+  await writeNetwork(networkFile, peers);
+
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`edgepeer: ${count} peer${count === 1 ? "" : "s"} running (data in ${dir}):`);
+  for (const peer of peers) console.log(`  ${peer.name.padEnd(7)} ${peer.url}/#token=${peer.token}`);
+  console.log(`network file: ${networkFile}`);
+  console.log(`ready in ${seconds} s — open a peer's address above in a browser; Ctrl-C stops the network.`);
+}
+
+void main();

@@ -1,0 +1,469 @@
+import { PeerError, unreachable } from "./errors";
+import { StreamWindows, countBytes } from "./streams";
+import type {
+  CacheInfo,
+  FileDownload,
+  FileInfo,
+  FileMeta,
+  FilePage,
+  Health,
+  MemoryPage,
+  PeerRef,
+  ShareLink,
+  Stats,
+  TaskPage,
+  TaskRecord,
+  TaskRequest,
+  TaskResult,
+  UploadPart,
+} from "./types";
+
+const MiB = 1024 * 1024;
+/** Above this size `upload` goes multipart: the platform refuses request bodies over 100 MB. */
+export const DEFAULT_MULTIPART_THRESHOLD = 64 * MiB;
+export const DEFAULT_PART_SIZE = 16 * MiB;
+/** R2's floor for every part but the last. */
+export const MIN_PART_SIZE = 5 * MiB;
+const MAX_PARTS = 10000;
+
+export interface PeerClientOptions {
+  /** Base URL of the peer, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  /** The peer's token (`Authorization: Bearer`); omit for public routes and signed links. */
+  token?: string;
+  /** How messages name the peer; defaults to its URL. */
+  name?: string;
+  /** A fetch implementation; defaults to the global one. */
+  fetch?: typeof fetch;
+  /** `upload` uses multipart above this many bytes (default 64 MiB). */
+  multipartThreshold?: number;
+  /** Bytes per multipart part (default 16 MiB, at least 5 MiB). */
+  partSize?: number;
+  /** Parts sent at once when the source can be read from any offset (default 3). */
+  partConcurrency?: number;
+}
+
+/** A body that can be read from any offset: a `Blob`/`File`, or a file on disk (see `node.ts`). */
+export interface RandomAccessSource {
+  size: number;
+  /** Bytes `[start, end)`. */
+  open(start: number, end: number): ReadableStream<Uint8Array> | Blob;
+}
+
+/** A body that can be read once, of known size: another peer's download, a pipe. */
+export interface StreamSource {
+  size: number;
+  body: ReadableStream<Uint8Array>;
+}
+
+export type UploadSource = Blob | RandomAccessSource | StreamSource;
+
+/** Bodies `putFile` sends as one request. A stream needs `size`. */
+export type PutBody = Blob | Uint8Array | ArrayBuffer | string | ReadableStream<Uint8Array>;
+
+export interface UploadOptions {
+  /** Hex SHA-256 of the whole file: the peer verifies it and keeps nothing on a mismatch. */
+  sha256?: string;
+  contentType?: string;
+  /** Refuse (412 `precondition_failed`) when the name already exists. */
+  onlyIfAbsent?: boolean;
+  /** Called with the total bytes sent so far. */
+  onProgress?: (sent: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface PutOptions extends UploadOptions {
+  /** Byte count of a stream body (required for streams: the peer needs Content-Length). */
+  size?: number;
+}
+
+interface SendOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  json?: unknown;
+  body?: PutBody;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Statuses that are answers, not errors (besides 2xx). */
+  accept?: number[];
+}
+
+/**
+ * Speaks HTTP to one peer: every route of docs/api.md, streaming uploads and downloads,
+ * multipart above a threshold. Runs in Node and in browsers (fetch only). Every failure is
+ * a `PeerError` with the contract's code and a one-sentence message.
+ */
+export class PeerClient {
+  readonly url: string;
+  readonly name: string;
+  readonly multipartThreshold: number;
+  readonly partSize: number;
+  readonly partConcurrency: number;
+  private readonly token: string | undefined;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(options: PeerClientOptions) {
+    this.url = options.url.replace(/\/+$/, "");
+    this.name = options.name ?? this.url;
+    this.token = options.token;
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.multipartThreshold = options.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD;
+    this.partSize = Math.max(MIN_PART_SIZE, options.partSize ?? DEFAULT_PART_SIZE);
+    this.partConcurrency = Math.max(1, options.partConcurrency ?? 3);
+  }
+
+  // --- health and peers ------------------------------------------------------------------
+
+  /** `GET /api/health` (public). */
+  health(signal?: AbortSignal): Promise<Health> {
+    return this.json("GET", "/api/health", { signal });
+  }
+
+  /** `GET /api/peers` — the peers this one knows. */
+  async peers(): Promise<PeerRef[]> {
+    return (await this.json<{ peers: PeerRef[] }>("GET", "/api/peers")).peers;
+  }
+
+  /** `GET /api/stats` */
+  stats(): Promise<Stats> {
+    return this.json("GET", "/api/stats");
+  }
+
+  // --- files -----------------------------------------------------------------------------
+
+  /** One page of `GET /api/files`. */
+  listFiles(options: { prefix?: string; cursor?: string; limit?: number } = {}): Promise<FilePage> {
+    return this.json("GET", "/api/files", { query: options });
+  }
+
+  /** Every file (under `prefix`), page after page. */
+  async *allFiles(prefix?: string): AsyncGenerator<FileMeta> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.listFiles({ prefix, cursor });
+      yield* page.files;
+      cursor = page.cursor ?? undefined;
+    } while (cursor);
+  }
+
+  /** `HEAD /api/files/{name}` — the file's size, etag and SHA-256, or null when absent. */
+  async headFile(name: string, signal?: AbortSignal): Promise<FileInfo | null> {
+    const response = await this.send("HEAD", filePath(name), { signal, accept: [404] });
+    if (response.status === 404) return null;
+    return fileInfo(name, response);
+  }
+
+  /** `GET /api/files/{name}` as a stream; `range` asks for bytes `[start, end]` (206). */
+  async getFile(name: string, options: { range?: { start: number; end?: number }; signal?: AbortSignal } = {}): Promise<FileDownload> {
+    const headers: Record<string, string> = {};
+    if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ""}`;
+    const response = await this.send("GET", filePath(name), { headers, signal: options.signal });
+    if (!response.body) throw new PeerError("bad_response", `${this.name} sent no body for "${name}".`, response.status, this.name);
+    return { ...fileInfo(name, response), status: response.status === 206 ? 206 : 200, body: response.body };
+  }
+
+  /** Downloads a whole file into memory (small files; stream big ones with `getFile`). */
+  async getFileBytes(name: string): Promise<Uint8Array> {
+    const { body } = await this.getFile(name);
+    return new Uint8Array(await new Response(body).arrayBuffer());
+  }
+
+  /** `PUT /api/files/{name}` — one request. Prefer `upload`, which goes multipart when needed. */
+  async putFile(name: string, body: PutBody, options: PutOptions = {}): Promise<FileMeta> {
+    const size = options.size ?? bodySize(body);
+    if (size === undefined) throw new PeerError("bad_request", "A stream body needs its size (the peer requires Content-Length).");
+    const headers: Record<string, string> = { "content-length": String(size) };
+    if (options.sha256) headers["x-content-sha256"] = options.sha256;
+    if (options.contentType) headers["content-type"] = options.contentType;
+    if (options.onlyIfAbsent) headers["if-none-match"] = "*";
+    let sent: PutBody = body;
+    const onProgress = options.onProgress;
+    if (onProgress && body instanceof ReadableStream) {
+      let total = 0;
+      sent = countBytes(body, (n) => onProgress((total += n)));
+    }
+    const meta = await this.json<FileMeta>("PUT", filePath(name), { body: sent, headers, signal: options.signal });
+    if (onProgress && !(body instanceof ReadableStream)) onProgress(size);
+    return meta;
+  }
+
+  /**
+   * Uploads a file of any size: one PUT up to `multipartThreshold`, multipart above it
+   * (aborted on any failure, so nothing is left behind). With `sha256` the peer verifies
+   * the whole file and keeps nothing on a mismatch.
+   */
+  async upload(name: string, source: UploadSource, options: UploadOptions = {}): Promise<FileMeta> {
+    if (source.size <= this.multipartThreshold) {
+      return this.putFile(name, wholeBody(source), { ...options, size: source.size });
+    }
+    return this.uploadMultipart(name, source, options);
+  }
+
+  /** `DELETE /api/files/{name}` */
+  async deleteFile(name: string): Promise<void> {
+    await this.send("DELETE", filePath(name));
+  }
+
+  /** `POST /api/files/{name}/share` — a signed GET link that needs no token until it expires. */
+  shareFile(name: string, ttlSeconds?: number): Promise<ShareLink> {
+    return this.json("POST", `${filePath(name)}/share`, { json: ttlSeconds === undefined ? {} : { ttl: ttlSeconds } });
+  }
+
+  /** `POST /api/files/{name}/pull` — this peer fetches another peer's signed link into `name`. */
+  pullFile(name: string, from: string, signal?: AbortSignal): Promise<FileMeta> {
+    return this.json("POST", `${filePath(name)}/pull`, { json: { from }, signal });
+  }
+
+  // --- multipart -------------------------------------------------------------------------
+
+  /** `POST /api/uploads` */
+  createUpload(name: string, contentType?: string): Promise<{ uploadId: string; name: string }> {
+    return this.json("POST", "/api/uploads", { json: contentType ? { name, contentType } : { name } });
+  }
+
+  /** `PUT /api/uploads/{id}/parts/{n}?name=` */
+  uploadPart(uploadId: string, name: string, part: number, body: PutBody, size: number, signal?: AbortSignal): Promise<UploadPart> {
+    return this.json("PUT", `/api/uploads/${encodeURIComponent(uploadId)}/parts/${part}`, {
+      query: { name },
+      body,
+      headers: { "content-length": String(size) },
+      signal,
+    });
+  }
+
+  /** `POST /api/uploads/{id}/complete?name=` — with `sha256` the peer verifies the whole file. */
+  completeUpload(uploadId: string, name: string, parts: UploadPart[], sha256?: string): Promise<FileMeta> {
+    return this.json("POST", `/api/uploads/${encodeURIComponent(uploadId)}/complete`, {
+      query: { name },
+      json: sha256 ? { parts, sha256 } : { parts },
+    });
+  }
+
+  /** `DELETE /api/uploads/{id}?name=` */
+  async abortUpload(uploadId: string, name: string): Promise<void> {
+    await this.send("DELETE", `/api/uploads/${encodeURIComponent(uploadId)}`, { query: { name } });
+  }
+
+  private async uploadMultipart(name: string, source: UploadSource, options: UploadOptions): Promise<FileMeta> {
+    const size = source.size;
+    const partSize = Math.max(this.partSize, Math.ceil(size / MAX_PARTS));
+    const count = Math.max(1, Math.ceil(size / partSize));
+    const lengthOf = (i: number) => Math.min(partSize, size - i * partSize);
+    if (options.onlyIfAbsent && (await this.headFile(name))) {
+      throw new PeerError("precondition_failed", `A file named "${name}" already exists.`, 412, this.name);
+    }
+
+    const { uploadId } = await this.createUpload(name, options.contentType);
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    let sent = 0;
+    const counted = (body: ReadableStream<Uint8Array>) =>
+      options.onProgress ? countBytes(body, (n) => options.onProgress?.((sent += n))) : body;
+
+    try {
+      const parts: UploadPart[] = new Array(count);
+      if ("body" in source) {
+        // Read once: parts go one after another, each a window of the same stream.
+        const windows = new StreamWindows(source.body);
+        try {
+          for (let i = 0; i < count; i++) {
+            parts[i] = await this.uploadPart(uploadId, name, i + 1, counted(windows.take(lengthOf(i))), lengthOf(i), signal);
+          }
+        } catch (err) {
+          await windows.cancel(err);
+          throw err;
+        }
+      } else {
+        let next = 0;
+        const worker = async () => {
+          while (next < count && !signal.aborted) {
+            const i = next++;
+            const start = i * partSize;
+            const piece = "open" in source ? source.open(start, start + lengthOf(i)) : source.slice(start, start + lengthOf(i));
+            const body = piece instanceof ReadableStream ? counted(piece) : piece;
+            parts[i] = await this.uploadPart(uploadId, name, i + 1, body, lengthOf(i), signal);
+            if (!(piece instanceof ReadableStream)) options.onProgress?.((sent += lengthOf(i)));
+          }
+        };
+        const workers = Array.from({ length: Math.min(this.partConcurrency, count) }, () =>
+          worker().catch((err: unknown) => {
+            stop.abort();
+            throw err;
+          }),
+        );
+        const results = await Promise.allSettled(workers);
+        // The first real failure, not the aborts it caused in the other workers.
+        const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+        const cause = failures.find((e) => !(e instanceof PeerError && e.code === "aborted")) ?? failures[0];
+        if (cause !== undefined) throw cause;
+        if (options.signal?.aborted) throw new PeerError("aborted", "The upload was aborted.", 0, this.name);
+      }
+      return await this.completeUpload(uploadId, name, parts, options.sha256);
+    } catch (err) {
+      // Best effort: a completed-then-refused upload is already gone (404).
+      await this.abortUpload(uploadId, name).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  // --- memory ----------------------------------------------------------------------------
+
+  /** One page of `GET /api/memory`. */
+  listMemory(options: { prefix?: string; cursor?: string } = {}): Promise<MemoryPage> {
+    return this.json("GET", "/api/memory", { query: options });
+  }
+
+  /** `GET /api/memory/{key}` — the value; a `not_found` PeerError when absent. */
+  async getMemory(key: string): Promise<unknown> {
+    return (await this.json<{ key: string; value: unknown }>("GET", memoryPath(key))).value;
+  }
+
+  /** `PUT /api/memory/{key}` — any JSON value, optionally expiring after `ttlSeconds` (≥ 60). */
+  async setMemory(key: string, value: unknown, ttlSeconds?: number): Promise<void> {
+    await this.json("PUT", memoryPath(key), { json: ttlSeconds === undefined ? { value } : { value, ttl: ttlSeconds } });
+  }
+
+  /** `DELETE /api/memory/{key}` */
+  async deleteMemory(key: string): Promise<void> {
+    await this.send("DELETE", memoryPath(key));
+  }
+
+  // --- tasks, history, cache -------------------------------------------------------------
+
+  /** `POST /api/tasks` — runs a JavaScript function in the peer's sandbox. */
+  runTask(task: TaskRequest): Promise<TaskResult> {
+    return this.json("POST", "/api/tasks", { json: task });
+  }
+
+  /** `POST /api/tasks/batch` — results in order. */
+  async runBatch(tasks: TaskRequest[]): Promise<TaskResult[]> {
+    return (await this.json<{ results: TaskResult[] }>("POST", "/api/tasks/batch", { json: { tasks } })).results;
+  }
+
+  /** `GET /api/tasks` — the history, newest first. */
+  listTasks(options: { limit?: number; cursor?: string; status?: "succeeded" | "failed" } = {}): Promise<TaskPage> {
+    return this.json("GET", "/api/tasks", { query: options });
+  }
+
+  /** `GET /api/tasks/{id}` */
+  getTask(id: string): Promise<TaskRecord> {
+    return this.json("GET", `/api/tasks/${encodeURIComponent(id)}`);
+  }
+
+  /** `DELETE /api/tasks` — clears the history. */
+  async clearHistory(): Promise<void> {
+    await this.send("DELETE", "/api/tasks");
+  }
+
+  /** `GET /api/cache` */
+  cacheInfo(): Promise<CacheInfo> {
+    return this.json("GET", "/api/cache");
+  }
+
+  /** `DELETE /api/cache` */
+  async clearCache(): Promise<void> {
+    await this.send("DELETE", "/api/cache");
+  }
+
+  // --- transport -------------------------------------------------------------------------
+
+  /** Sends a request; an answer outside 2xx (and `accept`) throws the contract's error. */
+  async send(method: string, path: string, options: SendOptions = {}): Promise<Response> {
+    const url = new URL(this.url + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
+    }
+    const headers: Record<string, string> = { ...options.headers };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const init: RequestInit & { duplex?: "half" } = { method, headers, signal: options.signal };
+    if (options.json !== undefined) {
+      headers["content-type"] = "application/json";
+      init.body = JSON.stringify(options.json);
+    } else if (options.body !== undefined) {
+      init.body = options.body as BodyInit;
+      // A streamed request body (Node; Chromium only over HTTP/2).
+      if (options.body instanceof ReadableStream) init.duplex = "half";
+    }
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, init);
+    } catch (err) {
+      throw unreachable(this.name, err);
+    }
+    if (response.ok || options.accept?.includes(response.status)) return response;
+    throw await this.errorOf(response);
+  }
+
+  private async json<T>(method: string, path: string, options: SendOptions = {}): Promise<T> {
+    const response = await this.send(method, path, options);
+    try {
+      return (await response.json()) as T;
+    } catch (err) {
+      throw new PeerError("bad_response", `${this.name} answered ${method} ${path} with a body that is not JSON (${describe(err)}).`, response.status, this.name);
+    }
+  }
+
+  private async errorOf(response: Response): Promise<PeerError> {
+    let code = codeOfStatus(response.status);
+    let message = `${this.name} answered ${response.status} ${response.statusText}`.trim() + ".";
+    try {
+      const body = (await response.json()) as { error?: { code?: unknown; message?: unknown } };
+      if (typeof body.error?.code === "string") code = body.error.code;
+      if (typeof body.error?.message === "string") message = body.error.message;
+    } catch {
+      // Not the contract's error shape (a HEAD, a proxy's page): the status says enough.
+    }
+    return new PeerError(code, message, response.status, this.name);
+  }
+}
+
+/** `/api/files/<name>` with each segment percent-encoded and the `/` kept. */
+export function filePath(name: string): string {
+  return `/api/files/${name.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+const memoryPath = (key: string) => `/api/memory/${encodeURIComponent(key)}`;
+
+function fileInfo(name: string, response: Response): FileInfo {
+  const h = response.headers;
+  const range = h.get("content-range");
+  const total = range ? Number(range.split("/")[1]) : Number(h.get("content-length"));
+  return {
+    name,
+    size: Number.isFinite(total) ? total : 0,
+    etag: (h.get("etag") ?? "").replace(/^"|"$/g, ""),
+    sha256: h.get("x-content-sha256") || null,
+    contentType: h.get("content-type") ?? "application/octet-stream",
+    lastModified: h.get("last-modified"),
+  };
+}
+
+function wholeBody(source: UploadSource): PutBody {
+  if ("body" in source) return source.body;
+  if ("open" in source) return source.open(0, source.size);
+  return source;
+}
+
+function bodySize(body: PutBody): number | undefined {
+  if (typeof body === "string") return new TextEncoder().encode(body).byteLength;
+  if (body instanceof Blob) return body.size;
+  if (body instanceof ReadableStream) return undefined;
+  return body.byteLength;
+}
+
+const STATUS_CODES: Record<number, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  409: "conflict",
+  411: "length_required",
+  412: "precondition_failed",
+  413: "payload_too_large",
+  416: "range_not_satisfiable",
+  429: "too_many_requests",
+  502: "upstream_failed",
+};
+const codeOfStatus = (status: number) => STATUS_CODES[status] ?? (status >= 500 ? "internal" : "bad_response");
+
+const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));

@@ -1,0 +1,8 @@
+/**
+ * The edgepeer client: one fetch-based client for Node and browsers. Node-only helpers
+ * (network file, files on disk, remote memory by peer name) are in `./node`.
+ */
+export * from "./client";
+export * from "./errors";
+export * from "./transfer";
+export type * from "./types";

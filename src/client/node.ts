@@ -1,0 +1,162 @@
+/**
+ * Node-only helpers of the client: the network file, files on disk as upload sources,
+ * streaming SHA-256, atomic downloads. The browser-facing client (`index.ts`) never
+ * imports this module.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { readFile, rename, rm, stat } from "node:fs/promises";
+import { Readable, Transform, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { PeerClient, type PeerClientOptions, type RandomAccessSource } from "./client";
+import { PeerError } from "./errors";
+
+/** Where `npm start` writes the local network. */
+export const DEFAULT_NETWORK_FILE = ".peers/network.json";
+
+/** A peer of the network file: `{"peers": [{"name", "url", "token"}]}`. */
+export interface NetworkPeer {
+  name: string;
+  url: string;
+  token: string;
+}
+
+export interface Network {
+  peers: NetworkPeer[];
+}
+
+/** Reads a network file; a missing or malformed file is a `PeerError` that says what to do. */
+export async function readNetwork(file = DEFAULT_NETWORK_FILE): Promise<Network> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new PeerError("no_network", `No network file at ${file}: start the local network with \`npm start\`, or pass --url/--host.`);
+    }
+    throw new PeerError("no_network", `Cannot read ${file}: ${(err as Error).message}.`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new PeerError("no_network", `${file} is not valid JSON.`);
+  }
+  const peers = (data as { peers?: unknown } | null)?.peers;
+  if (!Array.isArray(peers) || !peers.every(isNetworkPeer)) {
+    throw new PeerError("no_network", `${file} does not have the shape {"peers": [{"name", "url", "token"}]}.`);
+  }
+  return { peers };
+}
+
+function isNetworkPeer(p: unknown): p is NetworkPeer {
+  const o = p as Record<string, unknown> | null;
+  return !!o && typeof o.name === "string" && typeof o.url === "string" && typeof o.token === "string";
+}
+
+/** The peer called `name` in a network, or a `PeerError` listing the ones there are. */
+export function findPeer(network: Network, name: string, file = DEFAULT_NETWORK_FILE): NetworkPeer {
+  const peer = network.peers.find((p) => p.name === name);
+  if (!peer) {
+    const known = network.peers.map((p) => p.name).join(", ") || "none";
+    throw new PeerError("unknown_peer", `No peer "${name}" in ${file} (known: ${known}).`);
+  }
+  return peer;
+}
+
+/** A client for the peer called `name` in a network file. */
+export async function clientForPeer(
+  name: string,
+  options: { network?: string } & Omit<PeerClientOptions, "url" | "token" | "name"> = {},
+): Promise<PeerClient> {
+  const { network: file = DEFAULT_NETWORK_FILE, ...rest } = options;
+  const peer = findPeer(await readNetwork(file), name, file);
+  return new PeerClient({ ...rest, url: peer.url, token: peer.token, name: peer.name });
+}
+
+/** `set_remote_memory(peer, key, value)` of the original system, by peer name. */
+export async function setRemoteMemory(peer: string, key: string, value: unknown, options: { network?: string; ttlSeconds?: number } = {}): Promise<void> {
+  await (await clientForPeer(peer, options)).setMemory(key, value, options.ttlSeconds);
+}
+
+/** `get_remote_memory(peer, key)` of the original system, by peer name. */
+export async function getRemoteMemory(peer: string, key: string, options: { network?: string } = {}): Promise<unknown> {
+  return (await clientForPeer(peer, options)).getMemory(key);
+}
+
+/** A file on disk as an upload source: any byte range can be streamed again (for parallel parts). */
+export async function fileSource(path: string): Promise<RandomAccessSource> {
+  const info = await stat(path);
+  if (!info.isFile()) throw new PeerError("bad_request", `${path} is not a regular file.`);
+  return {
+    size: info.size,
+    open: (start, end) =>
+      end <= start
+        ? new ReadableStream<Uint8Array>({ start: (c) => c.close() })
+        : (Readable.toWeb(createReadStream(path, { start, end: end - 1, highWaterMark: 256 * 1024 })) as ReadableStream<Uint8Array>),
+  };
+}
+
+/** Hex SHA-256 of a file, streamed (constant memory). */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash);
+  return hash.digest("hex");
+}
+
+/**
+ * Streams a download into `path` atomically: bytes go to a temporary file beside it,
+ * are hashed on the way, and the file is renamed into place only when the SHA-256
+ * matches `expectedSha256` (when given). On any failure nothing is left at `path`.
+ */
+export async function saveStream(
+  body: ReadableStream<Uint8Array>,
+  path: string,
+  options: { expectedSha256?: string | null; onProgress?: (written: number) => void } = {},
+): Promise<{ bytes: number; sha256: string }> {
+  const temp = `${path}.part-${randomBytes(4).toString("hex")}`;
+  const hash = createHash("sha256");
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      options.onProgress?.(bytes);
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>), tap, createWriteStream(temp));
+    const sha256 = hash.digest("hex");
+    if (options.expectedSha256 && options.expectedSha256 !== sha256) {
+      throw new PeerError("verify_failed", `The downloaded bytes have SHA-256 ${sha256}, not ${options.expectedSha256}; nothing was saved.`);
+    }
+    await rename(temp, path);
+    return { bytes, sha256 };
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** Streams a download to a Node writable (stdout), hashing it; returns the SHA-256. */
+export async function writeStream(
+  body: ReadableStream<Uint8Array>,
+  out: Writable,
+  onProgress?: (written: number) => void,
+): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      onProgress?.(bytes);
+      done(null, chunk);
+    },
+  });
+  await pipeline(Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>), tap, out, { end: false });
+  return { bytes, sha256: hash.digest("hex") };
+}
+
+export * from "./index";
