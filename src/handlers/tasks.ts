@@ -37,23 +37,24 @@ const statusParam = z.enum(["succeeded", "failed"]);
 
 const cacheOf = (env: PeerEnv) => new ResultCache(env.KV, intVar(env.CACHE_TTL, DEFAULT_CACHE_TTL));
 const historyOf = (env: PeerEnv) => new TaskHistory(env.KV, Math.max(60, intVar(env.HISTORY_TTL, DEFAULT_HISTORY_TTL)));
-const services = (env: PeerEnv): TaskServices => ({
+const services = (env: PeerEnv, ctx: ExecutionContext): TaskServices => ({
   cache: cacheOf(env),
   history: historyOf(env),
   limits: taskLimits(env),
   peer: env.PEER_NAME,
+  defer: (write) => ctx.waitUntil(write),
 });
 
 /** `POST /api/tasks` — `{"program", "function"?, "args"?, "timeoutMs"?, "cache"?}` */
-export async function postTask(request: IRequest, env: PeerEnv): Promise<Response> {
+export async function postTask(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
   const task = await readJson(request, taskBody, TASK_BODY_BYTES);
-  return json(await executeTask(task, services(env)));
+  return json(await executeTask(task, services(env, ctx)));
 }
 
 /** `POST /api/tasks/batch` — `{"tasks": [task, …]}`, run one after another, answered in order. */
-export async function postBatch(request: IRequest, env: PeerEnv): Promise<Response> {
+export async function postBatch(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
   const { tasks } = await readJson(request, batchBody, BATCH_BODY_BYTES);
-  const peer = services(env);
+  const peer = services(env, ctx);
   const results = [];
   for (const task of tasks) results.push(await executeTask(task, peer));
   return json({ results });

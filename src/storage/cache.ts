@@ -1,5 +1,6 @@
 import { sha256Hex } from "../http/crypto";
 import { KV_PREFIX, cacheKey } from "./keys";
+import { cacheWrites } from "./pending";
 
 /** KV refuses an `expirationTtl` under 60 seconds; a shorter CACHE_TTL is enforced on read. */
 const KV_MIN_TTL = 60;
@@ -32,27 +33,29 @@ export class ResultCache {
 
   /** The cached result's JSON text, or null when absent or expired. */
   async get(hash: string, now = Date.now()): Promise<string | null> {
+    await cacheWrites.settled();
     const { value, metadata } = await this.kv.getWithMetadata<CacheMeta>(cacheKey(hash), "text");
     if (value === null || !metadata || metadata.expiresAt <= now) return null;
     return value;
   }
 
-  /** Keeps a result's JSON text for `ttlSeconds`. */
-  async put(hash: string, resultJson: string, now = Date.now()): Promise<void> {
+  /** Keeps a result's JSON text for `ttlSeconds`; reads in this isolate wait for the write. */
+  put(hash: string, resultJson: string, now = Date.now()): Promise<void> {
     const metadata: CacheMeta = { expiresAt: now + this.ttlSeconds * 1000 };
-    await this.kv.put(cacheKey(hash), resultJson, {
-      expirationTtl: Math.max(KV_MIN_TTL, this.ttlSeconds),
-      metadata,
-    });
+    return cacheWrites.track(
+      this.kv.put(cacheKey(hash), resultJson, { expirationTtl: Math.max(KV_MIN_TTL, this.ttlSeconds), metadata }),
+    );
   }
 
   /** Number of entries that still count. */
-  count(now = Date.now()): Promise<number> {
+  async count(now = Date.now()): Promise<number> {
+    await cacheWrites.settled();
     return cacheEntries(this.kv, now);
   }
 
   /** Drops every cached result. */
   async clear(): Promise<void> {
+    await cacheWrites.settled();
     await deleteAllUnder(this.kv, KV_PREFIX.cache);
   }
 }

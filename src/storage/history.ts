@@ -1,6 +1,7 @@
 import { badRequest } from "../http/errors";
 import { deleteAllUnder } from "./cache";
-import { KV_PREFIX, historyKey, historyStatusKey } from "./keys";
+import { KV_PREFIX, historyKey } from "./keys";
+import { historyWrites } from "./pending";
 
 export type TaskStatus = "succeeded" | "failed";
 
@@ -63,12 +64,13 @@ interface SummaryMeta {
 
 const encoder = new TextEncoder();
 
+/** Most `list` calls one filtered page may take before it answers with what it found. */
+const FILTER_LISTS = 10;
+
 /**
- * Task history on KV. Each record is one key, `hist:<id>`, whose value is the whole record
- * and whose metadata is its summary; task ids count down, so keys list newest first and a
- * page of history is one `list`. A second key per record, `hstat:<status>:<id>` (empty
- * value, same metadata), makes a page filtered by status one `list` too. Both keys expire
- * after `ttlSeconds` (`HISTORY_TTL`).
+ * Task history on KV: one key per record, `hist:<id>`, whose value is the whole record and
+ * whose metadata is its summary. Task ids count down, so keys list newest first and a page
+ * of history is one `list`. Keys expire after `ttlSeconds` (`HISTORY_TTL`).
  */
 export class TaskHistory {
   constructor(
@@ -76,40 +78,57 @@ export class TaskHistory {
     private readonly ttlSeconds: number,
   ) {}
 
-  async add(record: TaskRecord): Promise<void> {
+  /** Records a task; reads in this isolate wait for the write (see `PendingWrites`). */
+  add(record: TaskRecord): Promise<void> {
     const metadata = summaryMeta(record);
     const options = { expirationTtl: this.ttlSeconds, metadata };
-    await Promise.all([
-      this.kv.put(historyKey(record.id), JSON.stringify(record), options),
-      this.kv.put(historyStatusKey(record.status, record.id), "", options),
-    ]);
+    return historyWrites.track(this.kv.put(historyKey(record.id), JSON.stringify(record), options));
   }
 
   /** The whole record, or null. */
-  get(id: string): Promise<TaskRecord | null> {
+  async get(id: string): Promise<TaskRecord | null> {
+    await historyWrites.settled();
     return this.kv.get<TaskRecord>(historyKey(id), "json");
   }
 
-  /** A page of summaries, newest first, optionally only those with `status`. */
+  /**
+   * A page of summaries, newest first. Unfiltered, one `list`. With `status`, each `list`
+   * reads only as many keys as the page still lacks (so it never overshoots `limit`), up to
+   * `FILTER_LISTS` calls: a filtered page may hold fewer than `limit` while more remain.
+   */
   async list(opts: { limit: number; cursor?: string; status?: TaskStatus }): Promise<{ tasks: TaskSummary[]; cursor: string | null }> {
-    const prefix = opts.status ? historyStatusKey(opts.status, "") : KV_PREFIX.history;
-    const page = await this.kv
-      .list<SummaryMeta>({ prefix, limit: opts.limit, cursor: opts.cursor })
-      .catch((err: unknown) => {
-        if (opts.cursor) throw badRequest("The cursor is not one this listing issued.");
-        throw err;
-      });
-    const tasks = page.keys.flatMap((k) => (k.metadata ? [fromMeta(k.name.slice(prefix.length), k.metadata)] : []));
-    return { tasks, cursor: page.list_complete ? null : page.cursor };
+    await historyWrites.settled();
+    const tasks: TaskSummary[] = [];
+    let cursor = opts.cursor;
+    for (let calls = 0; calls < FILTER_LISTS && tasks.length < opts.limit; calls++) {
+      const page = await this.page(opts.limit - tasks.length, cursor);
+      for (const k of page.keys) {
+        if (k.metadata && (!opts.status || k.metadata.s === opts.status)) {
+          tasks.push(fromMeta(k.name.slice(KV_PREFIX.history.length), k.metadata));
+        }
+      }
+      cursor = page.list_complete ? undefined : page.cursor;
+      if (!cursor || !opts.status) break;
+    }
+    return { tasks, cursor: cursor ?? null };
+  }
+
+  private page(limit: number, cursor: string | undefined): Promise<KVNamespaceListResult<SummaryMeta>> {
+    return this.kv.list<SummaryMeta>({ prefix: KV_PREFIX.history, limit, cursor }).catch((err: unknown) => {
+      if (cursor) throw badRequest("The cursor is not one this listing issued.");
+      throw err;
+    });
   }
 
   /** Forgets every task. */
   async clear(): Promise<void> {
-    await Promise.all([deleteAllUnder(this.kv, KV_PREFIX.history), deleteAllUnder(this.kv, KV_PREFIX.historyByStatus)]);
+    await historyWrites.settled();
+    await deleteAllUnder(this.kv, KV_PREFIX.history);
   }
 
   /** Counters over the whole history (reads summaries only, 1000 per `list`). */
   async stats(): Promise<TaskStats> {
+    await historyWrites.settled();
     const stats: TaskStats = { total: 0, succeeded: 0, failed: 0, cached: 0, avgDurationMs: 0 };
     let duration = 0;
     let cursor: string | undefined;

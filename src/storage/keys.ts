@@ -6,7 +6,6 @@ export const KV_PREFIX = {
   memory: "mem:",
   cache: "cache:",
   history: "hist:",
-  historyByStatus: "hstat:",
   fileSha: "sha:",
   quota: "quota:",
 } as const;
@@ -19,9 +18,6 @@ export const cacheKey = (hash: string) => `${KV_PREFIX.cache}${hash}`;
 
 /** A history record, by task id (ids sort newest first: see `newTaskId`). */
 export const historyKey = (id: string) => `${KV_PREFIX.history}${id}`;
-
-/** The same record's summary again, under its status, so a filtered page is one `list`. */
-export const historyStatusKey = (status: string, id: string) => `${KV_PREFIX.historyByStatus}${status}:${id}`;
 
 /** The SHA-256 computed while streaming a file that arrived without one. */
 export const fileShaKey = (name: string) => `${KV_PREFIX.fileSha}${name}`;

@@ -32,12 +32,15 @@ export interface TaskServices {
   history: TaskHistory;
   limits: TaskLimits;
   peer: string;
+  /** Keeps a write going after the answer (`ctx.waitUntil`). */
+  defer: (write: Promise<void>) => void;
 }
 
 /**
  * Runs one task: from the result cache when an identical task succeeded within the TTL,
  * otherwise in the sandbox (a succeeded result is then cached). Either way the task is
- * recorded in history. Never throws for anything the program does.
+ * recorded in history. The answer does not wait for those writes (see `PendingWrites`).
+ * Never throws for anything the program does.
  */
 export async function executeTask(task: TaskRequest, services: TaskServices): Promise<TaskAnswer> {
   const createdAt = new Date().toISOString();
@@ -55,7 +58,7 @@ export async function executeTask(task: TaskRequest, services: TaskServices): Pr
     outcome = await runTask({ program: task.program, function: task.function, argsJson }, withTimeout(services.limits, task.timeoutMs));
   }
   const durationMs = Math.round(performance.now() - started);
-  if (hash && hit === null && outcome.status === "succeeded") await services.cache.put(hash, outcome.resultJson);
+  if (hash && hit === null && outcome.status === "succeeded") services.defer(services.cache.put(hash, outcome.resultJson));
 
   const answer: TaskAnswer = {
     id,
@@ -65,17 +68,19 @@ export async function executeTask(task: TaskRequest, services: TaskServices): Pr
     durationMs,
     peer: services.peer,
   };
-  await services.history.add({
-    id,
-    status: answer.status,
-    function: task.function,
-    program: task.program,
-    args: task.args,
-    ...(answer.status === "succeeded" ? { result: answer.result } : { error: answer.error }),
-    cached: answer.cached,
-    durationMs,
-    createdAt,
-    peer: services.peer,
-  });
+  services.defer(
+    services.history.add({
+      id,
+      status: answer.status,
+      function: task.function,
+      program: task.program,
+      args: task.args,
+      ...(answer.status === "succeeded" ? { result: answer.result } : { error: answer.error }),
+      cached: answer.cached,
+      durationMs,
+      createdAt,
+      peer: services.peer,
+    }),
+  );
   return answer;
 }
