@@ -91,7 +91,9 @@ export async function getFile(request: IRequest, env: PeerEnv): Promise<Response
   if (!found) throw notFound(`No file "${name}".`);
   const { object, sha256 } = found;
   if (etagMatches(ifNoneMatch, object.httpEtag)) {
-    return new Response(null, { status: 304, headers: { etag: object.httpEtag, "x-content-sha256": sha256 ?? "" } });
+    const headers = new Headers({ etag: object.httpEtag });
+    if (sha256) headers.set("x-content-sha256", sha256);
+    return new Response(null, { status: 304, headers });
   }
   const ifRange = request.headers.get("if-range");
   const rangeApplies = ifRange === null || ifRange.trim() === object.httpEtag;

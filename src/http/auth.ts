@@ -24,14 +24,16 @@ export async function withAuth(request: IRequest, env: PeerEnv): Promise<undefin
     );
   }
 
+  // A signed link stands in for the token only when no token is sent: a bearer request
+  // with a stray `sig` is judged by its token.
+  const header = request.headers.get("authorization");
   const file = FILE_ROUTE.exec(pathname);
-  if (file && searchParams.has("sig")) {
+  if (file && header === null && searchParams.has("sig")) {
     await verifyShareLink(token, env.PEER_NAME, request.method, decodeParam(file[1], "file name"), searchParams);
     return;
   }
 
-  const header = request.headers.get("authorization") ?? "";
-  const match = /^Bearer\s+(.+)$/i.exec(header);
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? "");
   if (!match) {
     throw new HttpError("unauthorized", "Send the peer token as `Authorization: Bearer <token>`.", {
       "www-authenticate": 'Bearer realm="edgepeer"',

@@ -89,6 +89,12 @@ describe("POST /api/files/{name}/share", () => {
     expect(await (await env.FILES.get("m.txt"))!.text()).toBe("m");
   });
 
+  it("judges a bearer request by its token even with a stray sig", async () => {
+    await putFile("stray.txt", "s");
+    const res = await call("/api/files/stray.txt?expires=1&sig=00", { method: "DELETE" });
+    expect(res.status).toBe(204);
+  });
+
   it("refuses a link signed by another peer", async () => {
     const put = await peer2("/api/files/theirs.txt", { method: "PUT", body: "theirs" });
     expect(put.status).toBe(201);
