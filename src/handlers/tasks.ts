@@ -8,6 +8,7 @@ import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
 import { ResultCache } from "../storage/cache";
 import { TaskHistory } from "../storage/history";
+import { reserveTaskRuns } from "../storage/quota";
 import { type TaskServices, executeTask } from "../tasks/execute";
 import { isTaskId } from "../tasks/ids";
 import { taskLimits } from "../tasks/limits";
@@ -48,13 +49,16 @@ const services = (env: PeerEnv, ctx: ExecutionContext): TaskServices => ({
 /** `POST /api/tasks` — `{"program", "function"?, "args"?, "timeoutMs"?, "cache"?}` */
 export async function postTask(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
   const task = await readJson(request, taskBody, TASK_BODY_BYTES);
-  return json(await executeTask(task, services(env, ctx)));
+  const peer = services(env, ctx);
+  await reserveTaskRuns(env, peer.history, 1);
+  return json(await executeTask(task, peer));
 }
 
 /** `POST /api/tasks/batch` — `{"tasks": [task, …]}`, run one after another, answered in order. */
 export async function postBatch(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
   const { tasks } = await readJson(request, batchBody, BATCH_BODY_BYTES);
   const peer = services(env, ctx);
+  await reserveTaskRuns(env, peer.history, tasks.length);
   const results = [];
   for (const task of tasks) results.push(await executeTask(task, peer));
   return json({ results });

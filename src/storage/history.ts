@@ -2,6 +2,7 @@ import { badRequest } from "../http/errors";
 import { deleteAllUnder } from "./cache";
 import { KV_PREFIX, historyKey } from "./keys";
 import { historyWrites } from "./pending";
+import { taskIdTime } from "../tasks/ids";
 
 export type TaskStatus = "succeeded" | "failed";
 
@@ -118,6 +119,25 @@ export class TaskHistory {
       if (cursor) throw badRequest("The cursor is not one this listing issued.");
       throw err;
     });
+  }
+
+  /**
+   * Tasks run in the sandbox (not answered from the cache) since `sinceMs`. Ids count down
+   * in time, so the listing stops at the first older record.
+   */
+  async runsSince(sinceMs: number): Promise<number> {
+    await historyWrites.settled();
+    let runs = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.kv.list<SummaryMeta>({ prefix: KV_PREFIX.history, cursor });
+      for (const { name, metadata } of page.keys) {
+        if (taskIdTime(name.slice(KV_PREFIX.history.length)) < sinceMs) return runs;
+        if (metadata && !metadata.c) runs++;
+      }
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    return runs;
   }
 
   /** Forgets every task. */

@@ -2,6 +2,7 @@ import { intVar } from "../config";
 import type { PeerEnv } from "../env";
 import { HttpError } from "../http/errors";
 import type { FileStore } from "./files";
+import type { TaskHistory } from "./history";
 import type { MemoryStore } from "./memory";
 
 declare global {
@@ -11,12 +12,15 @@ declare global {
       STORAGE_LIMIT_MB?: string;
       /** Most memory keys the peer holds (default 10000). */
       MEMORY_MAX_KEYS?: string;
+      /** Most tasks run in the sandbox per hour (default 10000); cache hits do not count. */
+      TASKS_PER_HOUR?: string;
     }
   }
 }
 
 export const DEFAULT_STORAGE_LIMIT_MB = 51200;
 export const DEFAULT_MEMORY_MAX_KEYS = 10000;
+export const DEFAULT_TASKS_PER_HOUR = 10000;
 
 /** How long a counted total is trusted before it is counted again. */
 const FRESH_MS = 30_000;
@@ -85,4 +89,25 @@ export async function reserveMemoryKey(env: PeerEnv, memory: MemoryStore, key: s
 /** Forgets the memory-key tally after a delete. */
 export function releaseMemoryKey(env: PeerEnv): void {
   tallies.delete(`memory:${env.PEER_NAME}`);
+}
+
+/**
+ * Refuses (429, `Retry-After`) `count` more tasks when the peer has run `TASKS_PER_HOUR` in
+ * the last hour. Counted from history (runs, not cache hits); between counts every task of
+ * this isolate is bumped, hits included, so the check errs on the side of refusing.
+ */
+export async function reserveTaskRuns(env: PeerEnv, history: TaskHistory, count: number): Promise<void> {
+  const limit = intVar(env.TASKS_PER_HOUR, DEFAULT_TASKS_PER_HOUR);
+  const id = `tasks:${env.PEER_NAME}`;
+  const runs = () => history.runsSince(Date.now() - 3600_000);
+  let used = await tally(id, runs);
+  if (used.value + count > limit) used = await tally(id, runs, true);
+  if (used.value + count > limit) {
+    throw new HttpError(
+      "too_many_requests",
+      `This peer runs at most ${limit} tasks an hour (TASKS_PER_HOUR) and has run ${used.value}; try again later.`,
+      { "retry-after": "60" },
+    );
+  }
+  used.value += count;
 }

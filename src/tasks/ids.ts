@@ -26,3 +26,6 @@ export function newTaskId(now = Date.now()): string {
 
 /** Whether a string has the shape of a task id. */
 export const isTaskId = (id: string) => /^\d{17}-[0-9a-f]{8}$/.test(id);
+
+/** The millisecond time a task id was made at. */
+export const taskIdTime = (id: string) => MAX_MS - Number(id.slice(0, 13));

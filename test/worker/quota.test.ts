@@ -1,4 +1,4 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { BASE, errorOf } from "../support/http";
@@ -13,7 +13,7 @@ function peerWith(vars: Record<string, string>) {
     // A Request built in-process has no Content-Length header; one from the network does.
     if (init.body instanceof Uint8Array) headers.set("content-length", String(init.body.byteLength));
     const request = new Request(`${BASE}${path}`, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>;
-    return worker.fetch(request, bound, {} as ExecutionContext);
+    return worker.fetch(request, bound, createExecutionContext());
   };
 }
 
@@ -57,5 +57,23 @@ describe("quotas", () => {
     expect((await put("a", 2)).status).toBe(200);
     expect((await call("/api/memory/b", { method: "DELETE" })).status).toBe(204);
     expect((await put("d", 1)).status).toBe(200);
+  });
+
+  it("refuses tasks past TASKS_PER_HOUR with 429 and Retry-After", async () => {
+    const call = peerWith({ PEER_NAME: "quota-tasks", TASKS_PER_HOUR: "3" });
+    const run = (n: number, cache = false) =>
+      call("/api/tasks", { method: "POST", body: JSON.stringify({ program: `function main() { return ${n}; }`, cache }) });
+    for (const n of [1, 2]) expect((await run(n)).status).toBe(200);
+    const batch = await call("/api/tasks/batch", {
+      method: "POST",
+      body: JSON.stringify({ tasks: [{ program: "function main() { return 3; }" }, { program: "function main() { return 4; }" }] }),
+    });
+    expect(batch.status).toBe(429);
+    expect((await errorOf(batch)).code).toBe("too_many_requests");
+    expect((await run(3)).status).toBe(200);
+    const refused = await run(4);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("60");
+    expect((await errorOf(refused)).message).toContain("TASKS_PER_HOUR");
   });
 });

@@ -280,13 +280,12 @@ describe("the result cache", () => {
     expect((await call("/api/cache", { method: "DELETE" })).status).toBe(204);
   });
 
-  it("answers the second identical task from the cache, faster", async () => {
+  it("answers the second identical task from the cache", async () => {
     const first = await run({ program: FIB, args: [24] });
     const second = await run({ program: FIB, args: [24] });
     expect(first).toMatchObject({ status: "succeeded", result: 46368, cached: false });
     expect(second).toMatchObject({ status: "succeeded", result: 46368, cached: true, peer: "local" });
     expect(second.id).not.toBe(first.id);
-    expect(second.durationMs).toBeLessThan(first.durationMs);
   });
 
   it("keys on canonical JSON of the arguments", async () => {
