@@ -9,6 +9,8 @@ export interface Command {
   /** Flags after the command name, e.g. "--filename NAME [--save [PATH]]". */
   usage: string;
   flags: Record<string, FlagKind>;
+  /** Moves file bytes: run with the garbage collector kept busy (see gc.ts). */
+  streams?: boolean;
   /** Resolves to the exit code (0 when omitted). */
   run(ctx: Context): Promise<number | void>;
 }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { PeerClient, type PeerClientOptions } from "../../src/client/index";
-import { DEFAULT_NETWORK_FILE, type Network, findPeer, readNetwork } from "../../src/client/node";
+import { DEFAULT_NETWORK_FILE, type Network, findPeer, nodeFetch, readNetwork } from "../../src/client/node";
 import { type Flags, UsageError } from "./args";
 
 /** What every command gets: the target peer, the network, the output mode. */
@@ -28,6 +28,7 @@ export function createContext(flags: Flags): Context {
   const networkFile = flags.string("network") ?? process.env.EDGEPEER_NETWORK ?? DEFAULT_NETWORK_FILE;
   const json = flags.bool("json");
   const clientOptions: Context["clientOptions"] = {
+    fetch: nodeFetch,
     multipartThreshold: flags.bytes("multipart-threshold"),
     partSize: flags.bytes("part-size"),
   };

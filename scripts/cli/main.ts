@@ -7,6 +7,7 @@ import * as memory from "./commands/memory";
 import * as tasks from "./commands/tasks";
 import { transfer } from "./commands/transfer";
 import { createContext } from "./context";
+import { collectGarbageWhileStreaming } from "./gc";
 
 /** Flags every command takes: which peer, which token, how to print. */
 export const GLOBAL_FLAGS: Record<string, FlagKind> = {
@@ -89,6 +90,7 @@ export async function main(argv: string[], only?: Command): Promise<number> {
     }
     const usage = `usage: edgepeer ${command.name} ${command.usage}`;
     const ctx = createContext(new Flags(parsed.flags, usage));
+    if (command.streams) collectGarbageWhileStreaming();
     return (await command.run(ctx)) ?? 0;
   } catch (err) {
     return report(err, command);

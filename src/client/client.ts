@@ -26,6 +26,20 @@ export const DEFAULT_PART_SIZE = 16 * MiB;
 export const MIN_PART_SIZE = 5 * MiB;
 const MAX_PARTS = 10000;
 
+/** What the client reads of an answer; a fetch `Response` has all of it. */
+export interface Reply {
+  readonly status: number;
+  readonly statusText: string;
+  readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
+  readonly body: ReadableStream<Uint8Array> | null;
+  json(): Promise<unknown>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** The request the client makes: `fetch` itself fits, and so does `nodeFetch` (node.ts). */
+export type FetchLike = (url: URL, init: RequestInit & { duplex?: "half"; headers: Record<string, string> }) => Promise<Reply>;
+
 export interface PeerClientOptions {
   /** Base URL of the peer, e.g. `http://127.0.0.1:8787`. */
   url: string;
@@ -33,8 +47,8 @@ export interface PeerClientOptions {
   token?: string;
   /** How messages name the peer; defaults to its URL. */
   name?: string;
-  /** A fetch implementation; defaults to the global one. */
-  fetch?: typeof fetch;
+  /** How requests are made; defaults to the global fetch (in Node, `nodeFetch` is lighter). */
+  fetch?: FetchLike | typeof fetch;
   /** `upload` uses multipart above this many bytes (default 64 MiB). */
   multipartThreshold?: number;
   /** Bytes per multipart part (default 16 MiB, at least 5 MiB). */
@@ -99,13 +113,13 @@ export class PeerClient {
   readonly partSize: number;
   readonly partConcurrency: number;
   private readonly token: string | undefined;
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetchImpl: FetchLike;
 
   constructor(options: PeerClientOptions) {
     this.url = options.url.replace(/\/+$/, "");
     this.name = options.name ?? this.url;
     this.token = options.token;
-    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.fetchImpl = (options.fetch as FetchLike | undefined) ?? ((url, init) => globalThis.fetch(url, init));
     this.multipartThreshold = options.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD;
     this.partSize = Math.max(MIN_PART_SIZE, options.partSize ?? DEFAULT_PART_SIZE);
     this.partConcurrency = Math.max(1, options.partConcurrency ?? 3);
@@ -163,8 +177,18 @@ export class PeerClient {
 
   /** Downloads a whole file into memory (small files; stream big ones with `getFile`). */
   async getFileBytes(name: string): Promise<Uint8Array> {
-    const { body } = await this.getFile(name);
-    return new Uint8Array(await new Response(body).arrayBuffer());
+    const { body, size } = await this.getFile(name);
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    for (const reader = body.getReader(); ; ) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (at + value.byteLength > size) throw new PeerError("bad_response", `${this.name} sent more than the ${size} bytes of "${name}".`, 200, this.name);
+      bytes.set(value, at);
+      at += value.byteLength;
+    }
+    if (at !== size) throw new PeerError("bad_response", `${this.name} sent ${at} of the ${size} bytes of "${name}".`, 200, this.name);
+    return bytes;
   }
 
   /** `PUT /api/files/{name}` — one request. Prefer `upload`, which goes multipart when needed. */
@@ -367,14 +391,14 @@ export class PeerClient {
   // --- transport -------------------------------------------------------------------------
 
   /** Sends a request; an answer outside 2xx (and `accept`) throws the contract's error. */
-  async send(method: string, path: string, options: SendOptions = {}): Promise<Response> {
+  async send(method: string, path: string, options: SendOptions = {}): Promise<Reply> {
     const url = new URL(this.url + path);
     for (const [k, v] of Object.entries(options.query ?? {})) {
       if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
     }
     const headers: Record<string, string> = { ...options.headers };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
-    const init: RequestInit & { duplex?: "half" } = { method, headers, signal: options.signal };
+    const init: RequestInit & { duplex?: "half"; headers: Record<string, string> } = { method, headers, signal: options.signal };
     if (options.json !== undefined) {
       headers["content-type"] = "application/json";
       init.body = JSON.stringify(options.json);
@@ -383,7 +407,7 @@ export class PeerClient {
       // A streamed request body (Node; Chromium only over HTTP/2).
       if (options.body instanceof ReadableStream) init.duplex = "half";
     }
-    let response: Response;
+    let response: Reply;
     try {
       response = await this.fetchImpl(url, init);
     } catch (err) {
@@ -402,7 +426,7 @@ export class PeerClient {
     }
   }
 
-  private async errorOf(response: Response): Promise<PeerError> {
+  private async errorOf(response: Reply): Promise<PeerError> {
     let code = codeOfStatus(response.status);
     let message = `${this.name} answered ${response.status} ${response.statusText}`.trim() + ".";
     try {
@@ -423,7 +447,7 @@ export function filePath(name: string): string {
 
 const memoryPath = (key: string) => `/api/memory/${encodeURIComponent(key)}`;
 
-function fileInfo(name: string, response: Response): FileInfo {
+function fileInfo(name: string, response: Reply): FileInfo {
   const h = response.headers;
   const range = h.get("content-range");
   const total = range ? Number(range.split("/")[1]) : Number(h.get("content-length"));

@@ -4,12 +4,17 @@
  * imports this module.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { readFile, rename, rm, stat } from "node:fs/promises";
-import { Readable, Transform, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { createWriteStream } from "node:fs";
+import { open, readFile, rename, rm, stat } from "node:fs/promises";
+import type { Writable } from "node:stream";
 import { PeerClient, type PeerClientOptions, type RandomAccessSource } from "./client";
 import { PeerError } from "./errors";
+import { nodeFetch } from "./node-http";
+
+export { nodeFetch } from "./node-http";
+
+/** Bytes per read from disk. */
+const CHUNK = 64 * 1024;
 
 /** Where `npm start` writes the local network. */
 export const DEFAULT_NETWORK_FILE = ".peers/network.json";
@@ -71,7 +76,7 @@ export async function clientForPeer(
 ): Promise<PeerClient> {
   const { network: file = DEFAULT_NETWORK_FILE, ...rest } = options;
   const peer = findPeer(await readNetwork(file), name, file);
-  return new PeerClient({ ...rest, url: peer.url, token: peer.token, name: peer.name });
+  return new PeerClient({ fetch: nodeFetch, ...rest, url: peer.url, token: peer.token, name: peer.name });
 }
 
 /** `set_remote_memory(peer, key, value)` of the original system, by peer name. */
@@ -88,19 +93,61 @@ export async function getRemoteMemory(peer: string, key: string, options: { netw
 export async function fileSource(path: string): Promise<RandomAccessSource> {
   const info = await stat(path);
   if (!info.isFile()) throw new PeerError("bad_request", `${path} is not a regular file.`);
-  return {
-    size: info.size,
-    open: (start, end) =>
-      end <= start
-        ? new ReadableStream<Uint8Array>({ start: (c) => c.close() })
-        : (Readable.toWeb(createReadStream(path, { start, end: end - 1, highWaterMark: 256 * 1024 })) as ReadableStream<Uint8Array>),
-  };
+  return { size: info.size, open: (start, end) => fileRange(path, start, end) };
 }
 
-/** Hex SHA-256 of a file, streamed (constant memory). */
+/**
+ * Bytes `[start, end)` of a file as a pull-based stream: one chunk is read from disk only
+ * when the consumer asks for it, so memory stays at one chunk however big the file is.
+ */
+export function fileRange(path: string, start: number, end: number): ReadableStream<Uint8Array> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  let position = start;
+  const close = async () => {
+    const h = handle;
+    handle = undefined;
+    await h?.close();
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          handle ??= await open(path, "r");
+          const n = Math.min(CHUNK, end - position);
+          if (n <= 0) {
+            await close();
+            return controller.close();
+          }
+          const buffer = Buffer.allocUnsafe(n);
+          const { bytesRead } = await handle.read(buffer, 0, n, position);
+          if (bytesRead === 0) throw new PeerError("source_failed", `${path} is shorter than it was (it changed while being sent).`);
+          position += bytesRead;
+          controller.enqueue(new Uint8Array(buffer.buffer, buffer.byteOffset, bytesRead));
+        } catch (err) {
+          await close().catch(() => undefined);
+          controller.error(err);
+        }
+      },
+      cancel: close,
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Hex SHA-256 of a file, read through one reused buffer (constant memory, no garbage). */
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash);
+  const handle = await open(path, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
   return hash.digest("hex");
 }
 
@@ -115,31 +162,23 @@ export async function saveStream(
   options: { expectedSha256?: string | null; onProgress?: (written: number) => void } = {},
 ): Promise<{ bytes: number; sha256: string }> {
   const temp = `${path}.part-${randomBytes(4).toString("hex")}`;
-  const hash = createHash("sha256");
-  let bytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      options.onProgress?.(bytes);
-      done(null, chunk);
-    },
-  });
+  const out = createWriteStream(temp);
   try {
-    await pipeline(Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>), tap, createWriteStream(temp));
-    const sha256 = hash.digest("hex");
-    if (options.expectedSha256 && options.expectedSha256 !== sha256) {
-      throw new PeerError("verify_failed", `The downloaded bytes have SHA-256 ${sha256}, not ${options.expectedSha256}; nothing was saved.`);
+    const written = await writeStream(body, out, options.onProgress);
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (options.expectedSha256 && options.expectedSha256 !== written.sha256) {
+      throw new PeerError("verify_failed", `The downloaded bytes have SHA-256 ${written.sha256}, not ${options.expectedSha256}; nothing was saved.`);
     }
     await rename(temp, path);
-    return { bytes, sha256 };
+    return written;
   } catch (err) {
+    out.destroy();
     await rm(temp, { force: true });
     throw err;
   }
 }
 
-/** Streams a download to a Node writable (stdout), hashing it; returns the SHA-256. */
+/** Streams a download into a Node writable (a file, stdout) under backpressure, hashing it. */
 export async function writeStream(
   body: ReadableStream<Uint8Array>,
   out: Writable,
@@ -147,15 +186,33 @@ export async function writeStream(
 ): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash("sha256");
   let bytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      bytes += chunk.length;
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      hash.update(value);
+      bytes += value.byteLength;
       onProgress?.(bytes);
-      done(null, chunk);
-    },
-  });
-  await pipeline(Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>), tap, out, { end: false });
+      if (!out.write(value)) {
+        await new Promise<void>((resolve, reject) => {
+          const onDrain = () => {
+            out.off("error", onError);
+            resolve();
+          };
+          const onError = (err: Error) => {
+            out.off("drain", onDrain);
+            reject(err);
+          };
+          out.once("drain", onDrain);
+          out.once("error", onError);
+        });
+      }
+    }
+  } catch (err) {
+    await reader.cancel(err).catch(() => undefined);
+    throw err;
+  }
   return { bytes, sha256: hash.digest("hex") };
 }
 

@@ -9,6 +9,7 @@ export const putFile: Command = {
   summary: "upload a file (multipart above the threshold), verified by SHA-256",
   usage: "--filepath PATH [--filename NAME] [--content-type TYPE] [--if-absent]",
   flags: { filepath: "string", filename: "string", "content-type": "string", "if-absent": "boolean" },
+  streams: true,
   async run(ctx) {
     const path = ctx.flags.required("filepath");
     const name = ctx.flags.string("filename") ?? basename(path);
@@ -40,6 +41,7 @@ export const getFile: Command = {
   summary: "download a file to stdout, or with --save to a file (atomically, SHA-256 checked)",
   usage: "--filename NAME [--save [PATH]]",
   flags: { filename: "string", save: "optional", output: "string" },
+  streams: true,
   async run(ctx) {
     const name = ctx.flags.required("filename");
     const client = await ctx.client();

@@ -11,6 +11,7 @@ export const transfer: Command = {
   summary: "copy a file between peers (to several at once), verified by SHA-256 end to end",
   usage: TRANSFER_USAGE,
   flags: { from: "string", to: "string", filename: "string", as: "string", mode: "string" },
+  streams: true,
   run: (ctx) => runTransfer(ctx),
 };
 
