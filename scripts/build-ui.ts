@@ -8,7 +8,7 @@
  * Usage: `tsx scripts/build-ui.ts [--watch]` (npm run build:ui).
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BuildOptions, type BuildResult, build, context } from "esbuild";
@@ -69,7 +69,11 @@ async function writeAssets(result: BuildResult<typeof options>): Promise<void> {
   await mkdir(dirname(outFile), { recursive: true });
   const previous = await readFile(outFile, "utf8").catch(() => "");
   // Rewriting an unchanged file would make `wrangler dev` reload for nothing.
-  if (previous !== source) await writeFile(outFile, source);
+  if (previous === source) return;
+  // Written whole then renamed, so a bundler running at the same time never reads half a file.
+  const temp = `${outFile}.tmp-${process.pid}`;
+  await writeFile(temp, source);
+  await rename(temp, outFile);
 }
 
 if (process.argv.includes("--watch")) {

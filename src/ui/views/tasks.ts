@@ -112,7 +112,7 @@ export function tasksView(ctx: AppContext): View {
       ),
       h(
         "table",
-        { class: "table stack history" },
+        { class: "table stack compact history" },
         h(
           "thead",
           {},
