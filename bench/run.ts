@@ -9,15 +9,17 @@
  * `--quick`: tiny sizes, one run, short load tests; writes bench/results/quick.json and leaves
  * BENCHMARKS.md alone (the smoke test in `npm test` runs it so the bench cannot rot).
  */
+import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT } from "../scripts/build-worker";
 import { machine } from "./lib/machine";
 import { renderReport } from "./lib/report";
 import { MiB } from "./lib/stats";
-import type { BenchContext, Results, Row, Skipped, Workload } from "./lib/types";
+import type { BenchContext, Results, Row, Skipped, Source, Workload } from "./lib/types";
+import { peerBundle } from "./lib/workers";
 import { download, upload } from "./workloads/files";
 import { memory } from "./workloads/memory";
 import { rss } from "./workloads/rss";
@@ -78,7 +80,11 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const skipped: Skipped[] = [];
   let failed = false;
+  const loadBefore = loadavg()[0]!;
+  let source: Source = { commit: "unknown", uncommittedFiles: 0, bundle: "unknown" };
   try {
+    source = await sourceOf(dir);
+    console.log(`measuring ${source.commit} (${source.uncommittedFiles} uncommitted source files), bundle ${source.bundle}; load ${loadBefore.toFixed(2)}`);
     for (const name of opts.only) {
       console.log(`${name}…`);
       const t = performance.now();
@@ -102,6 +108,8 @@ async function main(): Promise<void> {
 
   const results: Results = {
     date: new Date().toISOString(),
+    source,
+    load: { before: loadBefore, after: loadavg()[0]! },
     mode: opts.quick ? "quick" : "full",
     runs: opts.runs,
     machine: machine(),
@@ -122,6 +130,21 @@ async function main(): Promise<void> {
   console.log(`${rows.filter((r) => r.status === "pass").length} pass, ${misses} miss, ${skipped.length} not measured, in ${Math.round(results.durationSeconds)} s`);
   // Misses are findings, not failures; a workload that crashed is a failure.
   process.exitCode = failed ? 1 : 0;
+}
+
+/** The commit, uncommitted changes under src/, and the worker bundle this run measures. */
+async function sourceOf(dir: string): Promise<Source> {
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
+  let commit = "unknown";
+  let uncommittedFiles = 0;
+  try {
+    commit = git("rev-parse", "--short", "HEAD");
+    uncommittedFiles = git("status", "--porcelain", "--", "src", "scripts", "wrangler.toml").split("\n").filter(Boolean).length;
+  } catch {
+    // Not a git checkout: the figures still stand, only their provenance is vaguer.
+  }
+  const bundle = await peerBundle(dir);
+  return { commit, uncommittedFiles, bundle: bundle.id };
 }
 
 function summary(r: Row): string {

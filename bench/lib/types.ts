@@ -48,8 +48,18 @@ export interface Machine {
   workerd: string;
 }
 
+/** Which code was measured: the commit, how many source files differed from it, the bundle. */
+export interface Source {
+  commit: string;
+  uncommittedFiles: number;
+  bundle: string;
+}
+
 export interface Results {
   date: string;
+  source: Source;
+  /** 1-minute load average before and after the run: other work on the machine skews figures. */
+  load: { before: number; after: number };
   mode: "full" | "quick";
   runs: number;
   machine: Machine;

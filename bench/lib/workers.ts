@@ -5,8 +5,9 @@
  * script differs — the bundled peer, or a few lines of `bench/floors/*.js`.
  */
 import { randomBytes } from "node:crypto";
+import { cp } from "node:fs/promises";
 import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { type WorkerBundle, buildWorker } from "../../scripts/build-worker";
@@ -34,9 +35,23 @@ export function freePort(): Promise<number> {
   });
 }
 
-let bundle: Promise<WorkerBundle> | undefined;
-/** The peer bundle of the current sources (the network's own cache). */
-export const peerBundle = () => (bundle ??= buildWorker());
+let bundle: Promise<WorkerBundle & { id: string }> | undefined;
+
+/**
+ * The peer bundle of the sources as they are when the bench starts (built through the
+ * network's own cache), copied into the bench's scratch directory: every workload runs the
+ * same code even if the sources change meanwhile and the cache drops that bundle.
+ */
+export function peerBundle(scratch: string): Promise<WorkerBundle & { id: string }> {
+  bundle ??= (async () => {
+    const built = await buildWorker();
+    const dir = join(scratch, "peer-bundle");
+    await cp(built.dir, dir, { recursive: true });
+    // The cache directory's name is the hash of the sources it was built from.
+    return { ...built, dir, scriptPath: join(dir, "index.js"), id: basename(built.dir) };
+  })();
+  return bundle;
+}
 
 /** Options every worker shares with the network's peers: host, port, persistence, compatibility. */
 function common(b: WorkerBundle, port: number, persistRoot: string) {
@@ -60,10 +75,15 @@ async function started(name: string, mf: Miniflare, url: string, token?: string)
 
 /**
  * Starts `names.length` edgepeer peers that know one another (PEERS), exactly as
- * `npm start` configures them, with data under `dir/<name>`.
+ * `npm start` configures them, with data under `dir/<name>`. `extra` is for profiling:
+ * a V8 inspector port (one peer only), vars that override the defaults.
  */
-export async function startPeers(names: string[], dir: string): Promise<RunningWorker[]> {
-  const b = await peerBundle();
+export async function startPeers(
+  names: string[],
+  dir: string,
+  extra: { inspectorPort?: number; bindings?: Record<string, string> } = {},
+): Promise<RunningWorker[]> {
+  const b = await peerBundle(dir);
   const specs = await Promise.all(
     names.map(async (name) => {
       const port = await freePort();
@@ -87,7 +107,9 @@ export async function startPeers(names: string[], dir: string): Promise<RunningW
           AUTH: "token",
           PEERS: JSON.stringify(others),
           PUBLIC_URL: peer.url,
+          ...extra.bindings,
         },
+        ...(extra.inspectorPort && { inspectorPort: extra.inspectorPort }),
       });
       return started(peer.name, mf, peer.url, peer.token);
     }),
@@ -96,7 +118,7 @@ export async function startPeers(names: string[], dir: string): Promise<RunningW
 
 /** Starts a bare floor worker (`bench/floors/<kind>.js`) with one R2 bucket `FILES` and one KV namespace `KV`. */
 export async function startFloor(kind: "r2" | "kv", name: string, dir: string): Promise<RunningWorker> {
-  const b = await peerBundle();
+  const b = await peerBundle(dir);
   const port = await freePort();
   const mf = new Miniflare({
     ...common(b, port, join(dir, name)),

@@ -11,13 +11,18 @@ import { startFloor, startPeers } from "../lib/workers";
 const VALUE = { note: "edgepeer bench", n: 42, tags: ["a", "b", "c"], text: "x".repeat(200) };
 
 /** Requests per second of one autocannon run; any error or non-2xx answer fails the bench. */
-export async function requestRate(ctx: BenchContext, url: string, connections: number, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<number> {
-  const result = await autocannon({ url, connections, duration: ctx.loadSeconds, timeout: 30, ...init });
+export async function requestRate(
+  ctx: BenchContext,
+  url: string,
+  connections: number,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  seconds = ctx.loadSeconds,
+): Promise<number> {
+  const result = await autocannon({ url, connections, duration: seconds, timeout: 30, ...init });
   if (result.errors || result.non2xx) {
     throw new Error(`autocannon ${init.method ?? "GET"} ${url}: ${result.errors} errors, ${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`);
   }
-  const seconds = (result.finish.getTime() - result.start.getTime()) / 1000;
-  return result.requests.total / seconds;
+  return result.requests.total / ((result.finish.getTime() - result.start.getTime()) / 1000);
 }
 
 export const memory: Workload = async (ctx) => {
@@ -30,13 +35,32 @@ export const memory: Workload = async (ctx) => {
     // Both sides hold the key before the GETs.
     await fetch(`${floor.url}/bench-key`, { method: "PUT", body: valueText });
     await fetch(`${peer!.url}/api/memory/bench-key`, { method: "PUT", headers: { ...auth, ...json }, body: JSON.stringify({ value: VALUE }) });
+    const floorGet = (c: number, seconds?: number) => requestRate(ctx, `${floor.url}/bench-key`, c, {}, seconds);
+    const get = (c: number, seconds?: number) => requestRate(ctx, `${peer!.url}/api/memory/bench-key`, c, { headers: auth }, seconds);
+    const floorPut = (c: number, seconds?: number) =>
+      requestRate(ctx, `${floor.url}/bench-put`, c, { method: "PUT", headers: json, body: valueText }, seconds);
+    const put = (c: number, seconds?: number) =>
+      requestRate(ctx, `${peer!.url}/api/memory/bench-put`, c, { method: "PUT", headers: { ...auth, ...json }, body: JSON.stringify({ value: VALUE }) }, seconds);
+    // Untimed warm-up of every path: compiling, first KV access, connection pools.
+    for (const warm of [floorGet, get, floorPut, put]) await warm(16, 0.5);
     for (const connections of [1, 16]) {
       const runs = { floorGet: [] as number[], get: [] as number[], floorPut: [] as number[], put: [] as number[] };
       for (let i = 0; i < ctx.runs; i++) {
-        runs.floorGet.push(await requestRate(ctx, `${floor.url}/bench-key`, connections));
-        runs.get.push(await requestRate(ctx, `${peer!.url}/api/memory/bench-key`, connections, { headers: auth }));
-        runs.floorPut.push(await requestRate(ctx, `${floor.url}/bench-put`, connections, { method: "PUT", headers: json, body: valueText }));
-        runs.put.push(await requestRate(ctx, `${peer!.url}/api/memory/bench-put`, connections, { method: "PUT", headers: { ...auth, ...json }, body: JSON.stringify({ value: VALUE }) }));
+        // Alternate who goes first, so a trend in the machine's load favours neither side.
+        const both = async (bare: () => Promise<number>, edgepeer: () => Promise<number>) => {
+          if (i % 2 === 0) {
+            const f = await bare();
+            return [f, await edgepeer()] as const;
+          }
+          const e = await edgepeer();
+          return [await bare(), e] as const;
+        };
+        const [fg, g] = await both(() => floorGet(connections), () => get(connections));
+        const [fp, p] = await both(() => floorPut(connections), () => put(connections));
+        runs.floorGet.push(fg);
+        runs.get.push(g);
+        runs.floorPut.push(fp);
+        runs.put.push(p);
         ctx.log(`  memory ×${connections} run ${i + 1}: GET bare ${runs.floorGet.at(-1)!.toFixed(0)} / edgepeer ${runs.get.at(-1)!.toFixed(0)}, PUT bare ${runs.floorPut.at(-1)!.toFixed(0)} / edgepeer ${runs.put.at(-1)!.toFixed(0)} req/s`);
       }
       const clients = connections === 1 ? "1 client" : `${connections} concurrent clients`;
