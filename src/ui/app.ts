@@ -1,5 +1,4 @@
-import { PeerClient } from "../client/client";
-import { PeerError } from "../client/errors";
+import { PeerClient, PeerError } from "../client";
 import { type AppContext, type View, failureHandler } from "./context";
 import { h, mount } from "./dom";
 import { clearMessages, describeError, messageRegion } from "./messages";
@@ -95,7 +94,13 @@ class App {
       h(
         "p",
         { id: "token-help", class: "hint" },
-        "Open the address `npm start` printed (it ends in #token=…), or paste the PEER_TOKEN of this peer. It is kept for this tab only.",
+        "Open the address ",
+        h("code", {}, "npm start"),
+        " printed (it ends in ",
+        h("code", {}, "#token=…"),
+        "), or paste this peer's ",
+        h("code", {}, "PEER_TOKEN"),
+        ". It is kept for this tab only.",
       ),
       h("button", { type: "submit", class: "primary" }, "Sign in"),
     );

@@ -1,5 +1,4 @@
-import type { PeerClient } from "../client/client";
-import { PeerError } from "../client/errors";
+import { type PeerClient, PeerError } from "../client";
 import { showError } from "./messages";
 
 /** What every view gets: this peer's client (with the tab's token) and how to report. */

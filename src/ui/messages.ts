@@ -1,4 +1,4 @@
-import { PeerError } from "../client/errors";
+import { PeerError } from "../client";
 import { h } from "./dom";
 
 /**

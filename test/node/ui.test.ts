@@ -4,16 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PeerClient } from "../../src/client/client";
-import { launchChromium, openTab, screenshot } from "../support/browser";
-import { type RunningNetwork, startNetwork } from "../support/ui-network";
+import { PeerClient } from "../../src/client";
+import { buildUi, launchChromium, openTab, screenshot } from "../support/browser";
+import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
 
 /**
  * The web UI in a real Chromium against a real local network of three peers: every
  * scenario of the issue, checked through what the page shows and, independently, through
  * the API (bytes compared, entries present or gone).
  */
-let network: RunningNetwork;
+let network: TestNetwork;
 let browser: Browser;
 const hostsSeen = new Set<string>();
 const tabErrors: string[][] = [];
@@ -74,13 +74,15 @@ async function downloadBytes(page: Page, name: string): Promise<{ bytes: Buffer;
 }
 
 beforeAll(async () => {
-  network = await startNetwork(3);
+  buildUi();
+  network = await startNetwork({ peers: 3 });
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
   await network?.stop();
+  if (network) await removeTemp(network.dir);
 });
 
 describe("web UI: serving", () => {
@@ -296,6 +298,25 @@ describe("web UI: files", () => {
     }
   });
 
+  it("cancels an upload in progress, and the peer keeps nothing of it", async () => {
+    const size = 80 * 1024 * 1024;
+    const path = join(tmpdir(), `edgepeer-ui-cancel-${process.pid}.bin`);
+    await writeFile(path, randomBytes(size));
+    try {
+      const page = await signedIn(0);
+      await openSection(page, "Files");
+      const name = `edgepeer-ui-cancel-${process.pid}.bin`;
+      await page.getByTestId("file-picker").setInputFiles(path);
+      await page.getByRole("button", { name: `Cancel the upload of ${name}` }).click();
+      await page.locator(`[data-upload="${name}"][data-state="cancelled"]`).waitFor();
+      expect(await api(0).headFile(name)).toBeNull();
+      expect(await page.getByTestId("messages").getByRole("alert").count()).toBe(0);
+      await page.context().close();
+    } finally {
+      await rm(path, { force: true });
+    }
+  });
+
   it("uploads a file dropped on the drop zone", async () => {
     const page = await signedIn(0);
     await openSection(page, "Files");
@@ -307,7 +328,8 @@ describe("web UI: files", () => {
     await page.getByTestId("dropzone").dispatchEvent("dragover", { dataTransfer });
     await page.getByTestId("dropzone").dispatchEvent("drop", { dataTransfer });
     await page.locator('tr[data-file="dropped.txt"]').waitFor();
-    expect(new TextDecoder().decode(await api(0).getFileBytes("dropped.txt"))).toBe("dropped by the browser test\n");
+    // The stored bytes, by the SHA-256 the peer computed of them.
+    expect((await api(0).headFile("dropped.txt"))?.sha256).toBe(sha256(Buffer.from("dropped by the browser test\n")));
     await page.context().close();
   });
 
@@ -383,6 +405,7 @@ describe("web UI: files", () => {
     await refused.waitFor();
     expect(await refused.textContent()).toContain("unauthorized");
     expect(await refused.textContent()).toContain(peer(1).name);
+    await screenshot(page, "files-send-refused");
     expect(await api(1).headFile("inbox/payload.bin")).toBeNull();
 
     await dialog.getByLabel("Destination's token").fill(peer(1).token);

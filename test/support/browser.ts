@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, type Page, chromium } from "playwright-core";
@@ -7,6 +8,14 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** Where the browser tests write their screenshots (gitignored). */
 export const ARTIFACTS = join(process.cwd(), "test-artifacts");
+
+/**
+ * Builds the UI assets of this checkout (src/ui → src/ui/generated), so the network the test
+ * starts bundles the UI being tested; a no-op write when nothing changed.
+ */
+export function buildUi(): void {
+  execFileSync(process.execPath, ["--import", "tsx", "scripts/build-ui.ts"], { stdio: ["ignore", "ignore", "inherit"] });
+}
 
 /** Headless Chromium with nothing that reaches the internet on its own. */
 export function launchChromium(): Promise<Browser> {

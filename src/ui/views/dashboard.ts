@@ -1,5 +1,4 @@
-import { PeerClient } from "../../client/client";
-import type { PeerRef } from "../../client/types";
+import { PeerClient, type PeerRef } from "../../client";
 import type { AppContext, View } from "../context";
 import { formatBytes, formatDate, h, mount } from "../dom";
 import { describeError } from "../messages";

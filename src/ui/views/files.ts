@@ -1,7 +1,5 @@
-import { PeerClient } from "../../client/client";
+import { type FileMeta, PeerClient, PeerError, type PeerRef } from "../../client";
 import { progressFetch } from "../../client/browser-upload";
-import { PeerError } from "../../client/errors";
-import type { FileMeta, PeerRef } from "../../client/types";
 import type { AppContext, View } from "../context";
 import { confirmDanger, openDialog } from "../dialog";
 import { formatBytes, formatDate, h, mount, uid } from "../dom";
@@ -198,7 +196,9 @@ export function filesView(ctx: AppContext): View {
     const name = prefix + file.name;
     const bar = h("progress", { max: Math.max(file.size, 1), value: 0, "aria-label": `Upload of ${name}` });
     const status = h("span", { class: "upload-status" }, "starting…");
-    const item = h("li", { class: "upload", "data-upload": name, "data-state": "running" }, h("span", { class: "file-name" }, name), bar, status);
+    const stop = new AbortController();
+    const cancel = h("button", { type: "button", class: "ghost", "aria-label": `Cancel the upload of ${name}`, onclick: () => stop.abort() }, "Cancel");
+    const item = h("li", { class: "upload", "data-upload": name, "data-state": "running" }, h("span", { class: "file-name" }, name), bar, status, cancel);
     uploads.prepend(item);
 
     let sent = 0;
@@ -221,16 +221,23 @@ export function filesView(ctx: AppContext): View {
     try {
       const multipart = file.size > client.multipartThreshold;
       if (multipart) status.textContent = "starting a multipart upload…";
-      const meta = await client.upload(name, file, { contentType: file.type || undefined });
+      const meta = await client.upload(name, file, { contentType: file.type || undefined, signal: stop.signal });
       sent = file.size;
       show();
       item.dataset.state = "done";
       status.textContent = `uploaded ${formatBytes(meta.size)}${multipart ? " in parts" : ""} · SHA-256 ${meta.sha256?.slice(0, 12) ?? "?"}…`;
       await loadPage(true);
     } catch (err) {
+      if (stop.signal.aborted) {
+        item.dataset.state = "cancelled";
+        status.textContent = "cancelled";
+        return;
+      }
       item.dataset.state = "failed";
       status.textContent = "failed";
       ctx.fail(err, `Upload of ${name} failed`);
+    } finally {
+      cancel.remove();
     }
   }
 

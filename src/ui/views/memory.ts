@@ -1,4 +1,4 @@
-import type { MemoryKey } from "../../client/types";
+import type { MemoryKey } from "../../client";
 import type { AppContext, View } from "../context";
 import { confirmDanger } from "../dialog";
 import { formatDate, formatJson, h, mount, parseJson } from "../dom";

@@ -1,4 +1,4 @@
-import type { TaskRecord, TaskResult } from "../../client/types";
+import type { TaskRecord, TaskResult } from "../../client";
 import type { AppContext, View } from "../context";
 import { confirmDanger } from "../dialog";
 import { formatDate, formatJson, h, mount, parseJson } from "../dom";
