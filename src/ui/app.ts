@@ -30,8 +30,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
   document.title = `${peerName} · edgepeer`;
   const app = new App(root, origin, peerName);
   const token = fragmentToken ?? storedToken();
-  if (token) await app.signIn(token);
-  else app.showSignedOut();
+  // Without a token, try none: a peer with AUTH = "none" needs none, any other refuses quietly.
+  await app.signIn(token ?? "", { quiet: !token });
 }
 
 class App {
@@ -45,17 +45,18 @@ class App {
   ) {}
 
   /** Checks the token with an authenticated call; keeps it for the tab only if the peer accepts it. */
-  async signIn(token: string): Promise<void> {
-    const client = new PeerClient({ url: this.origin, token, name: this.peerName });
+  async signIn(token: string, options: { quiet?: boolean } = {}): Promise<void> {
+    const client = new PeerClient({ url: this.origin, token: token || undefined, name: this.peerName });
     try {
       await client.stats();
     } catch (err) {
       const refused = err instanceof PeerError && err.status === 401;
       if (refused) forgetTokens();
-      this.showSignedOut(refused ? `The peer refused this token: ${err.message}` : describeError(err).text);
+      if (options.quiet && refused) this.showSignedOut();
+      else this.showSignedOut(refused ? `The peer refused this token: ${err.message}` : describeError(err).text);
       return;
     }
-    storeToken(token);
+    if (token) storeToken(token);
     clearMessages();
     this.showSignedIn({
       client,

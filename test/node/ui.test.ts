@@ -27,8 +27,8 @@ const peer = (i: number) => {
 const api = (i: number) => new PeerClient({ url: peer(i).url, token: peer(i).token, name: peer(i).name });
 
 /** A fresh tab (own sessionStorage) whose hosts, page errors and CSP reports feed the last test. */
-async function newTab(width = 1280): Promise<Page> {
-  const tab = await openTab(browser, { width });
+async function newTab(width = 1280, colorScheme: "light" | "dark" = "light"): Promise<Page> {
+  const tab = await openTab(browser, { width, colorScheme });
   tabErrors.push(tab.errors);
   tab.page.on("request", (r) => hostsSeen.add(new URL(r.url()).host));
   return tab.page;
@@ -173,6 +173,15 @@ describe("web UI: CSP in the browser", () => {
 });
 
 describe("web UI: sign-in", () => {
+  it("opens signed out, without an error, when the tab has no token", async () => {
+    const page = await newTab();
+    await page.goto(`${peer(2).url}/`);
+    await page.getByTestId("signed-out").waitFor();
+    expect(await page.getByTestId("signin-error").count()).toBe(0);
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe(`Sign in to ${peer(2).name}`);
+    await page.context().close();
+  });
+
   it("refuses a wrong token and shows the signed-out state", async () => {
     const page = await newTab();
     await page.goto(`${peer(0).url}/#token=not-the-token`);
@@ -526,6 +535,17 @@ describe("web UI: phone width and offline", () => {
       expect(overflow, `${section} scrolls sideways`).toBeLessThanOrEqual(0);
       await screenshot(page, `phone-${section.toLowerCase()}`);
     }
+    await page.context().close();
+  });
+
+  it("follows the reader's dark colour scheme", async () => {
+    const page = await newTab(1280, "dark");
+    await page.goto(`${peer(0).url}/#token=${peer(0).token}`);
+    await page.getByTestId("peer-name").waitFor();
+    await openSection(page, "Files");
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(background).toBe("rgb(15, 18, 24)");
+    await screenshot(page, "files-dark");
     await page.context().close();
   });
 

@@ -37,11 +37,12 @@ export function launchChromium(): Promise<Browser> {
 /** A fresh tab (own sessionStorage) that records page errors, CSP violations and every host it contacts. */
 export async function openTab(
   browser: Browser,
-  options: { width?: number; height?: number } = {},
+  options: { width?: number; height?: number; colorScheme?: "light" | "dark" } = {},
 ): Promise<{ context: BrowserContext; page: Page; errors: string[]; hosts: Set<string> }> {
   const context = await browser.newContext({
     viewport: { width: options.width ?? 1280, height: options.height ?? 900 },
     acceptDownloads: true,
+    colorScheme: options.colorScheme ?? "light",
   });
   const page = await context.newPage();
   const errors: string[] = [];
