@@ -1,5 +1,6 @@
 import type { IRequest } from "itty-router";
 import type { PeerEnv } from "../env";
+import { bodyBrokenOff, watchedBody } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
@@ -62,13 +63,19 @@ export async function putFile(request: IRequest, env: PeerEnv): Promise<Response
     throw new HttpError("precondition_failed", `A file named "${name}" already exists (If-None-Match: *).`);
   }
   await reserveStorage(env, files, length);
-  const body = request.body ?? new Response(new Uint8Array(0)).body!;
-  const meta = await files.put(name, body, {
-    length,
-    sha256,
-    contentType: request.headers.get("content-type") ?? undefined,
-    onlyIfAbsent,
-  });
+  const body = watchedBody(request, length);
+  let meta;
+  try {
+    meta = await files.put(name, body.stream, {
+      length,
+      sha256,
+      contentType: request.headers.get("content-type") ?? undefined,
+      onlyIfAbsent,
+    });
+  } catch (err) {
+    if (body.brokenOff()) throw bodyBrokenOff(length);
+    throw err;
+  }
   return json({ name: meta.name, size: meta.size, etag: meta.etag, sha256: meta.sha256 }, 201);
 }
 

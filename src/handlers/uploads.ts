@@ -1,7 +1,7 @@
 import type { IRequest } from "itty-router";
 import { z } from "zod";
 import type { PeerEnv } from "../env";
-import { readJson } from "../http/body";
+import { bodyBrokenOff, readJson, watchedBody } from "../http/body";
 import { HttpError, badRequest } from "../http/errors";
 import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
@@ -49,8 +49,14 @@ export async function uploadPart(request: IRequest, env: PeerEnv): Promise<Respo
   if (length > MAX_PART) throw new HttpError("payload_too_large", "A part is at most 5 GiB.");
   const files = fileStore(env);
   await reserveStorage(env, files, length);
-  const body = request.body ?? new Response(new Uint8Array(0)).body!;
-  const uploaded = await files.uploadPart(name, uploadId, part, body, length);
+  const body = watchedBody(request, length);
+  let uploaded;
+  try {
+    uploaded = await files.uploadPart(name, uploadId, part, body.stream);
+  } catch (err) {
+    if (body.brokenOff()) throw bodyBrokenOff(length);
+    throw err;
+  }
   return json({ part: uploaded.partNumber, etag: uploaded.etag });
 }
 

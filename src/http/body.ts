@@ -18,7 +18,14 @@ export async function readText(request: Request, maxBytes: number, what = "reque
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let read: ReadableStreamReadResult<Uint8Array>;
+    try {
+      read = await reader.read();
+    } catch {
+      // The client went away or sent less than it declared: its doing, not a 500.
+      throw badRequest(`The ${what} broke off before its end.`);
+    }
+    const { done, value } = read;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
@@ -60,4 +67,50 @@ function describeIssue(issue: z.core.$ZodIssue | undefined): string {
   if (!issue) return "The request body is malformed.";
   const where = issue.path.length ? `"${issue.path.join(".")}"` : "The body";
   return `${where}: ${issue.message}`.replace(/\.?$/, ".");
+}
+
+/** A request body the client broke off: it went away, or sent less than it declared. */
+export const bodyBrokenOff = (length: number) =>
+  badRequest(`The request body ended before its Content-Length of ${length} bytes; nothing was stored.`);
+
+/**
+ * The request body as a stream of exactly `length` bytes (R2 needs a known length), fed by
+ * a pump that knows whether the *client* broke it off — a dropped connection, or a body that
+ * ends before its Content-Length — as opposed to storage failing. A handler answers the first
+ * with `bodyBrokenOff` (400), not a 500: it is the client's doing and nothing was stored.
+ */
+export function watchedBody(request: Request, length: number): { stream: ReadableStream<Uint8Array>; brokenOff: () => boolean } {
+  const fixed = new FixedLengthStream(length);
+  const writer = fixed.writable.getWriter();
+  const reader = (request.body ?? new Response(new Uint8Array(0)).body!).getReader();
+  let brokenOff = false;
+  void (async () => {
+    let received = 0;
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        brokenOff = true;
+        await writer.abort(err).catch(() => {});
+        return;
+      }
+      if (chunk.done) break;
+      received += chunk.value.byteLength;
+      try {
+        await writer.write(chunk.value);
+      } catch (err) {
+        // The consumer (storage) gave up: stop reading the client.
+        await reader.cancel(err).catch(() => {});
+        return;
+      }
+    }
+    if (received < length) {
+      brokenOff = true;
+      await writer.abort(new Error("The request body ended short.")).catch(() => {});
+      return;
+    }
+    await writer.close().catch(() => {});
+  })();
+  return { stream: fixed.readable, brokenOff: () => brokenOff };
 }

@@ -151,9 +151,10 @@ export class FileStore {
     return upload.uploadId;
   }
 
-  async uploadPart(name: string, uploadId: string, part: number, body: ReadableStream, length: number): Promise<R2UploadedPart> {
+  /** `body` must be of known length (a `FixedLengthStream`'s readable, as `watchedBody` gives). */
+  async uploadPart(name: string, uploadId: string, part: number, body: ReadableStream): Promise<R2UploadedPart> {
     const upload = this.bucket.resumeMultipartUpload(name, uploadId);
-    return this.guardUpload(() => upload.uploadPart(part, body.pipeThrough(new FixedLengthStream(length))));
+    return this.guardUpload(() => upload.uploadPart(part, body));
   }
 
   /**
