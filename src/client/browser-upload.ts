@@ -13,8 +13,9 @@ const FORBIDDEN_HEADERS = new Set(["content-length", "host", "connection", "acce
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
 /**
- * A `fetch` that reports, through `onSent`, each increment of request-body bytes sent — for
- * every request it makes, so the parallel parts of a multipart upload add up to the file.
+ * A `fetch` that reports, through `onSent`, each increment of file bytes sent — of every
+ * request whose body is a `Blob` (a whole file or a part of one), so the parallel parts of a
+ * multipart upload add up to the file and the small JSON requests around them do not count.
  */
 export function progressFetch(onSent: (bytes: number) => void): typeof fetch {
   return (input, init = {}) =>
@@ -28,10 +29,12 @@ export function progressFetch(onSent: (bytes: number) => void): typeof fetch {
       });
 
       let reported = 0;
-      xhr.upload.addEventListener("progress", (event) => {
-        if (event.loaded > reported) onSent(event.loaded - reported);
-        reported = Math.max(reported, event.loaded);
-      });
+      if (init.body instanceof Blob) {
+        xhr.upload.addEventListener("progress", (event) => {
+          if (event.loaded > reported) onSent(event.loaded - reported);
+          reported = Math.max(reported, event.loaded);
+        });
+      }
       xhr.addEventListener("load", () => {
         const headers = parseHeaders(xhr.getAllResponseHeaders());
         const body = NULL_BODY_STATUSES.has(xhr.status) ? null : (xhr.response as Blob);

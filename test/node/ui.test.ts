@@ -494,6 +494,13 @@ describe("web UI: tasks", () => {
     await page.locator(`tr[data-task-id="${failedId}"]`).waitFor();
     await screenshot(page, "tasks");
 
+    // The whole record, from GET /api/tasks/{id}.
+    await page.getByRole("button", { name: `Details of task ${failedId}` }).click();
+    const record = JSON.parse((await page.getByTestId("task-record").textContent()) ?? "{}") as { id?: string; status?: string; error?: string };
+    expect(record).toMatchObject({ id: failedId, status: "failed" });
+    expect(record.error).toContain("boom");
+    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+
     await page.getByLabel("Status").selectOption("failed");
     await page.locator(`tr[data-task-id="${okId}"]`).waitFor({ state: "detached" });
     const statuses = await page.locator("tr[data-task-id]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-status")));

@@ -70,12 +70,12 @@ export function memoryView(ctx: AppContext): View {
   /** Says whether the value is JSON; Save stays off until it is. */
   function validate(): boolean {
     const text = valueInput.value.trim();
-    const parsed = text ? parseJson(text) : { ok: false as const, error: "Type a JSON value." };
-    valueInput.setAttribute("aria-invalid", String(!parsed.ok));
-    check.className = parsed.ok ? "check ok" : text ? "check bad" : "check";
-    check.textContent = parsed.ok ? "Valid JSON." : `Not JSON: ${parsed.error}`;
-    save.disabled = !parsed.ok;
-    return parsed.ok;
+    const parsed = text ? parseJson(text) : null;
+    valueInput.setAttribute("aria-invalid", String(parsed !== null && !parsed.ok));
+    check.className = parsed === null ? "check" : parsed.ok ? "check ok" : "check bad";
+    check.textContent = parsed === null ? "Type a JSON value." : parsed.ok ? "Valid JSON." : `Not JSON: ${parsed.error}`;
+    save.disabled = !parsed?.ok;
+    return parsed?.ok === true;
   }
 
   function fill(key: string, valueText: string): void {

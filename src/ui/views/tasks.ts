@@ -1,6 +1,6 @@
 import type { TaskRecord, TaskResult } from "../../client";
 import type { AppContext, View } from "../context";
-import { confirmDanger } from "../dialog";
+import { confirmDanger, openDialog } from "../dialog";
 import { formatDate, formatJson, h, mount, parseJson } from "../dom";
 import { showInfo } from "../messages";
 
@@ -124,6 +124,7 @@ export function tasksView(ctx: AppContext): View {
             h("th", { scope: "col" }, "Status"),
             h("th", { scope: "col", class: "num" }, "Time"),
             h("th", { scope: "col" }, "Result or error"),
+            h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Details")),
           ),
         ),
         rows,
@@ -207,7 +208,7 @@ export function tasksView(ctx: AppContext): View {
       nextCursor = page.cursor;
       mount(
         rows,
-        page.tasks.length ? page.tasks.map(historyRow) : h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No tasks in the history yet.")),
+        page.tasks.length ? page.tasks.map(historyRow) : h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No tasks in the history yet.")),
       );
       newer.disabled = cursors.length === 0;
       older.disabled = !nextCursor;
@@ -230,8 +231,19 @@ export function tasksView(ctx: AppContext): View {
       h("td", { "data-label": "Function" }, h("code", {}, task.function)),
       h("td", { "data-label": "Status" }, h("span", { class: `badge ${ok ? "ok" : "bad"}` }, task.status), task.cached ? h("span", { class: "badge" }, "cached") : null),
       h("td", { class: "num", "data-label": "Time" }, `${task.durationMs} ms`),
-      h("td", { "data-label": ok ? "Result" : "Error" }, h("code", { class: ok ? "" : "error-text" }, detail)),
+      h("td", { class: "wide", "data-label": ok ? "Result" : "Error" }, h("code", { class: ok ? "" : "error-text" }, detail)),
+      h("td", { class: "actions" }, h("button", { type: "button", "aria-label": `Details of task ${task.id}`, onclick: () => void details(task.id) }, "Details")),
     );
+  }
+
+  /** The whole record (the list cuts results to 200 characters). */
+  async function details(id: string): Promise<void> {
+    try {
+      const record = await ctx.client.getTask(id);
+      void openDialog({ title: `Task ${id}`, body: h("pre", { class: "mono record", "data-testid": "task-record" }, formatJson(record)) });
+    } catch (err) {
+      ctx.fail(err, `Could not read task ${id}`);
+    }
   }
 
   async function loadCache(): Promise<void> {
