@@ -4,11 +4,12 @@
  * code (`PeerClient`) over the same fetch, from the same file on disk.
  */
 import { PeerClient } from "../../src/client/client";
-import { fileSource } from "../../src/client/node";
+import { fileSource, nodeFetch } from "../../src/client/node";
 import { type TestFile, drain, fileStream, makeTestFile } from "../lib/files";
+import { Cases } from "../lib/cases";
 import { row } from "../lib/rows";
 import { MiB, mbps, timed } from "../lib/stats";
-import type { BenchContext, Row, Workload } from "../lib/types";
+import type { BenchContext, Workload } from "../lib/types";
 import { startFloor, startPeers } from "../lib/workers";
 
 const label = (size: number) => `${size / MiB} MiB`;
@@ -25,9 +26,13 @@ export async function floorGet(floor: PeerClient, key: string): Promise<number> 
   return drain((await floor.send("GET", `/${key}`)).body!);
 }
 
-/** Clients of one run: the quick bench lowers the multipart threshold so multipart still runs. */
-export function peerClient(ctx: BenchContext, url: string, token: string | undefined, name: string): PeerClient {
-  return new PeerClient({ url, token, name, ...(ctx.quick && { multipartThreshold: 4 * MiB, partSize: 5 * MiB }) });
+/**
+ * The client of every request the bench times, edgepeer's and the floors' alike: the project's
+ * `PeerClient` over `nodeFetch` (node:http), as the CLI and the transfer script use it. The
+ * quick bench lowers the multipart threshold so that multipart still runs on tiny files.
+ */
+export function benchClient(ctx: BenchContext, url: string, token: string | undefined, name: string): PeerClient {
+  return new PeerClient({ url, token, name, fetch: nodeFetch, ...(ctx.quick && { multipartThreshold: 4 * MiB, partSize: 5 * MiB }) });
 }
 
 async function setup(ctx: BenchContext, tag: string) {
@@ -35,8 +40,8 @@ async function setup(ctx: BenchContext, tag: string) {
   const file = await makeTestFile(ctx.dir, `upload-${ctx.sizes.upload}.bin`, ctx.sizes.upload);
   return {
     file,
-    floor: new PeerClient({ url: floorWorker.url, name: "floor" }),
-    peer: peerClient(ctx, peerWorker!.url, peerWorker!.token, "peer"),
+    floor: benchClient(ctx, floorWorker.url, undefined, "floor"),
+    peer: benchClient(ctx, peerWorker!.url, peerWorker!.token, "peer"),
     stop: () => Promise.all([floorWorker.stop(), peerWorker!.stop()]),
   };
 }
@@ -44,34 +49,45 @@ async function setup(ctx: BenchContext, tag: string) {
 export const upload: Workload = async (ctx) => {
   const { file, floor, peer, stop } = await setup(ctx, "upload");
   const size = label(file.size);
-  const runs = { bare: [] as number[], bareSha: [] as number[], fast: [] as number[], tee: [] as number[], client: [] as number[] };
+  const cases = new Cases("upload", ctx.runs);
+  const rate = (fn: () => Promise<unknown>) => async () => mbps(file.size, (await timed(fn)).ms);
   try {
     // Warm both workers (first request compiles the script) with a tiny body, untimed.
     const tiny = new Uint8Array(1024);
     await (await floor.send("PUT", "/warm", { body: tiny, headers: { "content-length": "1024" } })).arrayBuffer();
     await peer.putFile("warm", tiny);
     for (let i = 0; i < ctx.runs; i++) {
-      // Interleaved, so drift (page cache, disk) hits every case alike.
-      runs.bare.push(mbps(file.size, (await timed(() => floorPut(floor, "bare", file))).ms));
-      runs.bareSha.push(mbps(file.size, (await timed(() => floorPut(floor, "bare-sha", file, file.sha256))).ms));
-      runs.fast.push(mbps(file.size, (await timed(() => peer.putFile("fast", fileStream(file), { size: file.size, sha256: file.sha256 }))).ms));
-      runs.tee.push(mbps(file.size, (await timed(() => peer.putFile("tee", fileStream(file), { size: file.size }))).ms));
-      runs.client.push(mbps(file.size, (await timed(async () => peer.upload("client", await fileSource(file.path), { sha256: file.sha256 }))).ms));
-      ctx.log(`  upload run ${i + 1}: bare ${runs.bare.at(-1)!.toFixed(1)}, bare+sha ${runs.bareSha.at(-1)!.toFixed(1)}, fast ${runs.fast.at(-1)!.toFixed(1)}, tee ${runs.tee.at(-1)!.toFixed(1)}, client ${runs.client.at(-1)!.toFixed(1)} MB/s`);
+      // Interleaved, so drift (page cache, disk, other load) hits every case alike.
+      await cases.run("bare", rate(() => floorPut(floor, "bare", file)));
+      await cases.run("bare-sha", rate(() => floorPut(floor, "bare-sha", file, file.sha256)));
+      await cases.run("fast", rate(() => peer.putFile("fast", fileStream(file), { size: file.size, sha256: file.sha256 })));
+      await cases.run("tee", rate(() => peer.putFile("tee", fileStream(file), { size: file.size })));
+      await cases.run("client", rate(async () => peer.upload("client", await fileSource(file.path), { sha256: file.sha256 })));
+      const names = ["bare", "bare-sha", "fast", "tee", "client"];
+      ctx.log(`  upload run ${i + 1}: ${names.map((n) => `${n} ${cases.last(n)}`).join(", ")} MB/s`);
     }
   } finally {
     await stop();
   }
-  const bare = { case: `bare put(key, request.body)`, runs: runs.bare };
+  const bare = { case: "bare put(key, request.body)", of: "bare" };
+  const target = { kind: "ratio-min", value: 0.9 } as const;
   const parts = peer.multipartThreshold < file.size ? `multipart, ${peer.partSize / MiB} MiB parts × ${peer.partConcurrency} at once` : "one PUT";
-  const rows: Row[] = [
-    row({ workload: "upload", case: `PUT ${size} with X-Content-SHA256 (R2 verifies)`, unit: "MB/s", runs: runs.fast, floor: bare, target: { kind: "ratio-min", value: 0.9 } }),
-    row({ workload: "upload", case: `PUT ${size} without checksum (peer tees into a DigestStream)`, unit: "MB/s", runs: runs.tee, floor: bare, target: { kind: "ratio-min", value: 0.9 } }),
-    row({ workload: "upload", case: `client upload() of ${size} with SHA-256, as the CLI (${parts})`, unit: "MB/s", runs: runs.client, floor: bare, target: { kind: "ratio-min", value: 0.9 } }),
-    row({ workload: "upload", case: `PUT ${size} with X-Content-SHA256, against a bare put with the sha256 option`, unit: "MB/s", runs: runs.fast, floor: { case: "bare put(key, body, {sha256})", runs: runs.bareSha }, note: "like for like: both make R2 verify the digest" }),
-    row({ workload: "upload", case: `bare put with the sha256 option (R2's own cost of verifying)`, unit: "MB/s", runs: runs.bareSha, floor: bare }),
-  ];
-  return { rows };
+  return {
+    rows: [
+      ...cases.row({ case: `PUT ${size} with X-Content-SHA256 (R2 verifies)`, unit: "MB/s", of: "fast", floor: bare, target }),
+      ...cases.row({ case: `PUT ${size} without checksum (the peer hashes while storing)`, unit: "MB/s", of: "tee", floor: bare, target }),
+      ...cases.row({ case: `client upload() of ${size} with SHA-256, as the CLI (${parts})`, unit: "MB/s", of: "client", floor: bare, target }),
+      ...cases.row({
+        case: `PUT ${size} with X-Content-SHA256, against a bare put with the sha256 option`,
+        unit: "MB/s",
+        of: "fast",
+        floor: { case: "bare put(key, body, {sha256})", of: "bare-sha" },
+        note: "like for like: both make R2 verify the digest",
+      }),
+      ...cases.row({ case: "bare put with the sha256 option (R2's own cost of verifying)", unit: "MB/s", of: "bare-sha", floor: bare }),
+    ],
+    skipped: cases.skipped(),
+  };
 };
 
 export const download: Workload = async (ctx) => {

@@ -4,11 +4,11 @@
  * another by the project's client, timed by the bench's own clock. (autocannon is used for
  * rates; its latency histogram counts whole milliseconds, too coarse here.)
  */
-import { PeerClient } from "../../src/client/client";
 import { PeerError } from "../../src/client/errors";
 import { row } from "../lib/rows";
 import type { BenchContext, Workload } from "../lib/types";
 import { startPeers } from "../lib/workers";
+import { benchClient } from "./files";
 import { median } from "../lib/stats";
 
 const PROGRAM = "function main(a, b) { return a + b; }";
@@ -27,7 +27,7 @@ async function latency(n: number, call: () => Promise<unknown>): Promise<number>
 
 export const tasks: Workload = async (ctx: BenchContext) => {
   const [peer] = await startPeers(["peer-tasks"], ctx.dir);
-  const client = new PeerClient({ url: peer!.url, token: peer!.token, name: "peer-tasks" });
+  const client = benchClient(ctx, peer!.url, peer!.token, "peer-tasks");
   try {
     try {
       const probe = await client.runTask({ program: PROGRAM, args: [1, 2], cache: false });
