@@ -73,7 +73,7 @@ export async function putFile(request: IRequest, env: PeerEnv): Promise<Response
       onlyIfAbsent,
     });
   } catch (err) {
-    if (body.brokenOff()) throw bodyBrokenOff(length);
+    if (!(err instanceof HttpError) && (await body.brokenOff())) throw bodyBrokenOff(length);
     throw err;
   }
   return json({ name: meta.name, size: meta.size, etag: meta.etag, sha256: meta.sha256 }, 201);

@@ -54,7 +54,7 @@ export async function uploadPart(request: IRequest, env: PeerEnv): Promise<Respo
   try {
     uploaded = await files.uploadPart(name, uploadId, part, body.stream);
   } catch (err) {
-    if (body.brokenOff()) throw bodyBrokenOff(length);
+    if (!(err instanceof HttpError) && (await body.brokenOff())) throw bodyBrokenOff(length);
     throw err;
   }
   return json({ part: uploaded.partNumber, etag: uploaded.etag });

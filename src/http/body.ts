@@ -74,43 +74,31 @@ export const bodyBrokenOff = (length: number) =>
   badRequest(`The request body ended before its Content-Length of ${length} bytes; nothing was stored.`);
 
 /**
- * The request body as a stream of exactly `length` bytes (R2 needs a known length), fed by
- * a pump that knows whether the *client* broke it off — a dropped connection, or a body that
- * ends before its Content-Length — as opposed to storage failing. A handler answers the first
- * with `bodyBrokenOff` (400), not a 500: it is the client's doing and nothing was stored.
+ * The request body as a stream of exactly `length` bytes (R2 needs a known length), and a way
+ * to tell, once storing it failed, whether the *client* broke it off — a dropped connection,
+ * or a body that ends before its Content-Length — rather than storage. A handler answers the
+ * first with `bodyBrokenOff` (400), not a 500: it is the client's doing and nothing was stored.
+ *
+ * The pipe is native (no JavaScript per chunk). `preventCancel` leaves the client's body as
+ * it was when storage gives up, so afterwards it can be asked: errored or ended early means
+ * the client; still readable means storage. Ask only after a storage error that is not an
+ * `HttpError` — a refusal before storage read the body (412) would leave the pipe waiting.
  */
-export function watchedBody(request: Request, length: number): { stream: ReadableStream<Uint8Array>; brokenOff: () => boolean } {
+export function watchedBody(request: Request, length: number): { stream: ReadableStream<Uint8Array>; brokenOff: () => Promise<boolean> } {
+  const source = request.body ?? new Response(new Uint8Array(0)).body!;
   const fixed = new FixedLengthStream(length);
-  const writer = fixed.writable.getWriter();
-  const reader = (request.body ?? new Response(new Uint8Array(0)).body!).getReader();
-  let brokenOff = false;
-  void (async () => {
-    let received = 0;
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
+  const outcome = source.pipeTo(fixed.writable, { preventCancel: true }).then(
+    () => false,
+    async () => {
       try {
-        chunk = await reader.read();
-      } catch (err) {
-        brokenOff = true;
-        await writer.abort(err).catch(() => {});
-        return;
+        const reader = source.getReader();
+        const next = await reader.read();
+        await reader.cancel().catch(() => {});
+        return next.done; // ended before Content-Length
+      } catch {
+        return true; // the connection broke
       }
-      if (chunk.done) break;
-      received += chunk.value.byteLength;
-      try {
-        await writer.write(chunk.value);
-      } catch (err) {
-        // The consumer (storage) gave up: stop reading the client.
-        await reader.cancel(err).catch(() => {});
-        return;
-      }
-    }
-    if (received < length) {
-      brokenOff = true;
-      await writer.abort(new Error("The request body ended short.")).catch(() => {});
-      return;
-    }
-    await writer.close().catch(() => {});
-  })();
-  return { stream: fixed.readable, brokenOff: () => brokenOff };
+    },
+  );
+  return { stream: fixed.readable, brokenOff: () => outcome };
 }
