@@ -35,6 +35,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
 }
 
 class App {
+  private context: AppContext | null = null;
+  private main: HTMLElement | null = null;
   private view: View | null = null;
   private readonly onHashChange = () => this.renderTab();
 
@@ -133,9 +135,6 @@ class App {
     window.addEventListener("hashchange", this.onHashChange);
     this.renderTab();
   }
-
-  private context: AppContext | null = null;
-  private main: HTMLElement | null = null;
 
   private currentTab(): TabId {
     const id = location.hash.replace(/^#/, "");
