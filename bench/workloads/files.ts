@@ -63,7 +63,9 @@ export const upload: Workload = async (ctx) => {
       await cases.run("fast", rate(() => peer.putFile("fast", fileStream(file), { size: file.size, sha256: file.sha256 })));
       await cases.run("tee", rate(() => peer.putFile("tee", fileStream(file), { size: file.size })));
       await cases.run("client", rate(async () => peer.upload("client", await fileSource(file.path), { sha256: file.sha256 })));
-      const names = ["bare", "bare-sha", "fast", "tee", "client"];
+      // The same client's multipart upload against the bare worker's bare multipart routes.
+      await cases.run("bare-multipart", rate(async () => floor.upload("bare-multipart", await fileSource(file.path), { sha256: file.sha256 })));
+      const names = ["bare", "bare-sha", "fast", "tee", "client", "bare-multipart"];
       ctx.log(`  upload run ${i + 1}: ${names.map((n) => `${n} ${cases.last(n)}`).join(", ")} MB/s`);
     }
   } finally {
@@ -85,6 +87,14 @@ export const upload: Workload = async (ctx) => {
         note: "like for like: both make R2 verify the digest",
       }),
       ...cases.row({ case: "bare put with the sha256 option (R2's own cost of verifying)", unit: "MB/s", of: "bare-sha", floor: bare }),
+      ...cases.row({
+        case: `client upload() of ${size}, against the same client's multipart upload to a bare worker`,
+        unit: "MB/s",
+        of: "client",
+        floor: { case: "bare createMultipartUpload / uploadPart / complete", of: "bare-multipart" },
+        note: "like for like: the platform's multipart on both sides",
+      }),
+      ...cases.row({ case: `bare multipart upload (${parts}): the platform's own cost of multipart`, unit: "MB/s", of: "bare-multipart", floor: bare }),
     ],
     skipped: cases.skipped(),
   };
