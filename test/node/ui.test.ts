@@ -438,6 +438,29 @@ describe("web UI: files", () => {
   });
 });
 
+describe("web UI: a page from an origin the destination does not allow", () => {
+  it("says why sending failed: the destination's CORS refused this page", async () => {
+    await api(0).putFile("cors/note.txt", "from another origin");
+    // localhost is not 127.0.0.1 to a browser: peer2 allows only the origins in its PEERS.
+    const origin = peer(0).url.replace("127.0.0.1", "localhost");
+    const tab = await openTab(browser);
+    await tab.page.goto(`${origin}/#token=${peer(0).token}`);
+    await tab.page.getByTestId("peer-name").waitFor();
+    await openSection(tab.page, "Files");
+    await tab.page.getByRole("button", { name: "cors/", exact: true }).click();
+    await tab.page.getByRole("button", { name: "Send cors/note.txt to a peer" }).click();
+    const dialog = tab.page.getByRole("dialog");
+    await dialog.getByLabel("Destination peer").selectOption(peer(1).name);
+    await dialog.getByLabel("Destination's token").fill(peer(1).token);
+    await dialog.getByRole("button", { name: "Send" }).click();
+    const refused = tab.page.getByTestId("dialog-error");
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain(`${origin} must be in its PEERS (or CORS_ORIGINS)`);
+    expect(await api(1).headFile("cors/note.txt")).toBeNull();
+    await tab.context.close();
+  });
+});
+
 describe("web UI: memory", () => {
   it("validates JSON, sets a key, reads it back, filters and deletes it", async () => {
     const page = await signedIn(0);

@@ -114,7 +114,13 @@ export async function sendFile(ctx: AppContext, file: FileMeta): Promise<void> {
         showInfo(`Sent ${file.name} to ${peer.name} as ${meta.name}: ${formatBytes(meta.size)}, SHA-256 ${meta.sha256?.slice(0, 12) ?? "?"}… verified.`);
       } catch (err) {
         if (err instanceof PeerError && err.status === 401) forgetPeerToken(peer.url);
-        throw err instanceof PeerError ? new PeerError(err.code, `${peer.name}: ${err.message}`, err.status, peer.name) : err;
+        if (!(err instanceof PeerError)) throw err;
+        // A browser reports a CORS refusal as a network error: say what usually causes it.
+        const hint =
+          err.code === "unreachable"
+            ? ` If ${peer.name} is running, it may not allow this page: ${location.origin} must be in its PEERS (or CORS_ORIGINS).`
+            : "";
+        throw new PeerError(err.code, `${peer.name}: ${err.message}${hint}`, err.status, peer.name);
       }
     },
   });
