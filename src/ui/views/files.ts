@@ -7,6 +7,7 @@ import { showInfo } from "../messages";
 import { downloadFile, sendFile, shareFile } from "./fileActions";
 
 const PAGE_SIZE = 200;
+
 /** Files: a folder-aware list, upload (picker or drop) with progress, download, share, send, delete. */
 export function filesView(ctx: AppContext): View {
   let prefix = "";
