@@ -4,10 +4,11 @@
  * regenerates BENCHMARKS.md.
  *
  *   npm run bench -- [--quick] [--only upload,download,transfer,rss,memory,tasks,start]
- *                    [--runs N] [--out FILE] [--no-report]
+ *                    [--runs N] [--out FILE] [--no-report] [--render]
  *
  * `--quick`: tiny sizes, one run, short load tests; writes bench/results/quick.json and leaves
  * BENCHMARKS.md alone (the smoke test in `npm test` runs it so the bench cannot rot).
+ * `--render`: regenerate BENCHMARKS.md from bench/results/latest.json and bench/notes.md only.
  */
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -29,7 +30,7 @@ import { transfer } from "./workloads/transfer";
 
 const WORKLOADS: Record<string, Workload> = { upload, download, transfer, rss, memory, tasks, start };
 
-const USAGE = `usage: npm run bench -- [--quick] [--only ${Object.keys(WORKLOADS).join(",")}] [--runs N] [--out FILE] [--no-report]`;
+const USAGE = `usage: npm run bench -- [--quick] [--only ${Object.keys(WORKLOADS).join(",")}] [--runs N] [--out FILE] [--no-report] [--render]`;
 
 function options() {
   const { values } = parseArgs({
@@ -39,6 +40,7 @@ function options() {
       runs: { type: "string" },
       out: { type: "string" },
       "no-report": { type: "boolean", default: false },
+      render: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -61,11 +63,23 @@ function options() {
   const out = resolve(values.out ?? join(ROOT, "bench/results", values.quick ? "quick.json" : "latest.json"));
   // BENCHMARKS.md records full runs of every workload only.
   const report = !values.quick && !values["no-report"] && !values.only && !values.runs;
-  return { quick: values.quick, only, runs, out, report };
+  return { quick: values.quick, only, runs, out, report, render: values.render };
+}
+
+/** BENCHMARKS.md from a results file and bench/notes.md. */
+async function writeReport(results: Results): Promise<void> {
+  const notes = await readFile(join(ROOT, "bench/notes.md"), "utf8").catch(() => "");
+  await writeFile(join(ROOT, "BENCHMARKS.md"), renderReport(results, notes));
+  console.log(`report: ${join(ROOT, "BENCHMARKS.md")}`);
 }
 
 async function main(): Promise<void> {
   const opts = options();
+  if (opts.render) {
+    // Re-render only (after editing bench/notes.md): no measuring.
+    await writeReport(JSON.parse(await readFile(opts.out, "utf8")) as Results);
+    return;
+  }
   const began = performance.now();
   const dir = await mkdtemp(join(tmpdir(), "edgepeer-bench-"));
   const ctx: BenchContext = {
@@ -121,11 +135,7 @@ async function main(): Promise<void> {
   await mkdir(dirname(opts.out), { recursive: true });
   await writeFile(opts.out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`results: ${opts.out}`);
-  if (opts.report) {
-    const notes = await readFile(join(ROOT, "bench/notes.md"), "utf8").catch(() => "");
-    await writeFile(join(ROOT, "BENCHMARKS.md"), renderReport(results, notes));
-    console.log(`report: ${join(ROOT, "BENCHMARKS.md")}`);
-  }
+  if (opts.report) await writeReport(results);
   const misses = rows.filter((r) => r.status === "miss").length;
   console.log(`${rows.filter((r) => r.status === "pass").length} pass, ${misses} miss, ${skipped.length} not measured, in ${Math.round(results.durationSeconds)} s`);
   // Misses are findings, not failures; a workload that crashed is a failure.

@@ -14,7 +14,10 @@ export function row(spec: {
   const value = median(spec.runs);
   const floorValue = spec.floor ? median(spec.floor.runs) : undefined;
   const limit = spec.target?.kind === "max" ? spec.target.value : undefined;
-  const ratio = floorValue !== undefined ? value / floorValue : limit !== undefined ? value / limit : 1;
+  // Paired: each run's figure over the floor measured right beside it, then the median — the
+  // machine's load drifts between runs, and a pair shares the same moment.
+  const paired = spec.floor && spec.floor.runs.length === spec.runs.length ? median(spec.runs.map((r, i) => r / spec.floor!.runs[i]!)) : undefined;
+  const ratio = floorValue !== undefined ? (paired ?? value / floorValue) : limit !== undefined ? value / limit : 1;
   const status = judge(spec.target, value, floorValue, ratio);
   return {
     workload: spec.workload,
@@ -24,6 +27,7 @@ export function row(spec: {
     runs: spec.runs.map((r) => round(r, 3)),
     ...(spec.floor && floorValue !== undefined && { floor: { case: spec.floor.case, value: round(floorValue, 3), runs: spec.floor.runs.map((r) => round(r, 3)) } }),
     ratio: round(ratio, 3),
+    ...(floorValue !== undefined && { ratioOfMedians: round(value / floorValue, 3) }),
     ...(spec.target && { target: spec.target }),
     status,
     ...(spec.note && { note: spec.note }),

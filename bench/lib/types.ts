@@ -21,10 +21,12 @@ export interface Row {
   /** The bare platform doing the same work in the same run, when there is one. */
   floor?: { case: string; value: number; runs: number[] };
   /**
-   * edgepeer / floor; for rows without a floor, the figure over its limit (so 0.5 = half the
-   * budget). Always > 0 for a measured row.
+   * edgepeer / floor: the median of each run's ratio to the floor measured beside it. For rows
+   * without a floor, the figure over its limit (so 0.5 = half the budget). Always > 0.
    */
   ratio: number;
+  /** Median edgepeer figure / median floor figure, for comparison with `ratio`. */
+  ratioOfMedians?: number;
   target?: Target;
   /** "pass" / "miss" against `target`; "info" when there is none. */
   status: "pass" | "miss" | "info";
