@@ -3,7 +3,7 @@
  * the bench does, attaches to its V8 inspector, samples while the load runs, prints the
  * functions with the most self time and writes a `.cpuprofile` (open it in Chrome DevTools).
  *
- *   NODE_OPTIONS=--experimental-websocket npx tsx bench/profile.ts --case memory-get|memory-put|task|task-hit|upload-fast|upload-tee
+ *   NODE_OPTIONS=--experimental-websocket npx tsx bench/profile.ts --case memory-get|memory-put|task|task-hit|upload-fast|upload-tee|upload-client
  *     [--seconds N] [--size MiB] [--top N] [--auth none]
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PeerClient } from "../src/client/client";
+import { fileSource, nodeFetch } from "../src/client/node";
 import { ROOT } from "../scripts/build-worker";
 import { fileStream, makeTestFile } from "./lib/files";
 import { MiB } from "./lib/stats";
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "edgepeer-profile-"));
   const inspectorPort = await freePort();
   const [peer] = await startPeers(["peer-profile"], dir, { inspectorPort, ...(values.auth && { bindings: { AUTH: values.auth } }) });
-  const client = new PeerClient({ url: peer!.url, token: peer!.token, name: "peer-profile" });
+  const client = new PeerClient({ url: peer!.url, token: peer!.token, name: "peer-profile", fetch: nodeFetch });
   const ctx: BenchContext = { quick: false, runs: 1, dir, sizes: { upload: 0, transfer: 0, rss: 0 }, loadSeconds: Number(values.seconds), latencyRequests: 0, log: console.log };
   const headers = { authorization: `Bearer ${peer!.token}`, "content-type": "application/json" };
   const program = "function main(a, b) { return a + b; }";
@@ -99,6 +100,11 @@ async function main(): Promise<void> {
     "upload-fast": async () => {
       const t = performance.now();
       await client.putFile("f", fileStream(file!), { size: file!.size, sha256: file!.sha256 });
+      return `${(file!.size / 1e3 / (performance.now() - t)).toFixed(1)} MB/s`;
+    },
+    "upload-client": async () => {
+      const t = performance.now();
+      await client.upload("f", await fileSource(file!.path), { sha256: file!.sha256 });
       return `${(file!.size / 1e3 / (performance.now() - t)).toFixed(1)} MB/s`;
     },
     "upload-tee": async () => {
