@@ -163,3 +163,5 @@ function summary(r: Row): string {
 }
 
 await main();
+// Exit even if a failed workload left a handle open (a worker it could not stop).
+process.exit();

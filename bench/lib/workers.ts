@@ -128,3 +128,18 @@ export async function startFloor(kind: "r2" | "kv", name: string, dir: string): 
   });
   return started(name, mf, `http://127.0.0.1:${port}`);
 }
+
+/**
+ * Starts workers together; if any fails to start, stops the ones that did and rethrows, so a
+ * failed workload leaves no workerd behind.
+ */
+export async function startAll<T extends RunningWorker | RunningWorker[]>(starts: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) {
+    const up = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value].flat() : []));
+    await Promise.allSettled(up.map((w) => w.stop()));
+    throw failed.reason;
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}

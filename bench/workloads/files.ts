@@ -10,7 +10,7 @@ import { Cases } from "../lib/cases";
 import { row } from "../lib/rows";
 import { MiB, mbps, timed } from "../lib/stats";
 import type { BenchContext, Workload } from "../lib/types";
-import { startFloor, startPeers } from "../lib/workers";
+import { type RunningWorker, startAll, startFloor, startPeers } from "../lib/workers";
 
 const label = (size: number) => `${size / MiB} MiB`;
 
@@ -36,7 +36,7 @@ export function benchClient(ctx: BenchContext, url: string, token: string | unde
 }
 
 async function setup(ctx: BenchContext, tag: string) {
-  const [floorWorker, [peerWorker]] = await Promise.all([startFloor("r2", `floor-${tag}`, ctx.dir), startPeers([`peer-${tag}`], ctx.dir)]);
+  const [floorWorker, [peerWorker]] = (await startAll<RunningWorker | RunningWorker[]>([startFloor("r2", `floor-${tag}`, ctx.dir), startPeers([`peer-${tag}`], ctx.dir)])) as [RunningWorker, RunningWorker[]];
   const file = await makeTestFile(ctx.dir, `upload-${ctx.sizes.upload}.bin`, ctx.sizes.upload);
   return {
     file,

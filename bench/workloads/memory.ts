@@ -5,7 +5,7 @@
 import autocannon from "autocannon";
 import { row } from "../lib/rows";
 import type { BenchContext, Row, Workload } from "../lib/types";
-import { startFloor, startPeers } from "../lib/workers";
+import { type RunningWorker, startAll, startFloor, startPeers } from "../lib/workers";
 
 /** A small JSON value, the same bytes on both sides. */
 const VALUE = { note: "edgepeer bench", n: 42, tags: ["a", "b", "c"], text: "x".repeat(200) };
@@ -26,7 +26,7 @@ export async function requestRate(
 }
 
 export const memory: Workload = async (ctx) => {
-  const [floor, [peer]] = await Promise.all([startFloor("kv", "floor-kv", ctx.dir), startPeers(["peer-kv"], ctx.dir)]);
+  const [floor, [peer]] = (await startAll<RunningWorker | RunningWorker[]>([startFloor("kv", "floor-kv", ctx.dir), startPeers(["peer-kv"], ctx.dir)])) as [RunningWorker, RunningWorker[]];
   const auth = { authorization: `Bearer ${peer!.token}` };
   const json = { "content-type": "application/json" };
   const valueText = JSON.stringify(VALUE);

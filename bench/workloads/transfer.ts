@@ -8,16 +8,16 @@ import { makeTestFile, fileStream } from "../lib/files";
 import { Cases } from "../lib/cases";
 import { MiB, mbps, timed } from "../lib/stats";
 import type { Workload } from "../lib/types";
-import { startFloor, startPeers } from "../lib/workers";
+import { type RunningWorker, startAll, startFloor, startPeers } from "../lib/workers";
 import { benchClient, floorPut } from "./files";
 
 export const transfer: Workload = async (ctx) => {
-  const [floorA, floorB, peers] = await Promise.all([
+  const [floorA, floorB, peers] = (await startAll<RunningWorker | RunningWorker[]>([
     startFloor("r2", "floor-a", ctx.dir),
     startFloor("r2", "floor-b", ctx.dir),
     startPeers(["peer1", "peer2"], ctx.dir),
-  ]);
-  const [p1, p2] = peers as [(typeof peers)[0], (typeof peers)[0]];
+  ])) as [RunningWorker, RunningWorker, RunningWorker[]];
+  const [p1, p2] = peers as [RunningWorker, RunningWorker];
   const stop = () => Promise.all([floorA.stop(), floorB.stop(), p1.stop(), p2.stop()]);
   const a = benchClient(ctx, floorA.url, undefined, "floor-a");
   const b = benchClient(ctx, floorB.url, undefined, "floor-b");
