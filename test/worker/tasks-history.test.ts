@@ -1,27 +1,8 @@
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
+import type { TaskAnswer as Answer } from "../../src/tasks/execute";
+import type { TaskSummary as Summary } from "../../src/storage/history";
 import { call, errorOf } from "../support/http";
-
-interface Answer {
-  id: string;
-  status: "succeeded" | "failed";
-  result?: unknown;
-  error?: string;
-  cached: boolean;
-  durationMs: number;
-  peer: string;
-}
-
-interface Summary {
-  id: string;
-  status: "succeeded" | "failed";
-  function: string;
-  durationMs: number;
-  cached: boolean;
-  createdAt: string;
-  result: string | null;
-  error: string | null;
-}
 
 interface Page {
   tasks: Summary[];

@@ -3,17 +3,8 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { ResultCache, taskHash } from "../../src/storage/cache";
 import { cacheKey } from "../../src/storage/keys";
 import { canonicalJson } from "../../src/tasks/canonical";
+import type { TaskAnswer as Answer } from "../../src/tasks/execute";
 import { call, errorOf } from "../support/http";
-
-interface Answer {
-  id: string;
-  status: "succeeded" | "failed";
-  result?: unknown;
-  error?: string;
-  cached: boolean;
-  durationMs: number;
-  peer: string;
-}
 
 const FIB = "function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); } function main(n) { return fib(n); }";
 
