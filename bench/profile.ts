@@ -84,7 +84,15 @@ async function main(): Promise<void> {
   const inspectorPort = await freePort();
   const [peer] = await startPeers(["peer-profile"], dir, { inspectorPort, ...(values.auth && { bindings: { AUTH: values.auth } }) });
   const client = new PeerClient({ url: peer!.url, token: peer!.token, name: "peer-profile", fetch: nodeFetch });
-  const ctx: BenchContext = { quick: false, runs: 1, dir, sizes: { upload: 0, transfer: 0, rss: 0 }, loadSeconds: Number(values.seconds), latencyRequests: 0, log: console.log };
+  const ctx: BenchContext = {
+    quick: false,
+    runs: 1,
+    dir,
+    sizes: { upload: 0, transfer: 0, rss: 0 },
+    loadSeconds: Number(values.seconds),
+    latencyRequests: 0,
+    log: console.log,
+  };
   const headers = { authorization: `Bearer ${peer!.token}`, "content-type": "application/json" };
   const program = "function main(a, b) { return a + b; }";
   const file = values.case.startsWith("upload") ? await makeTestFile(dir, "profile.bin", Number(values.size) * MiB) : undefined;
@@ -119,7 +127,10 @@ async function main(): Promise<void> {
   try {
     await client.setMemory("k", { n: 1 });
     await run(); // warm: compile, first storage access
-    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as { id: string; webSocketDebuggerUrl: string }[];
+    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as {
+      id: string;
+      webSocketDebuggerUrl: string;
+    }[];
     const target = targets.find((t) => t.id.startsWith("core:user:"));
     if (!target) throw new Error("the peer's worker is not among the inspector's targets");
     const session = await inspect(target.webSocketDebuggerUrl);

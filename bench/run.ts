@@ -49,7 +49,12 @@ function options() {
     console.log(USAGE);
     process.exit(0);
   }
-  const only = values.only ? values.only.split(",").map((s) => s.trim()).filter(Boolean) : Object.keys(WORKLOADS);
+  const only = values.only
+    ? values.only
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : Object.keys(WORKLOADS);
   const unknown = only.filter((w) => !(w in WORKLOADS));
   if (unknown.length) {
     console.error(`error: unknown workload ${unknown.join(", ")}\n${USAGE}`);
@@ -98,7 +103,9 @@ async function main(): Promise<void> {
   let source: Source = { commit: "unknown", uncommittedFiles: 0, bundle: "unknown" };
   try {
     source = await sourceOf(dir);
-    console.log(`measuring ${source.commit} (${source.uncommittedFiles} uncommitted source files), bundle ${source.bundle}; load ${loadBefore.toFixed(2)}`);
+    console.log(
+      `measuring ${source.commit} (${source.uncommittedFiles} uncommitted source files), bundle ${source.bundle}; load ${loadBefore.toFixed(2)}`,
+    );
     for (const name of opts.only) {
       console.log(`${name}…`);
       const t = performance.now();
@@ -137,7 +144,9 @@ async function main(): Promise<void> {
   console.log(`results: ${opts.out}`);
   if (opts.report) await writeReport(results);
   const misses = rows.filter((r) => r.status === "miss").length;
-  console.log(`${rows.filter((r) => r.status === "pass").length} pass, ${misses} miss, ${skipped.length} not measured, in ${Math.round(results.durationSeconds)} s`);
+  console.log(
+    `${rows.filter((r) => r.status === "pass").length} pass, ${misses} miss, ${skipped.length} not measured, in ${Math.round(results.durationSeconds)} s`,
+  );
   // Misses are findings, not failures; a workload that crashed is a failure.
   process.exitCode = failed ? 1 : 0;
 }

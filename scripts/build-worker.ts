@@ -31,7 +31,11 @@ export interface WorkerBundle {
   /** Binding names of the R2 buckets and KV namespaces the worker expects. */
   r2Bindings: string[];
   kvBindings: string[];
-  modulesRules: { type: "ESModule" | "CommonJS" | "Text" | "Data" | "CompiledWasm" | "PythonModule" | "PythonRequirement"; include: string[]; fallthrough?: boolean }[];
+  modulesRules: {
+    type: "ESModule" | "CommonJS" | "Text" | "Data" | "CompiledWasm" | "PythonModule" | "PythonRequirement";
+    include: string[];
+    fallthrough?: boolean;
+  }[];
 }
 
 /** Environment for anything that runs wrangler here: no Request.cf download, no telemetry. */

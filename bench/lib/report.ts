@@ -27,14 +27,13 @@ function statusCell(r: Row): string {
 }
 
 function table(rows: Row[]): string {
-  const lines = [
-    "| case | edgepeer | floor (same run) | ratio | target | result |",
-    "|---|---:|---|---:|---|---|",
-  ];
+  const lines = ["| case | edgepeer | floor (same run) | ratio | target | result |", "|---|---:|---|---:|---|---|"];
   for (const r of rows) {
     const floor = r.floor ? `${fmt(r.floor.value, r.unit)} ${r.unit} — ${r.floor.case}` : "—";
     const note = r.note ? ` (${r.note})` : "";
-    lines.push(`| ${r.case}${note} | ${fmt(r.value, r.unit)} ${r.unit} | ${floor} | ${ratioCell(r)} | ${describeTarget(r.target, r.unit)} | ${statusCell(r)} |`);
+    lines.push(
+      `| ${r.case}${note} | ${fmt(r.value, r.unit)} ${r.unit} | ${floor} | ${ratioCell(r)} | ${describeTarget(r.target, r.unit)} | ${statusCell(r)} |`,
+    );
   }
   return lines.join("\n");
 }
@@ -80,7 +79,15 @@ export function renderReport(results: Results, notes: string): string {
     "",
   ];
   if (misses.length) {
-    out.push("Misses:", "", ...misses.map((r) => `- ${r.workload}: ${r.case} — ${fmt(r.value, r.unit)} ${r.unit}, ratio ${r.ratio.toFixed(2)}, target ${describeTarget(r.target, r.unit)}`), "");
+    out.push(
+      "Misses:",
+      "",
+      ...misses.map(
+        (r) =>
+          `- ${r.workload}: ${r.case} — ${fmt(r.value, r.unit)} ${r.unit}, ratio ${r.ratio.toFixed(2)}, target ${describeTarget(r.target, r.unit)}`,
+      ),
+      "",
+    );
   }
   for (const w of workloads) {
     out.push(`## ${TITLES[w] ?? w}`, "", table(results.rows.filter((r) => r.workload === w)), "");

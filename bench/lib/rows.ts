@@ -16,7 +16,8 @@ export function row(spec: {
   const limit = spec.target?.kind === "max" ? spec.target.value : undefined;
   // Paired: each run's figure over the floor measured right beside it, then the median — the
   // machine's load drifts between runs, and a pair shares the same moment.
-  const paired = spec.floor && spec.floor.runs.length === spec.runs.length ? median(spec.runs.map((r, i) => r / spec.floor!.runs[i]!)) : undefined;
+  const paired =
+    spec.floor && spec.floor.runs.length === spec.runs.length ? median(spec.runs.map((r, i) => r / spec.floor!.runs[i]!)) : undefined;
   const ratio = floorValue !== undefined ? (paired ?? value / floorValue) : limit !== undefined ? value / limit : 1;
   const status = judge(spec.target, value, floorValue, ratio);
   return {
@@ -25,7 +26,10 @@ export function row(spec: {
     unit: spec.unit,
     value: round(value, 3),
     runs: spec.runs.map((r) => round(r, 3)),
-    ...(spec.floor && floorValue !== undefined && { floor: { case: spec.floor.case, value: round(floorValue, 3), runs: spec.floor.runs.map((r) => round(r, 3)) } }),
+    ...(spec.floor &&
+      floorValue !== undefined && {
+        floor: { case: spec.floor.case, value: round(floorValue, 3), runs: spec.floor.runs.map((r) => round(r, 3)) },
+      }),
     ratio: round(ratio, 3),
     ...(floorValue !== undefined && { ratioOfMedians: round(value / floorValue, 3) }),
     ...(spec.target && { target: spec.target }),

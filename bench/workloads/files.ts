@@ -36,7 +36,10 @@ export function benchClient(ctx: BenchContext, url: string, token: string | unde
 }
 
 async function setup(ctx: BenchContext, tag: string) {
-  const [floorWorker, [peerWorker]] = (await startAll<RunningWorker | RunningWorker[]>([startFloor("r2", `floor-${tag}`, ctx.dir), startPeers([`peer-${tag}`], ctx.dir)])) as [RunningWorker, RunningWorker[]];
+  const [floorWorker, [peerWorker]] = (await startAll<RunningWorker | RunningWorker[]>([
+    startFloor("r2", `floor-${tag}`, ctx.dir),
+    startPeers([`peer-${tag}`], ctx.dir),
+  ])) as [RunningWorker, RunningWorker[]];
   const file = await makeTestFile(ctx.dir, `upload-${ctx.sizes.upload}.bin`, ctx.sizes.upload);
   return {
     file,
@@ -58,13 +61,31 @@ export const upload: Workload = async (ctx) => {
     await peer.putFile("warm", tiny);
     for (let i = 0; i < ctx.runs; i++) {
       // Interleaved, so drift (page cache, disk, other load) hits every case alike.
-      await cases.run("bare", rate(() => floorPut(floor, "bare", file)));
-      await cases.run("bare-sha", rate(() => floorPut(floor, "bare-sha", file, file.sha256)));
-      await cases.run("fast", rate(() => peer.putFile("fast", fileStream(file), { size: file.size, sha256: file.sha256 })));
-      await cases.run("tee", rate(() => peer.putFile("tee", fileStream(file), { size: file.size })));
-      await cases.run("client", rate(async () => peer.upload("client", await fileSource(file.path), { sha256: file.sha256 })));
+      await cases.run(
+        "bare",
+        rate(() => floorPut(floor, "bare", file)),
+      );
+      await cases.run(
+        "bare-sha",
+        rate(() => floorPut(floor, "bare-sha", file, file.sha256)),
+      );
+      await cases.run(
+        "fast",
+        rate(() => peer.putFile("fast", fileStream(file), { size: file.size, sha256: file.sha256 })),
+      );
+      await cases.run(
+        "tee",
+        rate(() => peer.putFile("tee", fileStream(file), { size: file.size })),
+      );
+      await cases.run(
+        "client",
+        rate(async () => peer.upload("client", await fileSource(file.path), { sha256: file.sha256 })),
+      );
       // The same client's multipart upload against the bare worker's bare multipart routes.
-      await cases.run("bare-multipart", rate(async () => floor.upload("bare-multipart", await fileSource(file.path), { sha256: file.sha256 })));
+      await cases.run(
+        "bare-multipart",
+        rate(async () => floor.upload("bare-multipart", await fileSource(file.path), { sha256: file.sha256 })),
+      );
       const names = ["bare", "bare-sha", "fast", "tee", "client", "bare-multipart"];
       ctx.log(`  upload run ${i + 1}: ${names.map((n) => `${n} ${cases.last(n)}`).join(", ")} MB/s`);
     }
@@ -73,12 +94,19 @@ export const upload: Workload = async (ctx) => {
   }
   const bare = { case: "bare put(key, request.body)", of: "bare" };
   const target = { kind: "ratio-min", value: 0.9 } as const;
-  const parts = peer.multipartThreshold < file.size ? `multipart, ${peer.partSize / MiB} MiB parts × ${peer.partConcurrency} at once` : "one PUT";
+  const parts =
+    peer.multipartThreshold < file.size ? `multipart, ${peer.partSize / MiB} MiB parts × ${peer.partConcurrency} at once` : "one PUT";
   return {
     rows: [
       ...cases.row({ case: `PUT ${size} with X-Content-SHA256 (R2 verifies)`, unit: "MB/s", of: "fast", floor: bare, target }),
       ...cases.row({ case: `PUT ${size} without checksum (the peer hashes while storing)`, unit: "MB/s", of: "tee", floor: bare, target }),
-      ...cases.row({ case: `client upload() of ${size} with SHA-256, as the CLI (${parts})`, unit: "MB/s", of: "client", floor: bare, target }),
+      ...cases.row({
+        case: `client upload() of ${size} with SHA-256, as the CLI (${parts})`,
+        unit: "MB/s",
+        of: "client",
+        floor: bare,
+        target,
+      }),
       ...cases.row({
         case: `PUT ${size} with X-Content-SHA256, against a bare put with the sha256 option`,
         unit: "MB/s",
@@ -94,7 +122,12 @@ export const upload: Workload = async (ctx) => {
         floor: { case: "bare createMultipartUpload / uploadPart / complete", of: "bare-multipart" },
         note: "like for like: the platform's multipart on both sides",
       }),
-      ...cases.row({ case: `bare multipart upload (${parts}): the platform's own cost of multipart`, unit: "MB/s", of: "bare-multipart", floor: bare }),
+      ...cases.row({
+        case: `bare multipart upload (${parts}): the platform's own cost of multipart`,
+        unit: "MB/s",
+        of: "bare-multipart",
+        floor: bare,
+      }),
     ],
     skipped: cases.skipped(),
   };
@@ -121,7 +154,9 @@ export const download: Workload = async (ctx) => {
       runs.bare.push(mbps(file.size, (await timed(() => floorGet(floor, "bare"))).ms));
       runs.withSha.push(mbps(file.size, (await timed(() => get("with-sha"))).ms));
       runs.sidecar.push(mbps(file.size, (await timed(() => get("sidecar"))).ms));
-      ctx.log(`  download run ${i + 1}: bare ${runs.bare.at(-1)!.toFixed(0)}, edgepeer ${runs.withSha.at(-1)!.toFixed(0)}, sidecar ${runs.sidecar.at(-1)!.toFixed(0)} MB/s`);
+      ctx.log(
+        `  download run ${i + 1}: bare ${runs.bare.at(-1)!.toFixed(0)}, edgepeer ${runs.withSha.at(-1)!.toFixed(0)}, sidecar ${runs.sidecar.at(-1)!.toFixed(0)} MB/s`,
+      );
     }
   } finally {
     await stop();
@@ -129,8 +164,22 @@ export const download: Workload = async (ctx) => {
   const bare = { case: "bare worker returning object.body", runs: runs.bare };
   return {
     rows: [
-      row({ workload: "download", case: `GET ${size} (uploaded with its SHA-256)`, unit: "MB/s", runs: runs.withSha, floor: bare, target: { kind: "ratio-min", value: 0.9 } }),
-      row({ workload: "download", case: `GET ${size} (SHA-256 in the KV sidecar: one more KV read)`, unit: "MB/s", runs: runs.sidecar, floor: bare, target: { kind: "ratio-min", value: 0.9 } }),
+      row({
+        workload: "download",
+        case: `GET ${size} (uploaded with its SHA-256)`,
+        unit: "MB/s",
+        runs: runs.withSha,
+        floor: bare,
+        target: { kind: "ratio-min", value: 0.9 },
+      }),
+      row({
+        workload: "download",
+        case: `GET ${size} (SHA-256 in the KV sidecar: one more KV read)`,
+        unit: "MB/s",
+        runs: runs.sidecar,
+        floor: bare,
+        target: { kind: "ratio-min", value: 0.9 },
+      }),
     ],
   };
 };

@@ -20,13 +20,18 @@ export async function requestRate(
 ): Promise<number> {
   const result = await autocannon({ url, connections, duration: seconds, timeout: 30, ...init });
   if (result.errors || result.non2xx) {
-    throw new Error(`autocannon ${init.method ?? "GET"} ${url}: ${result.errors} errors, ${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`);
+    throw new Error(
+      `autocannon ${init.method ?? "GET"} ${url}: ${result.errors} errors, ${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`,
+    );
   }
   return result.requests.total / ((result.finish.getTime() - result.start.getTime()) / 1000);
 }
 
 export const memory: Workload = async (ctx) => {
-  const [floor, [peer]] = (await startAll<RunningWorker | RunningWorker[]>([startFloor("kv", "floor-kv", ctx.dir), startPeers(["peer-kv"], ctx.dir)])) as [RunningWorker, RunningWorker[]];
+  const [floor, [peer]] = (await startAll<RunningWorker | RunningWorker[]>([
+    startFloor("kv", "floor-kv", ctx.dir),
+    startPeers(["peer-kv"], ctx.dir),
+  ])) as [RunningWorker, RunningWorker[]];
   const auth = { authorization: `Bearer ${peer!.token}` };
   const json = { "content-type": "application/json" };
   const valueText = JSON.stringify(VALUE);
@@ -34,13 +39,23 @@ export const memory: Workload = async (ctx) => {
   try {
     // Both sides hold the key before the GETs.
     await fetch(`${floor.url}/bench-key`, { method: "PUT", body: valueText });
-    await fetch(`${peer!.url}/api/memory/bench-key`, { method: "PUT", headers: { ...auth, ...json }, body: JSON.stringify({ value: VALUE }) });
+    await fetch(`${peer!.url}/api/memory/bench-key`, {
+      method: "PUT",
+      headers: { ...auth, ...json },
+      body: JSON.stringify({ value: VALUE }),
+    });
     const floorGet = (c: number, seconds?: number) => requestRate(ctx, `${floor.url}/bench-key`, c, {}, seconds);
     const get = (c: number, seconds?: number) => requestRate(ctx, `${peer!.url}/api/memory/bench-key`, c, { headers: auth }, seconds);
     const floorPut = (c: number, seconds?: number) =>
       requestRate(ctx, `${floor.url}/bench-put`, c, { method: "PUT", headers: json, body: valueText }, seconds);
     const put = (c: number, seconds?: number) =>
-      requestRate(ctx, `${peer!.url}/api/memory/bench-put`, c, { method: "PUT", headers: { ...auth, ...json }, body: JSON.stringify({ value: VALUE }) }, seconds);
+      requestRate(
+        ctx,
+        `${peer!.url}/api/memory/bench-put`,
+        c,
+        { method: "PUT", headers: { ...auth, ...json }, body: JSON.stringify({ value: VALUE }) },
+        seconds,
+      );
     // Untimed warm-up of every path: compiling, first KV access, connection pools.
     for (const warm of [floorGet, get, floorPut, put]) await warm(16, 0.5);
     for (const connections of [1, 16]) {
@@ -55,18 +70,40 @@ export const memory: Workload = async (ctx) => {
           const e = await edgepeer();
           return [await bare(), e] as const;
         };
-        const [fg, g] = await both(() => floorGet(connections), () => get(connections));
-        const [fp, p] = await both(() => floorPut(connections), () => put(connections));
+        const [fg, g] = await both(
+          () => floorGet(connections),
+          () => get(connections),
+        );
+        const [fp, p] = await both(
+          () => floorPut(connections),
+          () => put(connections),
+        );
         runs.floorGet.push(fg);
         runs.get.push(g);
         runs.floorPut.push(fp);
         runs.put.push(p);
-        ctx.log(`  memory ×${connections} run ${i + 1}: GET bare ${runs.floorGet.at(-1)!.toFixed(0)} / edgepeer ${runs.get.at(-1)!.toFixed(0)}, PUT bare ${runs.floorPut.at(-1)!.toFixed(0)} / edgepeer ${runs.put.at(-1)!.toFixed(0)} req/s`);
+        ctx.log(
+          `  memory ×${connections} run ${i + 1}: GET bare ${runs.floorGet.at(-1)!.toFixed(0)} / edgepeer ${runs.get.at(-1)!.toFixed(0)}, PUT bare ${runs.floorPut.at(-1)!.toFixed(0)} / edgepeer ${runs.put.at(-1)!.toFixed(0)} req/s`,
+        );
       }
       const clients = connections === 1 ? "1 client" : `${connections} concurrent clients`;
       rows.push(
-        row({ workload: "memory", case: `GET, ${clients}`, unit: "req/s", runs: runs.get, floor: { case: "bare KV.get", runs: runs.floorGet }, target: { kind: "ratio-min", value: 0.9 } }),
-        row({ workload: "memory", case: `PUT, ${clients}`, unit: "req/s", runs: runs.put, floor: { case: "bare KV.put", runs: runs.floorPut }, target: { kind: "ratio-min", value: 0.9 } }),
+        row({
+          workload: "memory",
+          case: `GET, ${clients}`,
+          unit: "req/s",
+          runs: runs.get,
+          floor: { case: "bare KV.get", runs: runs.floorGet },
+          target: { kind: "ratio-min", value: 0.9 },
+        }),
+        row({
+          workload: "memory",
+          case: `PUT, ${clients}`,
+          unit: "req/s",
+          runs: runs.put,
+          floor: { case: "bare KV.put", runs: runs.floorPut },
+          target: { kind: "ratio-min", value: 0.9 },
+        }),
       );
     }
   } finally {

@@ -66,26 +66,78 @@ export const rss: Workload = async (ctx) => {
   const size = `${file.size / MiB} MiB`;
   // The quick bench still goes multipart, with parts as small as R2 allows.
   const small = ctx.quick ? ["--multipart-threshold", String(4 * MiB), "--part-size", String(5 * MiB)] : [];
-  const runs = { upload: [] as number[], relay: [] as number[], idle: [] as number[], uploadRate: [] as number[], relayRate: [] as number[] };
+  const runs = {
+    upload: [] as number[],
+    relay: [] as number[],
+    idle: [] as number[],
+    uploadRate: [] as number[],
+    relayRate: [] as number[],
+  };
   try {
     for (let i = 0; i < ctx.runs; i++) {
       runs.idle.push((await measureChild(["-e", "0"])).rssMiB);
-      const up = await measureChild([cli, "--network", network, "--peer", "peer1", ...small, "put-file", "--filepath", file.path, "--filename", "big"]);
+      const up = await measureChild([
+        cli,
+        "--network",
+        network,
+        "--peer",
+        "peer1",
+        ...small,
+        "put-file",
+        "--filepath",
+        file.path,
+        "--filename",
+        "big",
+      ]);
       runs.upload.push(up.rssMiB);
       runs.uploadRate.push(mbps(file.size, up.ms));
-      const relay = await measureChild([transferScript, "--network", network, ...small, "--from", "peer1", "--to", "peer2", "--filename", "big", "--as", `big-${i}`, "--mode", "relay"]);
+      const relay = await measureChild([
+        transferScript,
+        "--network",
+        network,
+        ...small,
+        "--from",
+        "peer1",
+        "--to",
+        "peer2",
+        "--filename",
+        "big",
+        "--as",
+        `big-${i}`,
+        "--mode",
+        "relay",
+      ]);
       runs.relay.push(relay.rssMiB);
       runs.relayRate.push(mbps(file.size, relay.ms));
-      ctx.log(`  rss run ${i + 1}: CLI upload ${runs.upload.at(-1)!.toFixed(1)} MiB (${runs.uploadRate.at(-1)!.toFixed(1)} MB/s), relay ${runs.relay.at(-1)!.toFixed(1)} MiB (${runs.relayRate.at(-1)!.toFixed(1)} MB/s), bare node ${runs.idle.at(-1)!.toFixed(1)} MiB`);
+      ctx.log(
+        `  rss run ${i + 1}: CLI upload ${runs.upload.at(-1)!.toFixed(1)} MiB (${runs.uploadRate.at(-1)!.toFixed(1)} MB/s), relay ${runs.relay.at(-1)!.toFixed(1)} MiB (${runs.relayRate.at(-1)!.toFixed(1)} MB/s), bare node ${runs.idle.at(-1)!.toFixed(1)} MiB`,
+      );
     }
   } finally {
     await Promise.all(peers.map((p) => p.stop()));
   }
   const rows: Row[] = [
-    row({ workload: "rss", case: `\`edgepeer put-file\` of ${size} (CLI process, peak RSS)`, unit: "MiB", runs: runs.upload, target: { kind: "max", value: 64 } }),
-    row({ workload: "rss", case: `\`npm run transfer -- --mode relay\` of ${size} (script process, peak RSS)`, unit: "MiB", runs: runs.relay, target: { kind: "max", value: 64 } }),
+    row({
+      workload: "rss",
+      case: `\`edgepeer put-file\` of ${size} (CLI process, peak RSS)`,
+      unit: "MiB",
+      runs: runs.upload,
+      target: { kind: "max", value: 64 },
+    }),
+    row({
+      workload: "rss",
+      case: `\`npm run transfer -- --mode relay\` of ${size} (script process, peak RSS)`,
+      unit: "MiB",
+      runs: runs.relay,
+      target: { kind: "max", value: 64 },
+    }),
     row({ workload: "rss", case: "bare `node -e 0` (what any Node process costs)", unit: "MiB", runs: runs.idle }),
-    row({ workload: "rss", case: `CLI upload of ${size}, wall time incl. process start and hashing the file`, unit: "MB/s", runs: runs.uploadRate }),
+    row({
+      workload: "rss",
+      case: `CLI upload of ${size}, wall time incl. process start and hashing the file`,
+      unit: "MB/s",
+      runs: runs.uploadRate,
+    }),
     row({ workload: "rss", case: `relay script of ${size}, wall time incl. process start`, unit: "MB/s", runs: runs.relayRate }),
   ];
   return { rows };

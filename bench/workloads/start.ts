@@ -57,7 +57,8 @@ async function startOnce(dir: string, timeoutMs: number): Promise<number> {
     const peers = Array.from({ length: PEERS }, (_, i) => ({ name: `peer${i + 1}`, url: `http://127.0.0.1:${port + i}` }));
     const up = new Set<string>();
     while (up.size < PEERS) {
-      if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}: ${output.trim().split("\n").slice(-3).join(" | ")}`);
+      if (child.exitCode !== null)
+        throw new Error(`npm start exited with ${child.exitCode}: ${output.trim().split("\n").slice(-3).join(" | ")}`);
       if (performance.now() - started > timeoutMs) throw new Error(`npm start: peers not healthy after ${timeoutMs / 1000} s`);
       for (const p of peers) if (!up.has(p.name) && (await healthy(p.url, p.name))) up.add(p.name);
       if (up.size < PEERS) await new Promise((r) => setTimeout(r, 50));

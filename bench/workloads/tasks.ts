@@ -32,7 +32,15 @@ export const tasks: Workload = async (ctx: BenchContext) => {
     try {
       const probe = await client.runTask({ program: PROGRAM, args: [1, 2], cache: false });
       if (probe.status !== "succeeded" || probe.result !== 3) {
-        return { rows: [], skipped: [{ workload: "tasks", reason: `POST /api/tasks ran the probe as ${probe.status} (${probe.error ?? JSON.stringify(probe.result)})` }] };
+        return {
+          rows: [],
+          skipped: [
+            {
+              workload: "tasks",
+              reason: `POST /api/tasks ran the probe as ${probe.status} (${probe.error ?? JSON.stringify(probe.result)})`,
+            },
+          ],
+        };
       }
     } catch (err) {
       const reason = err instanceof PeerError ? `POST /api/tasks answered ${err.status} ${err.code}: ${err.message}` : String(err);
@@ -41,7 +49,10 @@ export const tasks: Workload = async (ctx: BenchContext) => {
     await client.setMemory("bench-key", { n: 1 });
     const hit = await client.runTask({ program: PROGRAM, args: [20, 22], cache: true });
     if ((await client.runTask({ program: PROGRAM, args: [20, 22], cache: true })).cached !== true) {
-      return { rows: [], skipped: [{ workload: "tasks", reason: `a repeated task with "cache": true was not a cache hit (${JSON.stringify(hit)})` }] };
+      return {
+        rows: [],
+        skipped: [{ workload: "tasks", reason: `a repeated task with "cache": true was not a cache hit (${JSON.stringify(hit)})` }],
+      };
     }
     const n = ctx.latencyRequests;
     const runs = { memory: [] as number[], warm: [] as number[], hit: [] as number[] };
@@ -49,13 +60,29 @@ export const tasks: Workload = async (ctx: BenchContext) => {
       runs.memory.push(await latency(n, () => client.getMemory("bench-key")));
       runs.warm.push(await latency(n, () => client.runTask({ program: PROGRAM, args: [1, 2], cache: false })));
       runs.hit.push(await latency(n, () => client.runTask({ program: PROGRAM, args: [20, 22], cache: true })));
-      ctx.log(`  tasks run ${r + 1}: memory GET ${runs.memory.at(-1)!.toFixed(2)} ms, warm task ${runs.warm.at(-1)!.toFixed(2)} ms, cache hit ${runs.hit.at(-1)!.toFixed(2)} ms`);
+      ctx.log(
+        `  tasks run ${r + 1}: memory GET ${runs.memory.at(-1)!.toFixed(2)} ms, warm task ${runs.warm.at(-1)!.toFixed(2)} ms, cache hit ${runs.hit.at(-1)!.toFixed(2)} ms`,
+      );
     }
     const memory = { case: "memory GET on the same peer", runs: runs.memory };
     return {
       rows: [
-        row({ workload: "tasks", case: "warm run of a tiny program, no cache (latency, 1 client)", unit: "ms", runs: runs.warm, floor: memory, target: { kind: "overhead-max", value: 5 } }),
-        row({ workload: "tasks", case: "result-cache hit (latency, 1 client)", unit: "ms", runs: runs.hit, floor: memory, target: { kind: "ratio-max", value: 1.2 } }),
+        row({
+          workload: "tasks",
+          case: "warm run of a tiny program, no cache (latency, 1 client)",
+          unit: "ms",
+          runs: runs.warm,
+          floor: memory,
+          target: { kind: "overhead-max", value: 5 },
+        }),
+        row({
+          workload: "tasks",
+          case: "result-cache hit (latency, 1 client)",
+          unit: "ms",
+          runs: runs.hit,
+          floor: memory,
+          target: { kind: "ratio-max", value: 1.2 },
+        }),
       ],
     };
   } finally {

@@ -49,8 +49,14 @@ export const transfer: Workload = async (ctx) => {
     for (let i = 0; i < ctx.runs; i++) {
       await cases.run("floor", rate(floorRelay));
       await cases.run("bare-pull", rate(barePull));
-      await cases.run("pull", rate(() => copy("pull")));
-      await cases.run("relay", rate(() => copy("relay")));
+      await cases.run(
+        "pull",
+        rate(() => copy("pull")),
+      );
+      await cases.run(
+        "relay",
+        rate(() => copy("relay")),
+      );
       ctx.log(`  transfer run ${i + 1}: ${["floor", "bare-pull", "pull", "relay"].map((n) => `${n} ${cases.last(n)}`).join(", ")} MB/s`);
     }
   } finally {
@@ -60,8 +66,20 @@ export const transfer: Workload = async (ctx) => {
   const floor = { case: "bare GET piped into a bare PUT (two bare workers)", of: "floor" };
   return {
     rows: [
-      ...cases.row({ case: `pull ${label} peer1 → peer2 (signed link, peer2 fetches)`, unit: "MB/s", of: "pull", floor, target: { kind: "ratio-min", value: 1.0 } }),
-      ...cases.row({ case: `relay ${label} peer1 → peer2 through the client`, unit: "MB/s", of: "relay", floor, target: { kind: "ratio-min", value: 0.9 } }),
+      ...cases.row({
+        case: `pull ${label} peer1 → peer2 (signed link, peer2 fetches)`,
+        unit: "MB/s",
+        of: "pull",
+        floor,
+        target: { kind: "ratio-min", value: 1.0 },
+      }),
+      ...cases.row({
+        case: `relay ${label} peer1 → peer2 through the client`,
+        unit: "MB/s",
+        of: "relay",
+        floor,
+        target: { kind: "ratio-min", value: 0.9 },
+      }),
       ...cases.row({
         case: `pull ${label}, against a bare worker fetching the other's GET into its put`,
         unit: "MB/s",

@@ -183,7 +183,8 @@ export class PeerClient {
     for (const reader = body.getReader(); ; ) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (at + value.byteLength > size) throw new PeerError("bad_response", `${this.name} sent more than the ${size} bytes of "${name}".`, 200, this.name);
+      if (at + value.byteLength > size)
+        throw new PeerError("bad_response", `${this.name} sent more than the ${size} bytes of "${name}".`, 200, this.name);
       bytes.set(value, at);
       at += value.byteLength;
     }
@@ -422,7 +423,12 @@ export class PeerClient {
     try {
       return (await response.json()) as T;
     } catch (err) {
-      throw new PeerError("bad_response", `${this.name} answered ${method} ${path} with a body that is not JSON (${describe(err)}).`, response.status, this.name);
+      throw new PeerError(
+        "bad_response",
+        `${this.name} answered ${method} ${path} with a body that is not JSON (${describe(err)}).`,
+        response.status,
+        this.name,
+      );
     }
   }
 

@@ -80,7 +80,12 @@ export async function clientForPeer(
 }
 
 /** `set_remote_memory(peer, key, value)` of the original system, by peer name. */
-export async function setRemoteMemory(peer: string, key: string, value: unknown, options: { network?: string; ttlSeconds?: number } = {}): Promise<void> {
+export async function setRemoteMemory(
+  peer: string,
+  key: string,
+  value: unknown,
+  options: { network?: string; ttlSeconds?: number } = {},
+): Promise<void> {
   await (await clientForPeer(peer, options)).setMemory(key, value, options.ttlSeconds);
 }
 
@@ -167,7 +172,10 @@ export async function saveStream(
     const written = await writeStream(body, out, options.onProgress);
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     if (options.expectedSha256 && options.expectedSha256 !== written.sha256) {
-      throw new PeerError("verify_failed", `The downloaded bytes have SHA-256 ${written.sha256}, not ${options.expectedSha256}; nothing was saved.`);
+      throw new PeerError(
+        "verify_failed",
+        `The downloaded bytes have SHA-256 ${written.sha256}, not ${options.expectedSha256}; nothing was saved.`,
+      );
     }
     await rename(temp, path);
     return written;

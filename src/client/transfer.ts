@@ -43,11 +43,17 @@ export async function transferFile(
 ): Promise<TransferResult> {
   const mode = options.mode ?? "pull";
   const target = options.as ?? name;
-  const { meta, expected } = mode === "pull" ? await pull(source, destination, name, target, options) : await relay(source, destination, name, target, options);
+  const { meta, expected } =
+    mode === "pull" ? await pull(source, destination, name, target, options) : await relay(source, destination, name, target, options);
   if (meta.sha256 !== expected) {
     // The peer verified the bytes, so this means something is badly wrong: never keep it.
     await destination.deleteFile(target).catch(() => undefined);
-    throw new PeerError("verify_failed", `${destination.name} stored "${target}" with SHA-256 ${meta.sha256}, not the source's ${expected}; it was deleted.`, 0, destination.name);
+    throw new PeerError(
+      "verify_failed",
+      `${destination.name} stored "${target}" with SHA-256 ${meta.sha256}, not the source's ${expected}; it was deleted.`,
+      0,
+      destination.name,
+    );
   }
   return { from: source.name, to: destination.name, name: target, size: meta.size, sha256: expected, mode };
 }
@@ -94,7 +100,12 @@ async function relay(source: PeerClient, destination: PeerClient, name: string, 
   } catch (err) {
     const broken = watched.failure();
     if (broken !== undefined) {
-      throw new PeerError("source_failed", `The download from ${source.name} broke off (${describeCause(broken)}); nothing was kept on ${destination.name}.`, 0, source.name);
+      throw new PeerError(
+        "source_failed",
+        `The download from ${source.name} broke off (${describeCause(broken)}); nothing was kept on ${destination.name}.`,
+        0,
+        source.name,
+      );
     }
     await download.body.cancel().catch(() => undefined);
     throw inContext(err, destination, `storing "${target}"`);
@@ -102,7 +113,13 @@ async function relay(source: PeerClient, destination: PeerClient, name: string, 
 }
 
 function requireSha(source: PeerClient, name: string, sha256: string | null): string {
-  if (!sha256) throw new PeerError("verify_failed", `${source.name} reports no SHA-256 for "${name}", so a copy could not be verified.`, 0, source.name);
+  if (!sha256)
+    throw new PeerError(
+      "verify_failed",
+      `${source.name} reports no SHA-256 for "${name}", so a copy could not be verified.`,
+      0,
+      source.name,
+    );
   return sha256;
 }
 

@@ -14,8 +14,14 @@ const MAX_PART = 5 * 1024 ** 3;
 
 const createBody = z.object({ name: z.string(), contentType: z.string().max(256).optional() });
 const completeBody = z.object({
-  parts: z.array(z.object({ part: z.number().int().min(1).max(10000), etag: z.string().min(1) })).min(1).max(10000),
-  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex digits").optional(),
+  parts: z
+    .array(z.object({ part: z.number().int().min(1).max(10000), etag: z.string().min(1) }))
+    .min(1)
+    .max(10000),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex digits")
+    .optional(),
 });
 
 const uploadIdOf = (request: IRequest) => {

@@ -20,7 +20,7 @@ export async function withAuth(request: IRequest, env: PeerEnv): Promise<undefin
   if (!token) {
     throw new HttpError(
       "unauthorized",
-      "This peer has no PEER_TOKEN: set one with `wrangler secret put PEER_TOKEN` (or in .dev.vars locally), or set AUTH = \"none\" on purpose.",
+      'This peer has no PEER_TOKEN: set one with `wrangler secret put PEER_TOKEN` (or in .dev.vars locally), or set AUTH = "none" on purpose.',
     );
   }
 

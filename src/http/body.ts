@@ -44,11 +44,7 @@ export async function readText(request: Request, maxBytes: number, what = "reque
 }
 
 /** Parses the body as JSON (an empty body counts as `{}`) and validates it with `schema`. */
-export async function readJson<S extends z.ZodType>(
-  request: Request,
-  schema: S,
-  maxBytes = SMALL_JSON_BYTES,
-): Promise<z.output<S>> {
+export async function readJson<S extends z.ZodType>(request: Request, schema: S, maxBytes = SMALL_JSON_BYTES): Promise<z.output<S>> {
   const text = await readText(request, maxBytes);
   let data: unknown = {};
   if (text.trim() !== "") {

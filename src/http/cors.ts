@@ -38,7 +38,10 @@ function parseOriginList(raw: string): string[] {
     }
     return [];
   }
-  return text.split(",").map((o) => o.trim()).filter(Boolean);
+  return text
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
 }
 
 /**

@@ -5,17 +5,10 @@ import { filePath } from "./paths";
 const PURPOSE = "edgepeer share-link v1";
 
 /** What a share link's signature covers: method, peer, file name and expiry. */
-const signedMessage = (method: string, peer: string, name: string, expires: number) =>
-  [method, peer, name, String(expires)].join("\n");
+const signedMessage = (method: string, peer: string, name: string, expires: number) => [method, peer, name, String(expires)].join("\n");
 
 /** A GET link to `name` on this peer that needs no token until `expires` (unix seconds). */
-export async function signShareLink(
-  token: string,
-  peer: string,
-  baseUrl: string,
-  name: string,
-  expires: number,
-): Promise<string> {
+export async function signShareLink(token: string, peer: string, baseUrl: string, name: string, expires: number): Promise<string> {
   const key = await derivedKey(token, PURPOSE);
   const sig = await hmacHex(key, signedMessage("GET", peer, name, expires));
   return `${baseUrl}${filePath(name)}?expires=${expires}&sig=${sig}`;

@@ -42,9 +42,7 @@ export class ResultCache {
   /** Keeps a result's JSON text for `ttlSeconds`; reads in this isolate wait for the write. */
   put(hash: string, resultJson: string, now = Date.now()): Promise<void> {
     const metadata: CacheMeta = { expiresAt: now + this.ttlSeconds * 1000 };
-    return cacheWrites.track(
-      this.kv.put(cacheKey(hash), resultJson, { expirationTtl: Math.max(KV_MIN_TTL, this.ttlSeconds), metadata }),
-    );
+    return cacheWrites.track(this.kv.put(cacheKey(hash), resultJson, { expirationTtl: Math.max(KV_MIN_TTL, this.ttlSeconds), metadata }));
   }
 
   /** Number of entries that still count. */

@@ -280,8 +280,7 @@ export class FileStore {
   }
 }
 
-const exists = (name: string) =>
-  new HttpError("precondition_failed", `A file named "${name}" already exists (If-None-Match: *).`);
+const exists = (name: string) => new HttpError("precondition_failed", `A file named "${name}" already exists (If-None-Match: *).`);
 
 function knownSha(object: R2Object): string | null {
   const native = object.checksums?.sha256;

@@ -126,12 +126,24 @@ class App {
     const header = h(
       "header",
       { class: "topbar" },
-      h("div", { class: "brand" }, h("img", { src: "/assets/icon.svg", alt: "", width: 24, height: 24 }), h("span", {}, "edgepeer"), h("strong", { class: "peer-name", "data-testid": "peer-name" }, this.peerName)),
+      h(
+        "div",
+        { class: "brand" },
+        h("img", { src: "/assets/icon.svg", alt: "", width: 24, height: 24 }),
+        h("span", {}, "edgepeer"),
+        h("strong", { class: "peer-name", "data-testid": "peer-name" }, this.peerName),
+      ),
       tabs,
       h("button", { type: "button", class: "ghost signout", onclick: () => this.signOut() }, "Sign out"),
     );
     this.main = h("main", { id: "main", class: "content", tabindex: -1 });
-    mount(this.root, h("a", { href: "#main", class: "skip", onclick: (e: Event) => this.skipToMain(e) }, "Skip to content"), header, messageRegion(), this.main);
+    mount(
+      this.root,
+      h("a", { href: "#main", class: "skip", onclick: (e: Event) => this.skipToMain(e) }, "Skip to content"),
+      header,
+      messageRegion(),
+      this.main,
+    );
     window.addEventListener("hashchange", this.onHashChange);
     this.renderTab();
   }

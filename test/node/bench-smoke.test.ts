@@ -42,7 +42,10 @@ describe("npm run bench -- --quick", () => {
     }
     // Every workload with a target is judged against it.
     for (const workload of WORKLOADS) {
-      expect(results.rows.some((r) => r.workload === workload && r.target), workload).toBe(true);
+      expect(
+        results.rows.some((r) => r.workload === workload && r.target),
+        workload,
+      ).toBe(true);
     }
   });
 });

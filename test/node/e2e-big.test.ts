@@ -64,7 +64,10 @@ describe("200 MiB through the multipart path", () => {
     expect(await sha256OfFile(out)).toBe(big.sha256);
   });
 
-  for (const [mode, to] of [["pull", "peer2"], ["relay", "peer3"]] as const) {
+  for (const [mode, to] of [
+    ["pull", "peer2"],
+    ["relay", "peer3"],
+  ] as const) {
     it(`transfers it in ${mode} mode, verified end to end`, async () => {
       const result = await transfer([...N, "--from", "peer1", "--to", to, "--filename", "big.bin", "--mode", mode]);
       expect(result.stderr).toBe("");
@@ -77,7 +80,11 @@ describe("200 MiB through the multipart path", () => {
 
 describe("a source killed mid-transfer", () => {
   it("pull: exits 1 naming the source, and the destination keeps nothing", async () => {
-    const result = await cutMidTransfer([...N, "--from", "peer3", "--to", "peer2", "--filename", "big.bin", "--as", "cut-pull.bin"], "peer3", "peer2");
+    const result = await cutMidTransfer(
+      [...N, "--from", "peer3", "--to", "peer2", "--filename", "big.bin", "--as", "cut-pull.bin"],
+      "peer3",
+      "peer2",
+    );
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(/^error: peer2: .*peer3/);

@@ -78,7 +78,19 @@ describe("edgepeer CLI against a real network", () => {
 
   it("uploads above the multipart threshold in parts, byte-identical", async () => {
     const file = await seededFile(join(tmp, "parts.bin"), 12 * 1024 * 1024 + 123, "cli-parts");
-    const put = await cli([...N, "--multipart-threshold", "5MiB", "--part-size", "5MiB", "put-file", "--filename", "parts.bin", "--filepath", file.path, "--json"]);
+    const put = await cli([
+      ...N,
+      "--multipart-threshold",
+      "5MiB",
+      "--part-size",
+      "5MiB",
+      "put-file",
+      "--filename",
+      "parts.bin",
+      "--filepath",
+      file.path,
+      "--json",
+    ]);
     expect(put.stderr).toBe("");
     expect(JSON.parse(put.stdout.toString())).toMatchObject({ name: "parts.bin", size: file.size, sha256: file.sha256 });
     const out = join(tmp, "parts.out");
@@ -90,7 +102,9 @@ describe("edgepeer CLI against a real network", () => {
     const file = await seededFile(join(tmp, "del.bin"), 4096, "cli-del");
     await cli([...N, "put-file", "--filename", "tmp/del.bin", "--filepath", file.path]);
     const list = await cli([...N, "--json", "list-files", "--prefix", "tmp/"]);
-    expect(JSON.parse(list.stdout.toString()).files).toEqual([expect.objectContaining({ name: "tmp/del.bin", size: 4096, sha256: file.sha256 })]);
+    expect(JSON.parse(list.stdout.toString()).files).toEqual([
+      expect.objectContaining({ name: "tmp/del.bin", size: 4096, sha256: file.sha256 }),
+    ]);
     expect((await cli([...N, "delete-file", "--filename", "tmp/del.bin"])).code).toBe(0);
 
     const out = join(tmp, "del.out");
@@ -156,7 +170,11 @@ describe("edgepeer CLI against a real network", () => {
     const found = await cli([...N, "--json", "find-file", "--filename", "only-on-2.bin"]);
     expect(found.code).toBe(0);
     const answers = JSON.parse(found.stdout.toString()).peers as { peer: string; found: boolean; sha256: string | null }[];
-    expect(answers.map((a) => [a.peer, a.found]).sort()).toEqual([["peer1", false], ["peer2", true], ["peer3", false]]);
+    expect(answers.map((a) => [a.peer, a.found]).sort()).toEqual([
+      ["peer1", false],
+      ["peer2", true],
+      ["peer3", false],
+    ]);
     expect(answers.find((a) => a.found)?.sha256).toBe(file.sha256);
     const nowhere = await cli([...N, "find-file", "--filename", "nowhere.bin"]);
     expect(nowhere.code).toBe(1);

@@ -15,7 +15,10 @@ beforeAll(async () => {
   tmp = await makeTemp("transfer");
   net = await startNetwork({ peers: 3 });
   N = ["--network", net.file];
-  for (const [name, size] of [["one.bin", MiB], ["sixty-four.bin", 64 * MiB]] as const) {
+  for (const [name, size] of [
+    ["one.bin", MiB],
+    ["sixty-four.bin", 64 * MiB],
+  ] as const) {
     seeded[name] = await seededFile(join(tmp, name), size, name);
     const put = await cli([...N, "--peer", "peer1", "put-file", "--filename", name, "--filepath", seeded[name].path]);
     expect(put.code, put.stderr).toBe(0);
@@ -53,7 +56,20 @@ describe("npm run transfer", () => {
 
     it(`fans out to two peers at once in ${mode} mode`, async () => {
       const as = `fan-${mode}.bin`;
-      const result = await transfer([...N, "--from", "peer1", "--to", "peer2,peer3", "--filename", "one.bin", "--as", as, "--mode", mode, "--json"]);
+      const result = await transfer([
+        ...N,
+        "--from",
+        "peer1",
+        "--to",
+        "peer2,peer3",
+        "--filename",
+        "one.bin",
+        "--as",
+        as,
+        "--mode",
+        mode,
+        "--json",
+      ]);
       expect(result.code, result.stderr).toBe(0);
       const report = JSON.parse(result.stdout.toString()) as { results: { to: string; ok: boolean; sha256: string }[] };
       expect(report.results.map((r) => [r.to, r.ok, r.sha256])).toEqual([
@@ -79,7 +95,20 @@ describe("npm run transfer", () => {
       await writeFile(withGhost, JSON.stringify(network));
 
       const as = `ghost-${mode}.bin`;
-      const result = await transfer(["--network", withGhost, "--from", "peer1", "--to", "peer3,ghost", "--filename", "one.bin", "--as", as, "--mode", mode]);
+      const result = await transfer([
+        "--network",
+        withGhost,
+        "--from",
+        "peer1",
+        "--to",
+        "peer3,ghost",
+        "--filename",
+        "one.bin",
+        "--as",
+        as,
+        "--mode",
+        mode,
+      ]);
       expect(result.code).toBe(1);
       expect(result.stderr.trim()).toBe(`error: ghost: Could not reach ghost: connection refused.`);
       expect(result.stdout.toString()).toContain(`peer3: ${as} ← peer1 (${mode})`);
@@ -109,7 +138,20 @@ describe("npm run transfer", () => {
     );
     expect(stdout).toContain("peer3: via-npm.bin ← peer1 (pull)");
     await expectCopy("peer3", "via-npm.bin", seeded["one.bin"]!);
-    const viaCli = await cli([...N, "transfer", "--from", "peer3", "--to", "peer1", "--filename", "via-npm.bin", "--as", "back.bin", "--mode", "relay"]);
+    const viaCli = await cli([
+      ...N,
+      "transfer",
+      "--from",
+      "peer3",
+      "--to",
+      "peer1",
+      "--filename",
+      "via-npm.bin",
+      "--as",
+      "back.bin",
+      "--mode",
+      "relay",
+    ]);
     expect(viaCli.code, viaCli.stderr).toBe(0);
     await expectCopy("peer1", "back.bin", seeded["one.bin"]!);
   });

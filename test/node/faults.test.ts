@@ -11,16 +11,7 @@ import { type Server, type Socket, createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type PeerClient, PeerError, filePath } from "../../src/client/index";
-import {
-  type TestNetwork,
-  bytesUnder,
-  makeTemp,
-  removeTemp,
-  seededFile,
-  startNetwork,
-  waitFor,
-  workerdPid,
-} from "../support/network";
+import { type TestNetwork, bytesUnder, makeTemp, removeTemp, seededFile, startNetwork, waitFor, workerdPid } from "../support/network";
 
 const MiB = 1024 * 1024;
 
@@ -100,7 +91,13 @@ describe("faults on a network of two peers (each its own workerd)", () => {
    * sees the body end short) and waits for whatever answer comes, `client-abort` is the
    * typed client's AbortSignal. Resolves to the HTTP status if one arrived, else 0.
    */
-  async function brokenUpload(name: string, body: Buffer, sent: number, cut: Cut, withSha: boolean): Promise<{ status: number; text: string }> {
+  async function brokenUpload(
+    name: string,
+    body: Buffer,
+    sent: number,
+    cut: Cut,
+    withSha: boolean,
+  ): Promise<{ status: number; text: string }> {
     const peer = net.peers[0]!;
     if (cut === "client-abort") {
       const stop = new AbortController();

@@ -519,7 +519,11 @@ describe("web UI: tasks", () => {
 
     // The whole record, from GET /api/tasks/{id}.
     await page.getByRole("button", { name: `Details of task ${failedId}` }).click();
-    const record = JSON.parse((await page.getByTestId("task-record").textContent()) ?? "{}") as { id?: string; status?: string; error?: string };
+    const record = JSON.parse((await page.getByTestId("task-record").textContent()) ?? "{}") as {
+      id?: string;
+      status?: string;
+      error?: string;
+    };
     expect(record).toMatchObject({ id: failedId, status: "failed" });
     expect(record.error).toContain("boom");
     await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();

@@ -125,7 +125,11 @@ export interface RunResult {
 }
 
 /** Runs a Node script of this checkout to completion (stdin closed), capturing its output. */
-export function runNode(script: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<RunResult> & { child: ChildProcess } {
+export function runNode(
+  script: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<RunResult> & { child: ChildProcess } {
   const child = spawn(process.execPath, [join(ROOT, script), ...args], {
     cwd: options.cwd ?? ROOT,
     stdio: ["ignore", "pipe", "pipe"],

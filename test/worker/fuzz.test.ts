@@ -18,7 +18,10 @@ const encodeName = (name: string) => name.split("/").map(encodeURIComponent).joi
 
 // Names built from the characters that matter: separators, dots, controls, non-ASCII.
 const nameChar = fc.constantFrom("a", "b", "/", ".", "..", "\\", "\u0000", "\u001f", "\u007f", "é", "日", "😀", " ", "%", "?", "#");
-const fileName = fc.oneof(fc.array(nameChar, { maxLength: 12 }).map((c) => c.join("")), fc.string({ unit: "grapheme", maxLength: 40 }));
+const fileName = fc.oneof(
+  fc.array(nameChar, { maxLength: 12 }).map((c) => c.join("")),
+  fc.string({ unit: "grapheme", maxLength: 40 }),
+);
 
 describe("fuzzing every input (never a 500, always the contract's error shape)", { timeout: 90_000 }, () => {
   it("file names on PUT: stored and readable byte for byte, or refused with 400 and nothing stored", async () => {
@@ -41,7 +44,10 @@ describe("fuzzing every input (never a 500, always the contract's error shape)",
   });
 
   it("memory keys and values: round trip, or 400/413 and nothing stored", async () => {
-    const key = fc.oneof(fc.string({ unit: "grapheme", minLength: 0, maxLength: 30 }), fc.array(nameChar, { maxLength: 10 }).map((c) => c.join("")));
+    const key = fc.oneof(
+      fc.string({ unit: "grapheme", minLength: 0, maxLength: 30 }),
+      fc.array(nameChar, { maxLength: 10 }).map((c) => c.join("")),
+    );
     await fc.assert(
       fc.asyncProperty(key, fc.jsonValue({ maxDepth: 3 }), fc.option(fc.integer({ min: -10, max: 100000 })), async (k, value, ttl) => {
         const body = ttl === null ? { value } : { value, ttl };
@@ -84,7 +90,9 @@ describe("fuzzing every input (never a 500, always the contract's error shape)",
       const spec = fc.oneof(
         fc.string(),
         fc.tuple(fc.option(fc.nat(400)), fc.option(fc.nat(400))).map(([a, b]) => `bytes=${a ?? ""}-${b ?? ""}`),
-        fc.array(fc.tuple(fc.nat(400), fc.nat(400)), { minLength: 1, maxLength: 3 }).map((rs) => `bytes=${rs.map(([a, b]) => `${a}-${b}`).join(",")}`),
+        fc
+          .array(fc.tuple(fc.nat(400), fc.nat(400)), { minLength: 1, maxLength: 3 })
+          .map((rs) => `bytes=${rs.map(([a, b]) => `${a}-${b}`).join(",")}`),
       );
       await fc.assert(
         fc.asyncProperty(spec, async (range) => {

@@ -78,7 +78,7 @@ describe("task history", () => {
   });
 
   it("keeps a summary within KV's metadata limit whatever the characters", async () => {
-    await echo("\u0001\"\\".repeat(300));
+    await echo('\u0001"\\'.repeat(300));
     await echo("😀".repeat(300));
     const { tasks } = await page();
     expect(tasks).toHaveLength(2);
@@ -149,13 +149,7 @@ describe("task history", () => {
     expect(second.cursor).toBeNull();
   });
 
-  it.each([
-    ["limit=0"],
-    ["limit=1001"],
-    ["limit=abc"],
-    ["limit=2.5"],
-    ["status=running"],
-  ])("refuses ?%s with 400", async (query) => {
+  it.each([["limit=0"], ["limit=1001"], ["limit=abc"], ["limit=2.5"], ["status=running"]])("refuses ?%s with 400", async (query) => {
     const res = await call(`/api/tasks?${query}`);
     expect(res.status).toBe(400);
     expect((await errorOf(res)).code).toBe("bad_request");

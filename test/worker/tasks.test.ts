@@ -39,7 +39,12 @@ describe("running a task", () => {
     ["a factorial", "function main(n) { let f = 1; for (let i = 2; i <= n; i++) f *= i; return f; }", [10], 3628800],
     ["a const arrow function", "const main = (a, b) => ({ sum: a + b, list: [a, b] });", [2, 3], { sum: 5, list: [2, 3] }],
     ["string work", "function main(s) { return s.split('').reverse().join(''); }", ["héllo"], "olléh"],
-    ["JSON arguments of every kind", "function main(...a) { return a; }", [null, true, 1.5, "x", [1], { k: { v: [] } }], [null, true, 1.5, "x", [1], { k: { v: [] } }]],
+    [
+      "JSON arguments of every kind",
+      "function main(...a) { return a; }",
+      [null, true, 1.5, "x", [1], { k: { v: [] } }],
+      [null, true, 1.5, "x", [1], { k: { v: [] } }],
+    ],
     ["an async function", "async function main(n) { await null; return (await Promise.all([n, n * 2])); }", [4], [4, 8]],
     ["null", "function main() { return null; }", [], null],
   ])("runs %s", async (_what, program, args, expected) => {
@@ -180,10 +185,7 @@ describe("the sandbox", () => {
 describe("limits", () => {
   it("stops an endless loop within the CPU budget and keeps answering", async () => {
     const started = Date.now();
-    const [loop, health] = await Promise.all([
-      runFresh("function main() { for (;;) {} }"),
-      call("/api/health", { token: null }),
-    ]);
+    const [loop, health] = await Promise.all([runFresh("function main() { for (;;) {} }"), call("/api/health", { token: null })]);
     expect(health.status).toBe(200);
     expect(loop.status).toBe("failed");
     expect(loop.error).toMatch(/^The task ran past its CPU budget of 10000 interrupt checks/);

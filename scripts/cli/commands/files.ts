@@ -29,7 +29,8 @@ export const putFile: Command = {
       });
       progress.done();
       if (ctx.json) ctx.printJson(meta);
-      else ctx.print(`stored ${meta.name} on ${client.name}: ${formatBytes(meta.size)}, sha256 ${meta.sha256} (${rate(meta.size, started)})`);
+      else
+        ctx.print(`stored ${meta.name} on ${client.name}: ${formatBytes(meta.size)}, sha256 ${meta.sha256} (${rate(meta.size, started)})`);
     } finally {
       progress.done();
     }
@@ -63,7 +64,10 @@ export const getFile: Command = {
       });
       progress.done();
       if (ctx.json) ctx.printJson({ name, path: target, size: saved.bytes, sha256: saved.sha256 });
-      else ctx.print(`saved ${name} to ${target}: ${formatBytes(saved.bytes)}, sha256 ${saved.sha256} verified (${rate(saved.bytes, started)})`);
+      else
+        ctx.print(
+          `saved ${name} to ${target}: ${formatBytes(saved.bytes)}, sha256 ${saved.sha256} verified (${rate(saved.bytes, started)})`,
+        );
     } finally {
       progress.done();
     }
@@ -82,7 +86,12 @@ export const listFiles: Command = {
     for await (const f of client.allFiles(ctx.flags.string("prefix"))) files.push(f);
     if (ctx.json) return ctx.printJson({ files });
     if (files.length === 0) return ctx.print(`no files on ${client.name}`);
-    ctx.print(table([["NAME", "SIZE", "SHA256", "UPLOADED"], ...files.map((f) => [f.name, formatBytes(f.size), f.sha256 ?? "-", f.uploaded ?? ""])]));
+    ctx.print(
+      table([
+        ["NAME", "SIZE", "SHA256", "UPLOADED"],
+        ...files.map((f) => [f.name, formatBytes(f.size), f.sha256 ?? "-", f.uploaded ?? ""]),
+      ]),
+    );
   },
 };
 

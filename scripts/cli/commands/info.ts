@@ -28,7 +28,10 @@ export const stats: Command = {
       table([
         ["files", `${s.files.count} (${formatBytes(s.files.bytes)})`],
         ["memory keys", String(s.memory.keys)],
-        ["tasks", `${s.tasks.total} (${s.tasks.succeeded} succeeded, ${s.tasks.failed} failed, ${s.tasks.cached} cached, avg ${s.tasks.avgDurationMs} ms)`],
+        [
+          "tasks",
+          `${s.tasks.total} (${s.tasks.succeeded} succeeded, ${s.tasks.failed} failed, ${s.tasks.cached} cached, avg ${s.tasks.avgDurationMs} ms)`,
+        ],
         ["cached results", String(s.cache.entries)],
       ]),
     );

@@ -13,7 +13,8 @@ export const run: Command = {
   async run(ctx) {
     const inline = ctx.flags.string("program");
     const file = ctx.flags.string("program-file");
-    if ((inline === undefined) === (file === undefined)) throw new UsageError("Pass exactly one of --program and --program-file.", this.usage);
+    if ((inline === undefined) === (file === undefined))
+      throw new UsageError("Pass exactly one of --program and --program-file.", this.usage);
     const program =
       inline ??
       (await readFile(file as string, "utf8").catch((err: Error) => {
@@ -60,7 +61,8 @@ export const history: Command = {
       return ctx.json ? ctx.printJson({ cleared: true }) : ctx.print(`cleared the task history of ${client.name}`);
     }
     const status = ctx.flags.string("status");
-    if (status !== undefined && status !== "succeeded" && status !== "failed") throw new UsageError("--status is succeeded or failed.", this.usage);
+    if (status !== undefined && status !== "succeeded" && status !== "failed")
+      throw new UsageError("--status is succeeded or failed.", this.usage);
     const page = await client.listTasks({ limit: ctx.flags.int("limit", 1), status });
     if (ctx.json) return ctx.printJson(page);
     if (page.tasks.length === 0) return ctx.print(`no tasks on ${client.name}`);

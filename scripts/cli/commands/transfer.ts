@@ -1,4 +1,4 @@
-import { PeerClient, PeerError, type TransferMode, transferFile } from "../../../src/client/index";
+import { type PeerClient, PeerError, type TransferMode, transferFile } from "../../../src/client/index";
 import { UsageError } from "../args";
 import type { Command } from "../command";
 import type { Context } from "../context";
@@ -26,13 +26,22 @@ export async function runTransfer(ctx: Context): Promise<number> {
   const mode = (ctx.flags.string("mode") ?? "pull") as TransferMode;
   if (mode !== "pull" && mode !== "relay") throw new UsageError("--mode is pull or relay.", TRANSFER_USAGE);
   const as = ctx.flags.string("as");
-  const toNames = [...new Set(ctx.flags.required("to").split(",").map((s) => s.trim()).filter(Boolean))];
+  const toNames = [
+    ...new Set(
+      ctx.flags
+        .required("to")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   if (toNames.length === 0) throw new UsageError("--to needs at least one peer.", TRANSFER_USAGE);
 
   const source = await resolvePeer(ctx, ctx.flags.required("from"));
   const destinations = await Promise.all(toNames.map((n) => resolvePeer(ctx, n)));
   for (const d of destinations) {
-    if (d.url === source.url && (as ?? name) === name) throw new UsageError(`${d.name} is the source: a file cannot be copied onto itself.`, TRANSFER_USAGE);
+    if (d.url === source.url && (as ?? name) === name)
+      throw new UsageError(`${d.name} is the source: a file cannot be copied onto itself.`, TRANSFER_USAGE);
   }
 
   const started = performance.now();
@@ -40,7 +49,8 @@ export async function runTransfer(ctx: Context): Promise<number> {
   let total = 0;
   let bar: Progress | null = null;
   const tty = !ctx.json && Boolean(process.stderr.isTTY);
-  if (tty && mode === "pull") process.stderr.write(`${source.name} → ${toNames.join(", ")}: the destination${toNames.length > 1 ? "s pull" : " pulls"} ${name}…`);
+  if (tty && mode === "pull")
+    process.stderr.write(`${source.name} → ${toNames.join(", ")}: the destination${toNames.length > 1 ? "s pull" : " pulls"} ${name}…`);
 
   const results = await Promise.allSettled(
     destinations.map((destination) =>
@@ -73,7 +83,10 @@ export async function runTransfer(ctx: Context): Promise<number> {
   if (ctx.json) ctx.printJson({ from: source.name, name, mode, results: report });
   for (const r of report) {
     if (r.ok) {
-      if (!ctx.json) ctx.print(`${r.to}: ${r.name} ← ${source.name} (${mode}): ${formatBytes(r.size)}, sha256 ${r.sha256} verified (${rate(r.size, started)})`);
+      if (!ctx.json)
+        ctx.print(
+          `${r.to}: ${r.name} ← ${source.name} (${mode}): ${formatBytes(r.size)}, sha256 ${r.sha256} verified (${rate(r.size, started)})`,
+        );
     } else {
       process.stderr.write(`error: ${r.to}: ${r.error.startsWith(r.to) ? r.error.slice(r.to.length).replace(/^:\s*/, "") : r.error}\n`);
     }

@@ -25,7 +25,11 @@ export function dashboardView(ctx: AppContext): View {
       h(
         "table",
         { class: "table stack" },
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Peer"), h("th", { scope: "col" }, "Address"), h("th", { scope: "col" }, "Answers?"))),
+        h(
+          "thead",
+          {},
+          h("tr", {}, h("th", { scope: "col" }, "Peer"), h("th", { scope: "col" }, "Address"), h("th", { scope: "col" }, "Answers?")),
+        ),
         peers,
       ),
     ),
@@ -54,7 +58,9 @@ export function dashboardView(ctx: AppContext): View {
       const others = known.filter((p) => p.name !== health.peer && new URL(p.url).origin !== location.origin);
       mount(
         peers,
-        others.length ? others.map(peerRow) : h("tr", {}, h("td", { colspan: 3, class: "empty" }, "This peer knows no other peer (PEERS is empty).")),
+        others.length
+          ? others.map(peerRow)
+          : h("tr", {}, h("td", { colspan: 3, class: "empty" }, "This peer knows no other peer (PEERS is empty).")),
       );
     } catch (err) {
       ctx.fail(err, "Could not load the dashboard");
@@ -70,7 +76,13 @@ export function dashboardView(ctx: AppContext): View {
 const fact = (term: string, value: string) => h("div", {}, h("dt", {}, term), h("dd", {}, value));
 
 const stat = (label: string, value: string, detail: string) =>
-  h("div", { class: "stat", "data-stat": label }, h("span", { class: "stat-label" }, label), h("strong", { class: "stat-value" }, value), h("span", { class: "stat-detail" }, detail));
+  h(
+    "div",
+    { class: "stat", "data-stat": label },
+    h("span", { class: "stat-label" }, label),
+    h("strong", { class: "stat-value" }, value),
+    h("span", { class: "stat-detail" }, detail),
+  );
 
 /** One known peer, asked for its health straight from the browser (a public route). */
 function peerRow(peer: PeerRef): HTMLTableRowElement {

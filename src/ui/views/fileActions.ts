@@ -82,7 +82,11 @@ export async function sendFile(ctx: AppContext, file: FileMeta): Promise<void> {
     showInfo("This peer knows no other peer (its PEERS var is empty), so there is nowhere to send to.");
     return;
   }
-  const select = h("select", { id: uid("peer") }, known.map((p) => h("option", { value: p.name }, `${p.name} — ${p.url}`)));
+  const select = h(
+    "select",
+    { id: uid("peer") },
+    known.map((p) => h("option", { value: p.name }, `${p.name} — ${p.url}`)),
+  );
   const token = h("input", { id: uid("token"), type: "password", autocomplete: "off", spellcheck: false, required: true });
   const target = h("input", { id: uid("name"), type: "text", value: file.name, required: true, spellcheck: false });
   const chosen = () => known.find((p) => p.name === select.value) ?? known[0]!;
@@ -95,7 +99,11 @@ export async function sendFile(ctx: AppContext, file: FileMeta): Promise<void> {
   await openDialog({
     title: `Send ${file.name} to another peer`,
     body: [
-      h("p", { class: "hint" }, "This peer signs a link to the file; the destination pulls it and checks its SHA-256. The destination's token is needed to ask it, and is kept for this tab only."),
+      h(
+        "p",
+        { class: "hint" },
+        "This peer signs a link to the file; the destination pulls it and checks its SHA-256. The destination's token is needed to ask it, and is kept for this tab only.",
+      ),
       h("label", { for: select.id }, "Destination peer"),
       select,
       h("label", { for: token.id }, "Destination's token"),
@@ -111,7 +119,9 @@ export async function sendFile(ctx: AppContext, file: FileMeta): Promise<void> {
       try {
         const meta = await destination.pullFile(target.value.trim(), link.url);
         storePeerToken(peer.url, token.value.trim());
-        showInfo(`Sent ${file.name} to ${peer.name} as ${meta.name}: ${formatBytes(meta.size)}, SHA-256 ${meta.sha256?.slice(0, 12) ?? "?"}… verified.`);
+        showInfo(
+          `Sent ${file.name} to ${peer.name} as ${meta.name}: ${formatBytes(meta.size)}, SHA-256 ${meta.sha256?.slice(0, 12) ?? "?"}… verified.`,
+        );
       } catch (err) {
         if (err instanceof PeerError && err.status === 401) forgetPeerToken(peer.url);
         if (!(err instanceof PeerError)) throw err;

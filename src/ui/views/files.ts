@@ -19,7 +19,14 @@ export function filesView(ctx: AppContext): View {
   const more = h("button", { type: "button", hidden: true, onclick: () => void loadPage(false) }, "Load more");
   const summary = h("p", { class: "hint", "aria-live": "polite" });
   const uploads = h("ul", { class: "uploads", "aria-label": "Uploads", "data-testid": "uploads" });
-  const picker = h("input", { type: "file", multiple: true, class: "visually-hidden", tabindex: -1, "aria-hidden": "true", "data-testid": "file-picker" });
+  const picker = h("input", {
+    type: "file",
+    multiple: true,
+    class: "visually-hidden",
+    tabindex: -1,
+    "aria-hidden": "true",
+    "data-testid": "file-picker",
+  });
   const folderInput = h("input", { id: "folder", type: "text", placeholder: "e.g. docs/2025", autocomplete: "off", spellcheck: false });
 
   picker.addEventListener("change", () => {
@@ -61,7 +68,12 @@ export function filesView(ctx: AppContext): View {
   const element = h(
     "section",
     { class: "view", "aria-labelledby": "files-title" },
-    h("div", { class: "view-head" }, h("h1", { id: "files-title" }, "Files"), h("button", { type: "button", onclick: () => void loadPage(true) }, "Refresh")),
+    h(
+      "div",
+      { class: "view-head" },
+      h("h1", { id: "files-title" }, "Files"),
+      h("button", { type: "button", onclick: () => void loadPage(true) }, "Refresh"),
+    ),
     h("section", { class: "card" }, h("h2", {}, "Upload"), dropzone, uploads),
     h(
       "section",
@@ -141,7 +153,11 @@ export function filesView(ctx: AppContext): View {
       h(
         "tr",
         { class: "folder", "data-folder": folder },
-        h("td", { "data-label": "Folder" }, h("button", { type: "button", class: "link", onclick: () => openFolder(`${prefix}${folder}/`) }, `${folder}/`)),
+        h(
+          "td",
+          { "data-label": "Folder" },
+          h("button", { type: "button", class: "link", onclick: () => openFolder(`${prefix}${folder}/`) }, `${folder}/`),
+        ),
         h("td", { class: "num", "data-label": "Size" }, formatBytes(info.bytes)),
         h("td", { "data-label": "Contains" }, `${info.count} file${info.count === 1 ? "" : "s"}${cursor ? "+" : ""}`),
         h("td", {}),
@@ -151,7 +167,10 @@ export function filesView(ctx: AppContext): View {
     const fileRows = here.map(fileRow);
     mount(rows, folderRows, fileRows);
     if (!folderRows.length && !fileRows.length) {
-      mount(rows, h("tr", {}, h("td", { colspan: 5, class: "empty" }, prefix ? "No files in this folder." : "No files yet: upload one above.")));
+      mount(
+        rows,
+        h("tr", {}, h("td", { colspan: 5, class: "empty" }, prefix ? "No files in this folder." : "No files yet: upload one above.")),
+      );
     }
     const total = files.reduce((n, f) => n + f.size, 0);
     summary.textContent = `${files.length} file${files.length === 1 ? "" : "s"} under /${prefix}, ${formatBytes(total)}${cursor ? " so far" : ""}.`;
@@ -166,7 +185,11 @@ export function filesView(ctx: AppContext): View {
       h("td", { "data-label": "Name" }, h("span", { class: "file-name" }, base)),
       h("td", { class: "num", "data-label": "Size" }, formatBytes(file.size)),
       h("td", { "data-label": "Uploaded" }, formatDate(file.uploaded)),
-      h("td", { "data-label": "SHA-256" }, file.sha256 ? h("code", { class: "hash", title: file.sha256, "data-sha256": file.sha256 }, `${file.sha256.slice(0, 12)}…`) : "—"),
+      h(
+        "td",
+        { "data-label": "SHA-256" },
+        file.sha256 ? h("code", { class: "hash", title: file.sha256, "data-sha256": file.sha256 }, `${file.sha256.slice(0, 12)}…`) : "—",
+      ),
       h(
         "td",
         { class: "actions" },
@@ -188,8 +211,19 @@ export function filesView(ctx: AppContext): View {
     const bar = h("progress", { max: Math.max(file.size, 1), value: 0, "aria-label": `Upload of ${name}` });
     const status = h("span", { class: "upload-status" }, "starting…");
     const stop = new AbortController();
-    const cancel = h("button", { type: "button", class: "ghost", "aria-label": `Cancel the upload of ${name}`, onclick: () => stop.abort() }, "Cancel");
-    const item = h("li", { class: "upload", "data-upload": name, "data-state": "running" }, h("span", { class: "file-name" }, name), bar, status, cancel);
+    const cancel = h(
+      "button",
+      { type: "button", class: "ghost", "aria-label": `Cancel the upload of ${name}`, onclick: () => stop.abort() },
+      "Cancel",
+    );
+    const item = h(
+      "li",
+      { class: "upload", "data-upload": name, "data-state": "running" },
+      h("span", { class: "file-name" }, name),
+      bar,
+      status,
+      cancel,
+    );
     uploads.prepend(item);
 
     let sent = 0;
@@ -233,7 +267,11 @@ export function filesView(ctx: AppContext): View {
   }
 
   async function remove(file: FileMeta): Promise<void> {
-    const ok = await confirmDanger(`Delete ${file.name}?`, `${file.name} (${formatBytes(file.size)}) will be deleted from ${ctx.peerName}. This cannot be undone.`, "Delete");
+    const ok = await confirmDanger(
+      `Delete ${file.name}?`,
+      `${file.name} (${formatBytes(file.size)}) will be deleted from ${ctx.peerName}. This cannot be undone.`,
+      "Delete",
+    );
     if (!ok) return;
     try {
       await ctx.client.deleteFile(file.name);

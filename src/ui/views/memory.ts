@@ -14,12 +14,24 @@ export function memoryView(ctx: AppContext): View {
   const more = h("button", { type: "button", hidden: true, onclick: () => void loadPage(false) }, "Load more");
 
   const keyInput = h("input", { id: "memory-key", type: "text", required: true, autocomplete: "off", spellcheck: false, maxLength: 480 });
-  const valueInput = h("textarea", { id: "memory-value", rows: 8, class: "mono", spellcheck: false, "aria-describedby": "memory-value-check" });
+  const valueInput = h("textarea", {
+    id: "memory-value",
+    rows: 8,
+    class: "mono",
+    spellcheck: false,
+    "aria-describedby": "memory-value-check",
+  });
   const ttlInput = h("input", { id: "memory-ttl", type: "number", min: 60, step: 1, placeholder: "never expires", inputMode: "numeric" });
   const check = h("p", { id: "memory-value-check", class: "check", "aria-live": "polite" });
   const save = h("button", { type: "submit", class: "primary" }, "Save");
 
-  const filterForm = h("form", { class: "inline-form", role: "search" }, h("label", { for: "memory-filter" }, "Filter"), filter, h("button", { type: "submit" }, "Apply"));
+  const filterForm = h(
+    "form",
+    { class: "inline-form", role: "search" },
+    h("label", { for: "memory-filter" }, "Filter"),
+    filter,
+    h("button", { type: "submit" }, "Apply"),
+  );
   filterForm.addEventListener("submit", (event) => {
     event.preventDefault();
     void loadPage(true);
@@ -58,7 +70,17 @@ export function memoryView(ctx: AppContext): View {
         h(
           "table",
           { class: "table stack" },
-          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Key"), h("th", { scope: "col" }, "Expires"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", { scope: "col" }, "Key"),
+              h("th", { scope: "col" }, "Expires"),
+              h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
+            ),
+          ),
           rows,
         ),
         more,
@@ -92,7 +114,13 @@ export function memoryView(ctx: AppContext): View {
       cursor = page.cursor;
       mount(
         rows,
-        keys.length ? keys.map(keyRow) : h("tr", {}, h("td", { colspan: 3, class: "empty" }, filter.value ? `No key starts with "${filter.value}".` : "No keys yet: set one.")),
+        keys.length
+          ? keys.map(keyRow)
+          : h(
+              "tr",
+              {},
+              h("td", { colspan: 3, class: "empty" }, filter.value ? `No key starts with "${filter.value}".` : "No keys yet: set one."),
+            ),
       );
       more.hidden = !cursor;
     } catch (err) {
@@ -110,7 +138,11 @@ export function memoryView(ctx: AppContext): View {
         "td",
         { class: "actions" },
         h("button", { type: "button", "aria-label": `View ${entry.key}`, onclick: () => void view(entry.key) }, "View"),
-        h("button", { type: "button", class: "danger", "aria-label": `Delete ${entry.key}`, onclick: () => void remove(entry.key) }, "Delete"),
+        h(
+          "button",
+          { type: "button", class: "danger", "aria-label": `Delete ${entry.key}`, onclick: () => void remove(entry.key) },
+          "Delete",
+        ),
       ),
     );
   }
@@ -140,7 +172,8 @@ export function memoryView(ctx: AppContext): View {
   }
 
   async function remove(key: string): Promise<void> {
-    if (!(await confirmDanger(`Delete "${key}"?`, `The key "${key}" and its value will be deleted from ${ctx.peerName}.`, "Delete"))) return;
+    if (!(await confirmDanger(`Delete "${key}"?`, `The key "${key}" and its value will be deleted from ${ctx.peerName}.`, "Delete")))
+      return;
     try {
       await ctx.client.deleteMemory(key);
       showInfo(`Deleted "${key}".`);

@@ -34,8 +34,22 @@ export function tasksView(ctx: AppContext): View {
     EXAMPLES.map((e, i) => h("option", { value: i }, e.label)),
   );
   const program = h("textarea", { id: "task-program", rows: 10, class: "mono", spellcheck: false, value: first.program });
-  const fnInput = h("input", { id: "task-function", type: "text", value: first.fn, required: true, spellcheck: false, autocomplete: "off" });
-  const argsInput = h("textarea", { id: "task-args", rows: 2, class: "mono", spellcheck: false, value: first.args, "aria-describedby": "task-args-check" });
+  const fnInput = h("input", {
+    id: "task-function",
+    type: "text",
+    value: first.fn,
+    required: true,
+    spellcheck: false,
+    autocomplete: "off",
+  });
+  const argsInput = h("textarea", {
+    id: "task-args",
+    rows: 2,
+    class: "mono",
+    spellcheck: false,
+    value: first.args,
+    "aria-describedby": "task-args-check",
+  });
   const argsCheck = h("p", { id: "task-args-check", class: "check", "aria-live": "polite" });
   const timeout = h("input", { id: "task-timeout", type: "number", min: 1, step: 1, placeholder: "peer default", inputMode: "numeric" });
   const useCache = h("input", { id: "task-cache", type: "checkbox", checked: true });
@@ -68,7 +82,12 @@ export function tasksView(ctx: AppContext): View {
   const form = h(
     "form",
     { class: "editor", "aria-labelledby": "task-run-title" },
-    h("div", { class: "card-head" }, h("h2", { id: "task-run-title" }, "Run a task"), h("div", { class: "inline-form" }, h("label", { for: "task-example" }, "Example"), example)),
+    h(
+      "div",
+      { class: "card-head" },
+      h("h2", { id: "task-run-title" }, "Run a task"),
+      h("div", { class: "inline-form" }, h("label", { for: "task-example" }, "Example"), example),
+    ),
     h("label", { for: "task-program" }, "Program (JavaScript, run in a sandbox: no network, no storage)"),
     program,
     h(
@@ -134,7 +153,12 @@ export function tasksView(ctx: AppContext): View {
     h(
       "section",
       { class: "card", "aria-labelledby": "cache-title" },
-      h("div", { class: "card-head" }, h("h2", { id: "cache-title" }, "Result cache"), h("button", { type: "button", class: "danger", onclick: () => void clearCache() }, "Clear cache")),
+      h(
+        "div",
+        { class: "card-head" },
+        h("h2", { id: "cache-title" }, "Result cache"),
+        h("button", { type: "button", class: "danger", onclick: () => void clearCache() }, "Clear cache"),
+      ),
       cacheLine,
     ),
   );
@@ -144,7 +168,11 @@ export function tasksView(ctx: AppContext): View {
     const ok = parsed.ok && Array.isArray(parsed.value);
     argsInput.setAttribute("aria-invalid", String(!ok));
     argsCheck.className = ok ? "check ok" : "check bad";
-    argsCheck.textContent = ok ? "Valid JSON array." : parsed.ok ? "The arguments must be a JSON array, e.g. [1, 2]." : `Not JSON: ${parsed.error}`;
+    argsCheck.textContent = ok
+      ? "Valid JSON array."
+      : parsed.ok
+        ? "The arguments must be a JSON array, e.g. [1, 2]."
+        : `Not JSON: ${parsed.error}`;
     run.disabled = !ok;
     return ok;
   }
@@ -188,7 +216,9 @@ export function tasksView(ctx: AppContext): View {
           outcome.cached ? " · from the cache" : "",
           h("code", { class: "hint" }, ` · ${outcome.id}`),
         ),
-        ok ? h("pre", { class: "mono", "data-testid": "task-value" }, formatJson(outcome.result)) : h("pre", { class: "mono error-text", "data-testid": "task-error" }, outcome.error ?? "failed"),
+        ok
+          ? h("pre", { class: "mono", "data-testid": "task-value" }, formatJson(outcome.result))
+          : h("pre", { class: "mono error-text", "data-testid": "task-error" }, outcome.error ?? "failed"),
       ),
     );
   }
@@ -208,7 +238,9 @@ export function tasksView(ctx: AppContext): View {
       nextCursor = page.cursor;
       mount(
         rows,
-        page.tasks.length ? page.tasks.map(historyRow) : h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No tasks in the history yet.")),
+        page.tasks.length
+          ? page.tasks.map(historyRow)
+          : h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No tasks in the history yet.")),
       );
       newer.disabled = cursors.length === 0;
       older.disabled = !nextCursor;
@@ -229,10 +261,19 @@ export function tasksView(ctx: AppContext): View {
       { "data-task-id": task.id, "data-status": task.status },
       h("td", { "data-label": "When" }, formatDate(task.createdAt)),
       h("td", { "data-label": "Function" }, h("code", {}, task.function)),
-      h("td", { "data-label": "Status" }, h("span", { class: `badge ${ok ? "ok" : "bad"}` }, task.status), task.cached ? h("span", { class: "badge" }, "cached") : null),
+      h(
+        "td",
+        { "data-label": "Status" },
+        h("span", { class: `badge ${ok ? "ok" : "bad"}` }, task.status),
+        task.cached ? h("span", { class: "badge" }, "cached") : null,
+      ),
       h("td", { class: "num", "data-label": "Time" }, `${task.durationMs} ms`),
       h("td", { class: "wide", "data-label": ok ? "Result" : "Error" }, h("code", { class: ok ? "" : "error-text" }, detail)),
-      h("td", { class: "actions" }, h("button", { type: "button", "aria-label": `Details of task ${task.id}`, onclick: () => void details(task.id) }, "Details")),
+      h(
+        "td",
+        { class: "actions" },
+        h("button", { type: "button", "aria-label": `Details of task ${task.id}`, onclick: () => void details(task.id) }, "Details"),
+      ),
     );
   }
 
@@ -256,7 +297,14 @@ export function tasksView(ctx: AppContext): View {
   }
 
   async function clearCache(): Promise<void> {
-    if (!(await confirmDanger("Clear the result cache?", "Every cached task result of this peer will be dropped; the next runs compute again.", "Clear cache"))) return;
+    if (
+      !(await confirmDanger(
+        "Clear the result cache?",
+        "Every cached task result of this peer will be dropped; the next runs compute again.",
+        "Clear cache",
+      ))
+    )
+      return;
     try {
       await ctx.client.clearCache();
       showInfo("The result cache is empty.");
