@@ -107,7 +107,8 @@ export class FileStore {
         this.bucket.put(name, body, { httpMetadata, customMetadata: { sha256 }, sha256, onlyIf }),
       );
       if (!object) throw exists(name);
-      await this.kv.delete(fileShaKey(name));
+      // No KV write on this, the fast path: an older sidecar is never read for an object that
+      // carries its own SHA-256, and it goes with the file's delete.
       return toMeta(object, undefined, sha256);
     }
 
