@@ -12,13 +12,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Miniflare } from "miniflare";
 import { type WorkerBundle, buildWorker } from "./build-worker";
-
-interface PeerSpec {
-  name: string;
-  url: string;
-  port: number;
-  token: string;
-}
+import { type PeerSpec, peerOptions } from "./peer-options";
 
 const USAGE = `usage: npm start -- [--peers N] [--port P] [--dir DIR] [--host H]
   --peers N   how many peers (default 3): peer1 … peerN
@@ -87,31 +81,7 @@ function peerSpecs(count: number, port: number, host: string, tokens: Map<string
 }
 
 function startPeer(bundle: WorkerBundle, peer: PeerSpec, all: PeerSpec[], dir: string, host: string): Miniflare {
-  const others = Object.fromEntries(all.filter((p) => p !== peer).map((p) => [p.name, p.url]));
-  return new Miniflare({
-    host,
-    port: peer.port,
-    cf: false,
-    defaultPersistRoot: join(dir, peer.name),
-    r2Persist: true,
-    kvPersist: true,
-    modules: true,
-    scriptPath: bundle.scriptPath,
-    modulesRoot: bundle.dir,
-    modulesRules: bundle.modulesRules,
-    compatibilityDate: bundle.compatibilityDate,
-    compatibilityFlags: bundle.compatibilityFlags,
-    r2Buckets: Object.fromEntries(bundle.r2Bindings.map((b) => [b, `edgepeer-${peer.name}${b === "FILES" ? "" : `-${b.toLowerCase()}`}`])),
-    kvNamespaces: Object.fromEntries(bundle.kvBindings.map((b) => [b, `edgepeer-${peer.name}${b === "KV" ? "" : `-${b.toLowerCase()}`}`])),
-    bindings: {
-      ...bundle.vars,
-      PEER_NAME: peer.name,
-      PEER_TOKEN: peer.token,
-      AUTH: "token",
-      PEERS: JSON.stringify(others),
-      PUBLIC_URL: peer.url,
-    },
-  });
+  return new Miniflare(peerOptions(bundle, peer, all, dir, host));
 }
 
 /** Waits until the peer's health route answers with its own name. */

@@ -11,6 +11,7 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { type WorkerBundle, buildWorker } from "../../scripts/build-worker";
+import { peerOptions, runnerOptions } from "../../scripts/peer-options";
 
 const FLOORS = join(dirname(fileURLToPath(import.meta.url)), "../floors");
 
@@ -53,21 +54,6 @@ export function peerBundle(scratch: string): Promise<WorkerBundle & { id: string
   return bundle;
 }
 
-/** Options every worker shares with the network's peers: host, port, persistence, compatibility. */
-function common(b: WorkerBundle, port: number, persistRoot: string) {
-  return {
-    host: "127.0.0.1",
-    port,
-    cf: false,
-    defaultPersistRoot: persistRoot,
-    r2Persist: true,
-    kvPersist: true,
-    modules: true,
-    compatibilityDate: b.compatibilityDate,
-    compatibilityFlags: b.compatibilityFlags,
-  } as const;
-}
-
 async function started(name: string, mf: Miniflare, url: string, token?: string): Promise<RunningWorker> {
   await mf.ready;
   return { name, url, token, stop: () => mf.dispose() };
@@ -92,23 +78,8 @@ export async function startPeers(
   );
   return Promise.all(
     specs.map((peer) => {
-      const others = Object.fromEntries(specs.filter((p) => p !== peer).map((p) => [p.name, p.url]));
       const mf = new Miniflare({
-        ...common(b, peer.port, join(dir, peer.name)),
-        scriptPath: b.scriptPath,
-        modulesRoot: b.dir,
-        modulesRules: b.modulesRules,
-        r2Buckets: Object.fromEntries(b.r2Bindings.map((x) => [x, `edgepeer-${peer.name}${x === "FILES" ? "" : `-${x.toLowerCase()}`}`])),
-        kvNamespaces: Object.fromEntries(b.kvBindings.map((x) => [x, `edgepeer-${peer.name}${x === "KV" ? "" : `-${x.toLowerCase()}`}`])),
-        bindings: {
-          ...b.vars,
-          PEER_NAME: peer.name,
-          PEER_TOKEN: peer.token,
-          AUTH: "token",
-          PEERS: JSON.stringify(others),
-          PUBLIC_URL: peer.url,
-          ...extra.bindings,
-        },
+        ...peerOptions(b, peer, specs, dir, "127.0.0.1", extra.bindings),
         ...(extra.inspectorPort && { inspectorPort: extra.inspectorPort }),
       });
       return started(peer.name, mf, peer.url, peer.token);
@@ -121,7 +92,7 @@ export async function startFloor(kind: "r2" | "kv", name: string, dir: string): 
   const b = await peerBundle(dir);
   const port = await freePort();
   const mf = new Miniflare({
-    ...common(b, port, join(dir, name)),
+    ...runnerOptions(b, port, join(dir, name)),
     scriptPath: join(FLOORS, `${kind}.js`),
     r2Buckets: { FILES: `floor-${name}` },
     kvNamespaces: { KV: `floor-${name}` },
