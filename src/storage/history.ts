@@ -63,15 +63,126 @@ interface SummaryMeta {
   e?: string;
 }
 
+/**
+ * Metadata of a key that holds several cache hits (see `HitBatch`): how many, the sum of
+ * their durations, and the oldest one's id (the key is named by the newest one's).
+ */
+interface BatchMeta {
+  b: number;
+  d: number;
+  o: string;
+}
+
+type KeyMeta = SummaryMeta | BatchMeta;
+const isBatch = (m: KeyMeta | null | undefined): m is BatchMeta => !!m && "b" in m;
+
 const encoder = new TextEncoder();
+
+/** How long a batch of cache hits stays open before it is written. */
+export const HIT_BATCH_MS = 100;
+/** Most hits in one batch, and most characters of their records' JSON. */
+export const HIT_BATCH_RECORDS = 100;
+const HIT_BATCH_CHARS = 1024 * 1024;
+/** A batch's ids share this many leading digits (a 100 ms window), so a member is found by `list({prefix})`. */
+const BUCKET_DIGITS = 11;
+
+/**
+ * This isolate's open batch of cache-hit records, not yet written. Cache hits made close
+ * together (a client repeating a task, a batch of identical tasks) are written as **one** KV
+ * value instead of one each — a KV write per hit is most of what a hit costs. The batch is
+ * written after `HIT_BATCH_MS`, when it is full, when a record that is not a hit is added,
+ * when the next hit falls in another 100 ms window, and before any read of the history in
+ * this isolate (so a client sees its own tasks at once, as with every deferred write).
+ * One `put`: a batch is in KV whole or not at all.
+ */
+interface HitBatch {
+  kv: KVNamespace;
+  ttlSeconds: number;
+  bucket: string;
+  /** Oldest first (the order they were added; ids count down), and each one's JSON text. */
+  records: TaskRecord[];
+  texts: string[];
+  chars: number;
+  /** `Date.now()` by which the batch is written. */
+  deadline: number;
+  /** The write, once the batch is closed. */
+  written?: Promise<void>;
+}
+
+let openBatch: HitBatch | null = null;
+
+/** Writes the open batch, if any; the returned promise (tracked in `historyWrites`) never rejects. */
+function closeBatch(): Promise<void> {
+  const batch = openBatch;
+  if (!batch) return Promise.resolve();
+  openBatch = null;
+  const { kv, records, texts, ttlSeconds } = batch;
+  let write: Promise<void>;
+  if (records.length === 1) {
+    const record = records[0]!;
+    write = kv.put(historyKey(record.id), texts[0]!, { expirationTtl: ttlSeconds, metadata: summaryMeta(record) });
+  } else {
+    const newest = records[records.length - 1]!;
+    const metadata: BatchMeta = { b: records.length, d: records.reduce((sum, r) => sum + r.durationMs, 0), o: records[0]!.id };
+    write = kv.put(historyKey(newest.id), `[${texts.reverse().join(",")}]`, { expirationTtl: ttlSeconds, metadata });
+  }
+  batch.written = historyWrites.track(write);
+  return batch.written;
+}
+
+/**
+ * What a request that added a hit hands to `waitUntil`: its own timer to the batch's deadline,
+ * then the batch's write — started by this request if nothing closed the batch before. (Each
+ * request waits on its own timer: workerd refuses a promise made in one request being
+ * resolved from another's context.)
+ */
+async function untilWritten(batch: HitBatch): Promise<void> {
+  if (!batch.written) {
+    const wait = batch.deadline - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (openBatch === batch) void closeBatch();
+  }
+  await batch.written;
+}
+
+/** Writes this isolate's open batch, then waits for every history write it started. */
+async function settled(): Promise<void> {
+  void closeBatch();
+  await historyWrites.settled();
+}
+
+/** What a history listing resumes from: a KV cursor, keys of that listing to skip, records of the next key to skip. */
+interface Position {
+  c: string | undefined;
+  k: number;
+  s: number;
+}
+
+/** A position as the cursor a page answers: KV's own cursor when it is at a key's start. */
+function encodeCursor(at: Position): string {
+  return at.k === 0 && at.s === 0 && at.c ? at.c : `~${at.k}~${at.s}~${at.c ?? ""}`;
+}
+
+function decodeCursor(cursor: string | undefined): Position {
+  if (!cursor) return { c: undefined, k: 0, s: 0 };
+  if (!cursor.startsWith("~")) return { c: cursor, k: 0, s: 0 };
+  const m = /^~(\d{1,4})~(\d{1,4})~(.*)$/s.exec(cursor);
+  if (!m || Number(m[1]) >= KV_LIST_MAX) throw badRequest("The cursor is not one this listing issued.");
+  return { c: m[3] || undefined, k: Number(m[1]), s: Number(m[2]) };
+}
+
+/** Most keys one KV `list` returns. */
+const KV_LIST_MAX = 1000;
 
 /** Most `list` calls one filtered page may take before it answers with what it found. */
 const FILTER_LISTS = 10;
 
 /**
- * Task history on KV: one key per record, `hist:<id>`, whose value is the whole record and
- * whose metadata is its summary. Task ids count down, so keys list newest first and a page
- * of history is one `list`. Keys expire after `ttlSeconds` (`HISTORY_TTL`).
+ * Task history on KV. Most keys hold one record, `hist:<id>`, whose value is the whole record
+ * and whose metadata is its summary. Cache hits made close together in one isolate share a
+ * key (see `HitBatch`): `hist:<newest id>`, whose value is their records newest first and
+ * whose metadata is `BatchMeta`. Task ids count down, so keys list newest first. Keys expire
+ * after `ttlSeconds` (`HISTORY_TTL`).
  */
 export class TaskHistory {
   constructor(
@@ -79,43 +190,108 @@ export class TaskHistory {
     private readonly ttlSeconds: number,
   ) {}
 
-  /** Records a task; reads in this isolate wait for the write (see `PendingWrites`). */
+  /**
+   * Records a task; the promise resolves once it is written (hand it to `waitUntil`). Reads
+   * in this isolate wait for the write (see `PendingWrites`). A cache hit joins this
+   * isolate's open batch; anything else first closes it, so this isolate's records keep
+   * their order.
+   */
   add(record: TaskRecord): Promise<void> {
-    const metadata = summaryMeta(record);
-    const options = { expirationTtl: this.ttlSeconds, metadata };
-    return historyWrites.track(this.kv.put(historyKey(record.id), JSON.stringify(record), options));
+    const bucket = record.id.slice(0, BUCKET_DIGITS);
+    const open = openBatch;
+    const closed =
+      open && (!record.cached || open.kv !== this.kv || open.ttlSeconds !== this.ttlSeconds || open.bucket !== bucket)
+        ? closeBatch()
+        : undefined;
+    if (!record.cached) {
+      const metadata = summaryMeta(record);
+      const options = { expirationTtl: this.ttlSeconds, metadata };
+      const write = historyWrites.track(this.kv.put(historyKey(record.id), JSON.stringify(record), options));
+      return closed ? Promise.all([closed, write]).then(() => undefined) : write;
+    }
+    openBatch ??= {
+      kv: this.kv,
+      ttlSeconds: this.ttlSeconds,
+      bucket,
+      records: [],
+      texts: [],
+      chars: 0,
+      deadline: Date.now() + HIT_BATCH_MS,
+    };
+    const batch = openBatch;
+    const text = JSON.stringify(record);
+    batch.records.push(record);
+    batch.texts.push(text);
+    batch.chars += text.length;
+    if (batch.records.length >= HIT_BATCH_RECORDS || batch.chars >= HIT_BATCH_CHARS) void closeBatch();
+    const written = untilWritten(batch);
+    return closed ? Promise.all([closed, written]).then(() => undefined) : written;
   }
 
   /** The whole record, or null. */
   async get(id: string): Promise<TaskRecord | null> {
-    await historyWrites.settled();
-    return this.kv.get<TaskRecord>(historyKey(id), "json");
-  }
-
-  /**
-   * A page of summaries, newest first. Unfiltered, one `list`. With `status`, each `list`
-   * reads only as many keys as the page still lacks (so it never overshoots `limit`), up to
-   * `FILTER_LISTS` calls: a filtered page may hold fewer than `limit` while more remain.
-   */
-  async list(opts: { limit: number; cursor?: string; status?: TaskStatus }): Promise<{ tasks: TaskSummary[]; cursor: string | null }> {
-    await historyWrites.settled();
-    const tasks: TaskSummary[] = [];
-    let cursor = opts.cursor;
-    for (let calls = 0; calls < FILTER_LISTS && tasks.length < opts.limit; calls++) {
-      const page = await this.page(opts.limit - tasks.length, cursor);
-      for (const k of page.keys) {
-        if (k.metadata && (!opts.status || k.metadata.s === opts.status)) {
-          tasks.push(fromMeta(k.name.slice(KV_PREFIX.history.length), k.metadata));
+    await settled();
+    const direct = await this.kv.get<TaskRecord | TaskRecord[]>(historyKey(id), "json");
+    if (direct) return Array.isArray(direct) ? (direct.find((r) => r.id === id) ?? null) : direct;
+    // A member of a batch, under its newest member's id, within the same 100 ms window.
+    let cursor: string | undefined;
+    do {
+      const page = await this.kv.list<KeyMeta>({ prefix: historyKey(id.slice(0, BUCKET_DIGITS)), cursor });
+      for (const { name, metadata } of page.keys) {
+        const newest = name.slice(KV_PREFIX.history.length);
+        if (isBatch(metadata) && newest < id && id <= metadata.o) {
+          const records = await this.kv.get<TaskRecord[]>(name, "json");
+          return records?.find((r) => r.id === id) ?? null;
         }
       }
       cursor = page.list_complete ? undefined : page.cursor;
-      if (!cursor || !opts.status) break;
-    }
-    return { tasks, cursor: cursor ?? null };
+    } while (cursor);
+    return null;
   }
 
-  private page(limit: number, cursor: string | undefined): Promise<KVNamespaceListResult<SummaryMeta>> {
-    return this.kv.list<SummaryMeta>({ prefix: KV_PREFIX.history, limit, cursor }).catch((err: unknown) => {
+  /**
+   * A page of summaries, newest first. Each `list` reads only as many keys as the page still
+   * lacks (so it never overshoots `limit`); a batch of hits is read (one `get`) and may be
+   * cut, the cursor then pointing inside it. With `status`, up to `FILTER_LISTS` calls: a
+   * filtered page may hold fewer than `limit` while more remain.
+   */
+  async list(opts: { limit: number; cursor?: string; status?: TaskStatus }): Promise<{ tasks: TaskSummary[]; cursor: string | null }> {
+    await settled();
+    const tasks: TaskSummary[] = [];
+    let at: Position | null = decodeCursor(opts.cursor);
+    for (let calls = 0; at && calls < FILTER_LISTS && tasks.length < opts.limit; calls++) {
+      const from: Position = at;
+      const page = await this.page(Math.min(KV_LIST_MAX, from.k + opts.limit - tasks.length), from.c);
+      const next: Position | null = page.list_complete ? null : { c: page.cursor, k: 0, s: 0 };
+      at = next;
+      for (let i = from.k; i < page.keys.length; i++) {
+        if (tasks.length >= opts.limit) {
+          at = { c: from.c, k: i, s: 0 };
+          break;
+        }
+        const { name, metadata } = page.keys[i]!;
+        if (!isBatch(metadata)) {
+          if (metadata && (!opts.status || metadata.s === opts.status))
+            tasks.push(fromMeta(name.slice(KV_PREFIX.history.length), metadata));
+          continue;
+        }
+        if (opts.status === "failed") continue; // a batch holds cache hits only
+        const records = (await this.kv.get<TaskRecord[]>(name, "json")) ?? [];
+        const skip = i === from.k ? from.s : 0;
+        const take = Math.min(records.length - skip, opts.limit - tasks.length);
+        for (const r of records.slice(skip, skip + take)) tasks.push(fromMeta(r.id, summaryMeta(r)));
+        if (skip + take < records.length) {
+          at = { c: from.c, k: i, s: skip + take };
+          break;
+        }
+      }
+      if (!opts.status) break;
+    }
+    return { tasks, cursor: at ? encodeCursor(at) : null };
+  }
+
+  private page(limit: number, cursor: string | undefined): Promise<KVNamespaceListResult<KeyMeta>> {
+    return this.kv.list<KeyMeta>({ prefix: KV_PREFIX.history, limit, cursor }).catch((err: unknown) => {
       if (cursor) throw badRequest("The cursor is not one this listing issued.");
       throw err;
     });
@@ -126,14 +302,14 @@ export class TaskHistory {
    * in time, so the listing stops at the first older record.
    */
   async runsSince(sinceMs: number): Promise<number> {
-    await historyWrites.settled();
+    await settled();
     let runs = 0;
     let cursor: string | undefined;
     do {
-      const page = await this.kv.list<SummaryMeta>({ prefix: KV_PREFIX.history, cursor });
+      const page = await this.kv.list<KeyMeta>({ prefix: KV_PREFIX.history, cursor });
       for (const { name, metadata } of page.keys) {
         if (taskIdTime(name.slice(KV_PREFIX.history.length)) < sinceMs) return runs;
-        if (metadata && !metadata.c) runs++;
+        if (metadata && !isBatch(metadata) && !metadata.c) runs++;
       }
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor);
@@ -142,20 +318,27 @@ export class TaskHistory {
 
   /** Forgets every task. */
   async clear(): Promise<void> {
-    await historyWrites.settled();
+    await settled();
     await deleteAllUnder(this.kv, KV_PREFIX.history);
   }
 
   /** Counters over the whole history (reads summaries only, 1000 per `list`). */
   async stats(): Promise<TaskStats> {
-    await historyWrites.settled();
+    await settled();
     const stats: TaskStats = { total: 0, succeeded: 0, failed: 0, cached: 0, avgDurationMs: 0 };
     let duration = 0;
     let cursor: string | undefined;
     do {
-      const page = await this.kv.list<SummaryMeta>({ prefix: KV_PREFIX.history, cursor });
+      const page = await this.kv.list<KeyMeta>({ prefix: KV_PREFIX.history, cursor });
       for (const { metadata: m } of page.keys) {
         if (!m) continue;
+        if (isBatch(m)) {
+          stats.total += m.b;
+          stats.succeeded += m.b;
+          stats.cached += m.b;
+          duration += m.d;
+          continue;
+        }
         stats.total++;
         stats[m.s]++;
         if (m.c) stats.cached++;

@@ -191,6 +191,101 @@ describe("task history", () => {
   });
 });
 
+describe("cache hits written together", () => {
+  const batch = async (tasks: Record<string, unknown>[]): Promise<Answer[]> => {
+    const res = await call("/api/tasks/batch", { method: "POST", body: JSON.stringify({ tasks }) });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { results: Answer[] }).results;
+  };
+  /** Every page of a listing, followed to its end. */
+  async function all(query: string): Promise<{ ids: string[]; pages: Page[] }> {
+    const pages: Page[] = [];
+    let cursor: string | null = null;
+    do {
+      const p: Page = await page(`${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      pages.push(p);
+      cursor = p.cursor;
+    } while (cursor && pages.length < 100);
+    return { ids: pages.flatMap((p) => p.tasks.map((t) => t.id)), pages };
+  }
+  /** Runs, failures and hits interleaved; answers oldest first. */
+  async function mixed(): Promise<Answer[]> {
+    const answers: Answer[] = [await echo("h")];
+    answers.push(...(await batch(Array.from({ length: 12 }, () => ({ program: ECHO, args: ["h"] })))));
+    answers.push(await boom("one"));
+    for (let i = 0; i < 5; i++) answers.push(await echo("h"));
+    answers.push(await echo("run", { cache: false }));
+    answers.push(...(await batch(Array.from({ length: 7 }, () => ({ program: ECHO, args: ["h"] })))));
+    return answers;
+  }
+
+  it("writes many quick hits as few KV values, and lists each one exactly", async () => {
+    const answers = await batch(Array.from({ length: 40 }, () => ({ program: ECHO, args: ["same"] })));
+    expect(answers.filter((a) => a.cached)).toHaveLength(39);
+    const { tasks, cursor } = await page();
+    expect(cursor).toBeNull();
+    expect(tasks.map((t) => t.id)).toEqual(answers.map((a) => a.id).reverse());
+    expect(tasks.map((t) => t.cached)).toEqual([...Array(39).fill(true), false]);
+    for (const t of tasks) expect(t).toMatchObject({ status: "succeeded", function: "main", result: '"same"', error: null });
+    // One run and at most a few batches (a batch never spans two 100 ms windows).
+    const keys = (await env.KV.list({ prefix: "hist:" })).keys;
+    expect(keys.length).toBeLessThanOrEqual(5);
+  });
+
+  it("counts every hit in stats", async () => {
+    await batch(Array.from({ length: 25 }, () => ({ program: ECHO, args: [1] })));
+    await boom("x");
+    for (let i = 0; i < 4; i++) await echo(1);
+    const { tasks } = (await (await call("/api/stats")).json()) as { tasks: Record<string, number> };
+    expect(tasks).toMatchObject({ total: 30, succeeded: 29, failed: 1, cached: 28 });
+  });
+
+  it("pages across batch boundaries, every limit, with and without a status", async () => {
+    const answers = await mixed();
+    const newestFirst = answers.map((a) => a.id).reverse();
+    for (const limit of [1, 2, 3, 5, 7, 11, 50]) {
+      const { ids, pages } = await all(`?limit=${limit}`);
+      expect(ids, `limit ${limit}`).toEqual(newestFirst);
+      for (const p of pages) expect(p.tasks.length).toBeLessThanOrEqual(limit);
+      expect(pages.slice(0, -1).every((p) => p.tasks.length === limit)).toBe(true);
+      const succeeded = await all(`?status=succeeded&limit=${limit}`);
+      expect(succeeded.ids).toEqual(newestFirst.filter((id) => answers.find((a) => a.id === id)!.status === "succeeded"));
+      const failed = await all(`?status=failed&limit=${limit}`);
+      expect(failed.ids).toEqual(answers.filter((a) => a.status === "failed").map((a) => a.id));
+    }
+  });
+
+  it("answers each hit by id, whole", async () => {
+    const answers = await mixed();
+    for (const a of answers) {
+      const res = await call(`/api/tasks/${a.id}`);
+      expect(res.status, a.id).toBe(200);
+      expect(await res.json()).toMatchObject({ id: a.id, status: a.status, cached: a.cached, program: ECHO, durationMs: a.durationMs });
+    }
+    // An id between two members of a batch that is no task.
+    const hits = answers.slice(1, 13);
+    const fake = `${hits[5]!.id.slice(0, 17)}-00000000`;
+    expect((await call(`/api/tasks/${fake}`)).status).toBe(404);
+  });
+
+  it("shows a hit at once in the isolate that answered it, and clears batches with the history", async () => {
+    await echo("x");
+    for (let i = 0; i < 3; i++) {
+      const hit = await echo("x");
+      expect((await page("?limit=1")).tasks[0]).toMatchObject({ id: hit.id, cached: true });
+    }
+    await batch(Array.from({ length: 5 }, () => ({ program: ECHO, args: ["x"] })));
+    expect((await call("/api/tasks", { method: "DELETE" })).status).toBe(204);
+    expect((await page()).tasks).toEqual([]);
+    expect((await env.KV.list({ prefix: "hist:" })).keys).toEqual([]);
+  });
+
+  it("refuses a malformed cursor of its own shape with 400", async () => {
+    const res = await call("/api/tasks?cursor=~5000~1~");
+    expect(res.status).toBe(400);
+  });
+});
+
 describe("batch", () => {
   const batch = (body: unknown) => call("/api/tasks/batch", { method: "POST", body: JSON.stringify(body) });
 
