@@ -33,7 +33,7 @@ const workerProject = {
             // The bundle imports the QuickJS sandbox as a compiled module beside it.
             modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
             compatibilityDate: "2026-04-20",
-            compatibilityFlags: ["global_fetch_strictly_public"],
+            compatibilityFlags: ["global_fetch_strictly_public", "nodejs_compat", "no_nodejs_compat_v2"],
             r2Buckets: { FILES: "peer2-files" },
             kvNamespaces: { KV: "peer2-kv" },
             bindings: {

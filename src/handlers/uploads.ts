@@ -58,7 +58,7 @@ export async function uploadPart(request: IRequest, env: PeerEnv): Promise<Respo
   const body = watchedBody(request, length);
   let uploaded;
   try {
-    uploaded = await files.uploadPart(name, uploadId, part, body.stream);
+    uploaded = await files.uploadPart(name, uploadId, part, body.stream, length);
   } catch (err) {
     if (!(err instanceof HttpError) && (await body.brokenOff())) throw bodyBrokenOff(length);
     throw err;

@@ -1,6 +1,8 @@
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { toHex } from "../http/crypto";
+import { type Hash, copyThrough, hashStream, newSha256 } from "./hashing";
 import { fileShaKey } from "./keys";
+import { type Turn, dropChain, joinChain, readBack, startChain, takeChain } from "./uploadDigests";
 
 /** A stored file as listings and upload answers show it. */
 export interface FileMeta {
@@ -22,6 +24,12 @@ export interface PutOptions {
   length: number;
   /** Hex SHA-256 the client vouches for: R2 verifies it and refuses a mismatch. */
   sha256?: string;
+  /**
+   * Hex MD5 of the body, when the bytes come from another peer's single-part file (its R2
+   * etag). R2 computes an MD5 of every put anyway, so verifying it costs nothing; `sha256` is
+   * then recorded as the source stored it rather than computed a second time.
+   */
+  md5?: string;
   contentType?: string;
   /** Refuse (412) if a file of that name already exists. */
   onlyIfAbsent?: boolean;
@@ -103,8 +111,10 @@ export class FileStore {
 
     if (opts.sha256) {
       const sha256 = opts.sha256;
-      const object = await this.guardDigest(() =>
-        this.bucket.put(name, body, { httpMetadata, customMetadata: { sha256 }, sha256, onlyIf }),
+      const check = opts.md5 ? { md5: opts.md5 } : { sha256 };
+      const object = await this.guardDigest(
+        () => this.bucket.put(name, body, { httpMetadata, customMetadata: { sha256 }, ...check, onlyIf }),
+        opts.md5 ? "its MD5" : "X-Content-SHA256",
       );
       if (!object) throw exists(name);
       // No KV write on this, the fast path: an older sidecar is never read for an object that
@@ -149,24 +159,38 @@ export class FileStore {
     const upload = await this.bucket.createMultipartUpload(name, {
       httpMetadata: { contentType: contentType || DEFAULT_TYPE },
     });
+    startChain(name, upload.uploadId);
     return upload.uploadId;
   }
 
-  /** `body` must be of known length (a `FixedLengthStream`'s readable, as `watchedBody` gives). */
-  async uploadPart(name: string, uploadId: string, part: number, body: ReadableStream): Promise<R2UploadedPart> {
+  /**
+   * Stores part `part` (`body` of exactly `length` bytes). When the part can join its upload's
+   * digest in order (`uploadDigests.ts`) it is hashed on the way to R2.
+   */
+  async uploadPart(name: string, uploadId: string, part: number, body: ReadableStream, length: number): Promise<R2UploadedPart> {
     const upload = this.bucket.resumeMultipartUpload(name, uploadId);
-    return this.guardUpload(() => upload.uploadPart(part, body));
+    const turn = joinChain(name, uploadId, part);
+    if (!turn) return this.guardUpload(() => upload.uploadPart(part, body));
+    try {
+      const uploaded = await this.storeHashing(body, length, turn, (stream) => this.guardUpload(() => upload.uploadPart(part, stream)));
+      await turn.commit(uploaded.etag);
+      return uploaded;
+    } catch (err) {
+      turn.fail();
+      throw err;
+    }
   }
 
   /**
-   * Completes an upload, then reads the object back once through a digest (a multipart
-   * object has no whole-object SHA-256 in R2). A mismatch with `expected` removes the
-   * object and answers `checksum_mismatch`.
+   * Completes an upload and learns its SHA-256 (R2 keeps none for a multipart object): from
+   * the digest its parts built as they arrived, reading back only what that digest lacks —
+   * nothing when the parts came in order to this isolate. A mismatch with `expected` removes
+   * the object and answers `checksum_mismatch`.
    */
   async completeUpload(name: string, uploadId: string, parts: R2UploadedPart[], expected?: string): Promise<FileMeta> {
     const upload = this.bucket.resumeMultipartUpload(name, uploadId);
     const object = await this.guardUpload(() => upload.complete(parts));
-    const sha256 = await this.digestOf(name, object.etag);
+    const sha256 = await this.digestFrom(object, takeChain(name, uploadId, parts));
     if (expected && expected !== sha256) {
       await this.bucket.delete(name);
       throw new HttpError("checksum_mismatch", `The assembled file's SHA-256 is ${sha256}, not ${expected}; it was not kept.`);
@@ -178,53 +202,52 @@ export class FileStore {
   async abortUpload(name: string, uploadId: string): Promise<void> {
     const upload = this.bucket.resumeMultipartUpload(name, uploadId);
     await this.guardUpload(() => upload.abort());
+    dropChain(name, uploadId);
   }
 
   // --- internals -------------------------------------------------------------------------
 
-  /**
-   * One pump feeds each chunk to both the bucket (through a FixedLengthStream, so R2 knows
-   * the length) and a digest. Unlike `tee()` it never buffers one side ahead of the other,
-   * and it works on any stream workerd hands us (a tee of a native transform cannot be piped).
-   */
+  /** Streams `body` into R2 through a digest; the digest is kept in the KV sidecar. */
   private async putHashing(
     name: string,
     body: ReadableStream<Uint8Array>,
     length: number,
     options: R2PutOptions,
   ): Promise<{ object: R2Object | null; sha256: string }> {
+    const hash = newSha256();
+    const object = await this.storeHashing(body, length, { feed: (chunk) => void hash.update(chunk) }, (stream) =>
+      this.bucket.put(name, stream, options),
+    );
+    return { object, sha256: object ? hash.digest("hex") : "" };
+  }
+
+  /**
+   * Runs `store` on a copy of `body` (through a FixedLengthStream, so R2 knows the length)
+   * that hands every chunk to `hasher` on the way; resolves once both the store and the copy
+   * are done, so the digest covers every byte stored. If the store fails, the copy is
+   * cancelled; if the copy fails (the client broke off), the store fails with it.
+   */
+  private async storeHashing<T>(
+    body: ReadableStream<Uint8Array>,
+    length: number,
+    hasher: Pick<Turn, "feed">,
+    store: (stream: ReadableStream<Uint8Array>) => Promise<T>,
+  ): Promise<T> {
     const fixed = new FixedLengthStream(length);
-    const digest = new crypto.DigestStream("SHA-256");
-    const reader = body.getReader();
-    const toBucket = fixed.writable.getWriter();
-    const toDigest = digest.getWriter();
-    const stop = (reason: unknown) => {
-      reader.cancel(reason).catch(() => {});
-      toBucket.abort(reason).catch(() => {});
-      toDigest.abort(reason).catch(() => {});
-    };
-    const pump = (async () => {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        await Promise.all([toBucket.write(value), toDigest.write(value)]);
-      }
-      await Promise.all([toBucket.close(), toDigest.close()]);
-    })();
-    pump.catch(stop);
-    let object: R2Object | null;
+    const stop = new AbortController();
+    const copied = copyThrough(body, fixed.writable, (chunk) => hasher.feed(chunk), stop.signal);
+    copied.catch(() => {});
+    let stored: T;
     try {
-      object = await this.bucket.put(name, fixed.readable, options);
+      stored = await store(fixed.readable);
     } catch (err) {
-      stop(err);
+      stop.abort(err);
       throw err;
     }
-    if (!object) {
-      stop(new Error("precondition failed"));
-      return { object, sha256: "" };
-    }
-    await pump;
-    return { object, sha256: toHex(await digest.digest) };
+    // A store refused by a precondition (null) need not have read the body.
+    if (stored === null) stop.abort(new Error("not stored"));
+    else await copied;
+    return stored;
   }
 
   private async sha256Of(object: R2Object): Promise<string | null> {
@@ -243,20 +266,30 @@ export class FileStore {
     return out;
   }
 
-  private async digestOf(name: string, etag: string): Promise<string> {
-    const object = await this.bucket.get(name, { onlyIf: { etagMatches: etag } });
-    if (!object || !("body" in object)) throw new HttpError("conflict", "The file changed while it was being verified.");
-    const digest = new crypto.DigestStream("SHA-256");
-    await object.body.pipeTo(digest);
-    return toHex(await digest.digest);
+  /** Finishes `chain` (or a fresh digest) with the bytes of `object` past its offset. */
+  private async digestFrom(object: R2Object, chain: { hash: Hash; offset: number } | null): Promise<string> {
+    const usable = chain && chain.offset <= object.size ? chain : null;
+    const hash = usable?.hash ?? newSha256();
+    const offset = usable?.offset ?? 0;
+    if (offset < object.size) {
+      const rest = await this.bucket.get(object.key, {
+        ...(offset > 0 && { range: { offset } }),
+        onlyIf: { etagMatches: object.etag },
+      });
+      if (!rest || !("body" in rest)) throw new HttpError("conflict", "The file changed while it was being verified.");
+      await hashStream(rest.body, hash);
+      readBack.completions++;
+      readBack.bytes += object.size - offset;
+    }
+    return hash.digest("hex");
   }
 
-  private async guardDigest<T>(op: () => Promise<T>): Promise<T> {
+  private async guardDigest<T>(op: () => Promise<T>, checksum: string): Promise<T> {
     try {
       return await op();
     } catch (err) {
       if (err instanceof Error && DIGEST_ERROR.test(err.message)) {
-        throw new HttpError("checksum_mismatch", "The body does not match X-Content-SHA256; nothing was stored.");
+        throw new HttpError("checksum_mismatch", `The body does not match ${checksum}; nothing was stored.`);
       }
       throw err;
     }

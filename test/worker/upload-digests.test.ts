@@ -1,0 +1,157 @@
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { FileStore } from "../../src/storage/files";
+import { readBack, waitingPartBytes } from "../../src/storage/uploadDigests";
+import { sha256 } from "../support/http";
+
+/**
+ * The digest a multipart upload builds while its parts arrive (src/storage/uploadDigests.ts),
+ * against the real local R2: whatever the order, concurrency, retries and failures of the
+ * parts, the SHA-256 at completion is that of the bytes R2 assembled, and it is read back only
+ * where the parts could not be hashed in order.
+ */
+
+const MiB = 1024 * 1024;
+const store = () => new FileStore(env.FILES, env.KV);
+
+/** Part n's bytes: 5 MiB (the platform's minimum for all but the last), patterned by n and a seed. */
+function bytesOf(n: number, seed = 0, size = 5 * MiB): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i += 4096) out[i] = (n * 31 + seed + i / 4096) & 0xff;
+  out[size - 1] = n + seed;
+  return out;
+}
+
+const streamOf = (bytes: Uint8Array) => new Response(bytes).body as ReadableStream<Uint8Array>;
+
+/** A body that sends `sent` bytes of `bytes` and then breaks off. */
+function brokenStream(bytes: Uint8Array, sent: number): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= sent) return controller.error(new Error("client went away"));
+      const next = Math.min(sent, at + 64 * 1024);
+      controller.enqueue(bytes.slice(at, next));
+      at = next;
+    },
+  });
+}
+
+async function digestOf(parts: Uint8Array[]): Promise<string> {
+  const whole = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    whole.set(p, at);
+    at += p.byteLength;
+  }
+  return sha256(whole);
+}
+
+async function upload(files: FileStore, name: string, id: string, n: number, bytes: Uint8Array) {
+  const uploaded = await files.uploadPart(name, id, n, streamOf(bytes), bytes.byteLength);
+  return { partNumber: uploaded.partNumber, etag: uploaded.etag };
+}
+
+beforeEach(() => {
+  readBack.completions = 0;
+  readBack.bytes = 0;
+});
+
+describe("the digest of a multipart upload", () => {
+  it("is built from parts sent in order, with nothing read back", async () => {
+    const files = store();
+    const name = "digests/in-order.bin";
+    const id = await files.createUpload(name);
+    const bodies = [bytesOf(1), bytesOf(2), bytesOf(3, 0, 1234)];
+    const parts = [];
+    for (const [i, b] of bodies.entries()) parts.push(await upload(files, name, id, i + 1, b));
+    const meta = await files.completeUpload(name, id, parts);
+    expect(meta.sha256).toBe(await digestOf(bodies));
+    expect(readBack).toEqual({ completions: 0, bytes: 0 });
+  });
+
+  it("is built from parts sent all at once: the later ones wait their turn, and memory is given back", async () => {
+    const files = store();
+    const name = "digests/concurrent.bin";
+    const id = await files.createUpload(name);
+    const bodies = [bytesOf(1, 7), bytesOf(2, 7), bytesOf(3, 7), bytesOf(4, 7, 99)];
+    const parts = await Promise.all(bodies.map((b, i) => upload(files, name, id, i + 1, b)));
+    expect(waitingPartBytes()).toBe(0);
+    const meta = await files.completeUpload(name, id, parts);
+    expect(meta.sha256).toBe(await digestOf(bodies));
+    expect(readBack.bytes).toBe(0);
+  });
+
+  it("reads back only what follows a part sent out of order", async () => {
+    const files = store();
+    const name = "digests/out-of-order.bin";
+    const id = await files.createUpload(name);
+    const bodies = [bytesOf(1, 3), bytesOf(2, 3), bytesOf(3, 3, 4321)];
+    const p1 = await upload(files, name, id, 1, bodies[0]!);
+    const p3 = await upload(files, name, id, 3, bodies[2]!);
+    const p2 = await upload(files, name, id, 2, bodies[1]!);
+    const meta = await files.completeUpload(name, id, [p1, p2, p3]);
+    expect(meta.sha256).toBe(await digestOf(bodies));
+    expect(readBack).toEqual({ completions: 1, bytes: 4321 });
+  });
+
+  it("reads the whole file back when a hashed part was sent again with other bytes", async () => {
+    const files = store();
+    const name = "digests/replaced.bin";
+    const id = await files.createUpload(name);
+    const bodies = [bytesOf(1, 5), bytesOf(2, 5), bytesOf(3, 5, 10)];
+    const p1 = await upload(files, name, id, 1, bodies[0]!);
+    await upload(files, name, id, 2, bodies[1]!);
+    const p3 = await upload(files, name, id, 3, bodies[2]!);
+    bodies[1] = bytesOf(2, 99);
+    const p2 = await upload(files, name, id, 2, bodies[1]!);
+    const meta = await files.completeUpload(name, id, [p1, p2, p3]);
+    expect(meta.sha256).toBe(await digestOf(bodies));
+    expect(readBack.bytes).toBe(meta.size);
+  });
+
+  it("goes back to before a part that broke off, so its retry continues the digest", async () => {
+    const files = store();
+    const name = "digests/retried.bin";
+    const id = await files.createUpload(name);
+    const bodies = [bytesOf(1, 11), bytesOf(2, 11), bytesOf(3, 11, 777)];
+    const p1 = await upload(files, name, id, 1, bodies[0]!);
+    await expect(files.uploadPart(name, id, 2, brokenStream(bodies[1]!, 3 * MiB), 5 * MiB)).rejects.toThrow();
+    const p2 = await upload(files, name, id, 2, bodies[1]!);
+    const p3 = await upload(files, name, id, 3, bodies[2]!);
+    const meta = await files.completeUpload(name, id, [p1, p2, p3]);
+    expect(meta.sha256).toBe(await digestOf(bodies));
+    expect(readBack.bytes).toBe(0);
+  });
+
+  it("stores the parts lined up behind a failed part unhashed, and reads them back", async () => {
+    const files = store();
+    const name = "digests/failed-ahead.bin";
+    const id = await files.createUpload(name);
+    const bodies = [bytesOf(1, 13), bytesOf(2, 13), bytesOf(3, 13, 555)];
+    const p1 = await upload(files, name, id, 1, bodies[0]!);
+    const [failed, p3] = await Promise.allSettled([
+      files.uploadPart(name, id, 2, brokenStream(bodies[1]!, 2 * MiB), 5 * MiB),
+      upload(files, name, id, 3, bodies[2]!),
+    ]);
+    expect(failed.status).toBe("rejected");
+    expect(p3.status).toBe("fulfilled");
+    expect(waitingPartBytes()).toBe(0);
+    const p2 = await upload(files, name, id, 2, bodies[1]!);
+    const meta = await files.completeUpload(name, id, [p1, p2, (p3 as PromiseFulfilledResult<{ partNumber: number; etag: string }>).value]);
+    expect(meta.sha256).toBe(await digestOf(bodies));
+    expect(readBack).toEqual({ completions: 1, bytes: 555 });
+  });
+
+  it("reads the whole file back when fewer parts are completed than were hashed", async () => {
+    const files = store();
+    const name = "digests/subset.bin";
+    const id = await files.createUpload(name);
+    const bodies = [bytesOf(1, 17), bytesOf(2, 17)];
+    const p1 = await upload(files, name, id, 1, bodies[0]!);
+    await upload(files, name, id, 2, bodies[1]!);
+    const meta = await files.completeUpload(name, id, [p1]);
+    expect(meta.sha256).toBe(await digestOf([bodies[0]!]));
+    expect(readBack.bytes).toBe(5 * MiB);
+  });
+});
