@@ -28,8 +28,10 @@ export async function shareFile(request: IRequest, env: PeerEnv): Promise<Respon
 
 /**
  * `POST /api/files/{name}/pull` with `{"from": signed link}` — fetches another peer's
- * signed link and streams it into this bucket, verifying the SHA-256 the source reports.
- * Only known peers are fetched and redirects are not followed, so this is no open proxy.
+ * signed link and streams it into this bucket, verifying the bytes against what the source
+ * reports: its ETag when that is an MD5 (a single-part file — free, as R2 computes an MD5 of
+ * every put), else its SHA-256. Only known peers are fetched and redirects are not followed,
+ * so this is no open proxy.
  */
 export async function pullFile(request: IRequest, env: PeerEnv): Promise<Response> {
   const name = fileNameOf(request);
@@ -70,6 +72,7 @@ export async function pullFile(request: IRequest, env: PeerEnv): Promise<Respons
     const meta = await files.put(name, response.body.pipeThrough(new FixedLengthStream(length)), {
       length,
       sha256,
+      md5: md5Etag(response.headers),
       contentType: response.headers.get("content-type") ?? undefined,
     });
     return json(meta, 201);
@@ -80,6 +83,11 @@ export async function pullFile(request: IRequest, env: PeerEnv): Promise<Respons
     if (err instanceof HttpError) throw err;
     throw upstream(`The transfer from ${source.name} broke off; nothing was stored.`);
   }
+}
+
+/** The MD5 in a strong ETag of a single-part R2 object (`"<32 hex>"`), else undefined. */
+function md5Etag(headers: Headers): string | undefined {
+  return /^"([0-9a-f]{32})"$/.exec(headers.get("etag") ?? "")?.[1];
 }
 
 const upstream = (message: string) => new HttpError("upstream_failed", message);

@@ -121,6 +121,36 @@ describe("POST /api/files/{name}/pull", () => {
     expect(await (await env.FILES.get("copies/pulled.txt"))!.text()).toBe("pulled across peers");
   });
 
+  it("checks a single-part source by its MD5 etag, a multipart one by its SHA-256", async () => {
+    const from = await sharedOnPeer2("single.txt", "one part");
+    expect((await call("/api/files/single.txt/pull", { method: "POST", body: JSON.stringify({ from }) })).status).toBe(201);
+    const single = (await env.FILES.head("single.txt"))!;
+    const sourceEtag = (await peer2("/api/files/single.txt", { method: "HEAD" })).headers.get("etag");
+    expect(`"${toHexString(single.checksums.md5!)}"`).toBe(sourceEtag);
+    expect(single.checksums.sha256).toBeUndefined();
+    expect(single.customMetadata?.sha256).toBe(await sha256("one part"));
+
+    const bytes = new Uint8Array(5 * 1024 * 1024 + 10).fill(9);
+    const created = (await (await peer2("/api/uploads", { method: "POST", body: JSON.stringify({ name: "multi.bin" }) })).json()) as {
+      uploadId: string;
+    };
+    const partPath = (n: number) => `/api/uploads/${encodeURIComponent(created.uploadId)}/parts/${n}?name=multi.bin`;
+    const parts = [
+      await (await peer2(partPath(1), { method: "PUT", body: bytes.subarray(0, 5 * 1024 * 1024) })).json(),
+      await (await peer2(partPath(2), { method: "PUT", body: bytes.subarray(5 * 1024 * 1024) })).json(),
+    ];
+    const done = await peer2(`/api/uploads/${encodeURIComponent(created.uploadId)}/complete?name=multi.bin`, {
+      method: "POST",
+      body: JSON.stringify({ parts }),
+    });
+    expect(done.status).toBe(201);
+    const link = ((await (await peer2("/api/files/multi.bin/share", { method: "POST" })).json()) as Link).url;
+    const res = await call("/api/files/multi.bin/pull", { method: "POST", body: JSON.stringify({ from: link }) });
+    expect(res.status).toBe(201);
+    const multi = (await env.FILES.head("multi.bin"))!;
+    expect(toHexString(multi.checksums.sha256!)).toBe(await sha256(bytes));
+  });
+
   it("refuses a link whose origin is not a known peer with 403 and fetches nothing", async () => {
     const res = await call("/api/files/evil.txt/pull", {
       method: "POST",
@@ -176,3 +206,7 @@ describe("isolation between peers", () => {
     expect(list.files.map((f) => f.name)).not.toContain("private.txt");
   });
 });
+
+function toHexString(bytes: ArrayBuffer): string {
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
