@@ -1,4 +1,3 @@
-import { type IRequest, Router } from "itty-router";
 import type { PeerEnv } from "./env";
 import { deleteFile, getFile, listFiles, putFile } from "./handlers/files";
 import { health, peers } from "./handlers/health";
@@ -12,7 +11,7 @@ import { withAuth } from "./http/auth";
 import { withCorsHeaders, withCorsPreflight } from "./http/cors";
 import { renderError } from "./http/errors";
 import { withCommonHeaders } from "./http/headers";
-import { type RouteTable, mountRoutes } from "./http/routes";
+import { type RouteTable, createRouter } from "./http/routes";
 
 /** Every route of the peer (the contract: docs/api.md). */
 const routes: RouteTable<PeerEnv> = [
@@ -42,13 +41,10 @@ const routes: RouteTable<PeerEnv> = [
   ["/assets/:file", { GET: uiAsset, HEAD: uiAsset }],
 ];
 
-const router = Router<IRequest, [PeerEnv, ExecutionContext]>({
+const answer = createRouter(routes, {
   before: [withCorsPreflight, withAuth],
   catch: renderError,
   finally: [withCorsHeaders, withCommonHeaders],
 });
-mountRoutes(router, routes);
 
-export default {
-  fetch: (request, env, ctx) => router.fetch(request, env, ctx),
-} satisfies ExportedHandler<PeerEnv>;
+export default { fetch: answer } satisfies ExportedHandler<PeerEnv>;

@@ -2,6 +2,7 @@ import type { IRequest } from "itty-router";
 import { knownPeers } from "../config";
 import type { PeerEnv } from "../env";
 import { HttpError } from "./errors";
+import { urlOf } from "./routes";
 
 const ALLOW_METHODS = "GET, HEAD, PUT, POST, DELETE";
 const ALLOW_HEADERS = "authorization, content-type, x-content-sha256, if-none-match, if-range, range";
@@ -52,7 +53,7 @@ export function withCorsPreflight(request: IRequest, env: PeerEnv): Response | u
   if (request.method !== "OPTIONS") return undefined;
   const origin = request.headers.get("origin");
   if (!origin || !request.headers.has("access-control-request-method")) return undefined;
-  if (!new URL(request.url).pathname.startsWith("/api/")) return undefined;
+  if (!urlOf(request).pathname.startsWith("/api/")) return undefined;
   if (!allowedOrigins(env).has(origin)) {
     throw new HttpError("forbidden", `${origin} may not call this peer from a browser (not in PEERS or CORS_ORIGINS).`, {
       vary: "Origin",
@@ -72,9 +73,9 @@ export function withCorsPreflight(request: IRequest, env: PeerEnv): Response | u
 
 /** Router `finally` stage: lets an allowed origin read an /api/ answer, errors included. */
 export function withCorsHeaders(response: Response | undefined, request: IRequest, env: PeerEnv): Response | undefined {
-  if (!response || response.headers.has("access-control-allow-origin")) return response;
   const origin = request.headers.get("origin");
-  if (!origin || !new URL(request.url).pathname.startsWith("/api/")) return response;
+  if (!response || !origin || response.headers.has("access-control-allow-origin")) return response;
+  if (!urlOf(request).pathname.startsWith("/api/")) return response;
   const out = new Response(response.body, response);
   out.headers.append("vary", "Origin");
   if (allowedOrigins(env).has(origin)) {
