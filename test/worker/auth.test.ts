@@ -1,6 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
+import { constantTimeEquals } from "../../src/http/auth";
 import { PEER2, TEST_TOKEN } from "../support/peers";
 import { BASE, call, errorOf, putFile } from "../support/http";
 import { env } from "cloudflare:test";
@@ -71,6 +72,39 @@ describe("auth", () => {
       expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
       const text = await res.text();
       expect(text).not.toMatch(/<html|at \w+ \(/i);
+    }
+  });
+
+  it("accepts a token it has verified again, and still refuses every other header", async () => {
+    expect((await call("/api/memory")).status).toBe(200);
+    expect((await call("/api/memory")).status).toBe(200);
+    const sameLength = TEST_TOKEN.replace(/.$/, (c) => (c === "a" ? "b" : "a"));
+    for (const token of [sameLength, TEST_TOKEN.slice(0, -1), `${TEST_TOKEN}x`, "", PEER2.token]) {
+      expect((await call("/api/memory", { token })).status, token).toBe(401);
+    }
+    for (const header of [TEST_TOKEN, `Bearer  ${TEST_TOKEN}x`, `Basic ${TEST_TOKEN}`, `Bearer ${TEST_TOKEN}`.slice(0, -1)]) {
+      const res = await SELF.fetch(`${BASE}/api/memory`, { headers: { authorization: header } });
+      expect(res.status, header).toBe(401);
+    }
+    // Other spellings of the scheme are verified in full, then remembered too.
+    for (const header of [`bearer ${TEST_TOKEN}`, `Bearer   ${TEST_TOKEN} `, `bearer ${TEST_TOKEN}`]) {
+      const res = await SELF.fetch(`${BASE}/api/memory`, { headers: { authorization: header } });
+      expect(res.status, header).toBe(200);
+    }
+  });
+
+  it("forgets the headers it verified when the peer's token changes", async () => {
+    const request = () => new Request(`${BASE}/api/memory`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+    expect((await worker.fetch(request(), env, {} as ExecutionContext)).status).toBe(200);
+    const rotated = { ...env, PEER_TOKEN: `${TEST_TOKEN}-rotated` };
+    expect((await worker.fetch(request(), rotated, {} as ExecutionContext)).status).toBe(401);
+    expect((await worker.fetch(request(), env, {} as ExecutionContext)).status).toBe(200);
+  });
+
+  it("compares in constant time: equal only for the same text, whatever the lengths", () => {
+    expect(constantTimeEquals("abc", "abc")).toBe(true);
+    for (const presented of ["", "ab", "abd", "abcd", "abcabc", "ABC", "\u0000abc"]) {
+      expect(constantTimeEquals(presented, "abc"), presented).toBe(false);
     }
   });
 });
