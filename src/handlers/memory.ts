@@ -12,6 +12,8 @@ import { releaseMemoryKey, reserveMemoryKey } from "../storage/quota";
 /** KV's limit on one value. */
 export const MEMORY_VALUE_LIMIT = 25 * 1024 * 1024;
 
+const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
+
 const putBody = z.object({ value: z.unknown(), ttl: z.number().int().min(60).optional() });
 
 const store = (env: PeerEnv) => new MemoryStore(env.KV);
@@ -31,16 +33,32 @@ export async function getMemory(request: IRequest, env: PeerEnv): Promise<Respon
   const text = await store(env).get(key);
   if (text === null) throw notFound(`No memory key "${key}".`);
   // The value is stored as JSON text: splice it in rather than parse and re-serialise it.
-  return new Response(`{"key":${JSON.stringify(key)},"value":${text}}`, {
-    headers: { "content-type": "application/json; charset=utf-8" },
-  });
+  return new Response(`{"key":${JSON.stringify(key)},"value":${text}}`, { headers: JSON_TYPE });
 }
 
-/** `PUT /api/memory/{key}` with `{"value": any JSON, "ttl"?: seconds ≥ 60}` */
-export async function putMemory(request: IRequest, env: PeerEnv): Promise<Response> {
-  const key = keyOf(request);
-  // The envelope around the value may add a little; the value itself is checked below.
-  const text = await readText(request, MEMORY_VALUE_LIMIT + 1024, "memory value");
+/** `{"value":` at the start of a body, with any JSON whitespace. */
+const BARE_ENVELOPE_START = /^[ \t\n\r]*\{[ \t\n\r]*"value"[ \t\n\r]*:/;
+const JSON_SPACE = /^[ \t\n\r]*$/;
+
+/**
+ * The JSON text of `value` in a PUT body, and its TTL. The common body is `{"value": V}`
+ * alone: when the text between `"value":` and the last `}` parses on its own, it is exactly
+ * one JSON value and nothing else is in the envelope, so that text is stored as it came —
+ * no parse of the envelope, no validation of it, no re-serialisation. Any other body (a TTL,
+ * other keys, whitespace after the braces…) is parsed and validated whole.
+ */
+function parsePutBody(text: string): { valueText: string; ttl?: number } {
+  const start = BARE_ENVELOPE_START.exec(text);
+  const end = text.lastIndexOf("}");
+  if (start && end > start[0].length && JSON_SPACE.test(text.slice(end + 1))) {
+    const raw = text.slice(start[0].length, end);
+    try {
+      JSON.parse(raw);
+      return { valueText: raw.trim() };
+    } catch {
+      // Not a lone value (e.g. `1, "ttl": 60`): the whole body decides below.
+    }
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -51,14 +69,28 @@ export async function putMemory(request: IRequest, env: PeerEnv): Promise<Respon
   if (!parsed.success || !body || typeof body !== "object" || !("value" in body)) {
     throw badRequest('The body must be {"value": any JSON, "ttl"?: whole seconds ≥ 60}.');
   }
-  const valueText = JSON.stringify(parsed.data.value);
-  if (utf8Length(valueText) > MEMORY_VALUE_LIMIT) {
-    throw new HttpError("payload_too_large", `The value is over KV's limit of ${MEMORY_VALUE_LIMIT} bytes.`);
+  return { valueText: JSON.stringify(parsed.data.value), ttl: parsed.data.ttl };
+}
+
+/** `PUT /api/memory/{key}` with `{"value": any JSON, "ttl"?: seconds ≥ 60}` */
+export async function putMemory(request: IRequest, env: PeerEnv): Promise<Response> {
+  const key = keyOf(request);
+  // The envelope around the value may add a little; the value itself is checked below.
+  const text = await readText(request, MEMORY_VALUE_LIMIT + 1024, "memory value");
+  let { valueText, ttl } = parsePutBody(text);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: only a long text needs measuring. A value
+  // sent with spaces is measured as JSON.stringify would write it before being refused.
+  if (valueText.length * 3 > MEMORY_VALUE_LIMIT && utf8Length(valueText) > MEMORY_VALUE_LIMIT) {
+    valueText = JSON.stringify(JSON.parse(valueText));
+    if (utf8Length(valueText) > MEMORY_VALUE_LIMIT) {
+      throw new HttpError("payload_too_large", `The value is over KV's limit of ${MEMORY_VALUE_LIMIT} bytes.`);
+    }
   }
   const memory = store(env);
-  await reserveMemoryKey(env, memory, key);
-  await memory.put(key, valueText, parsed.data.ttl);
-  return json({ key });
+  const written = await reserveMemoryKey(env, memory, key);
+  await memory.put(key, valueText, ttl);
+  written();
+  return new Response(`{"key":${JSON.stringify(key)}}`, { headers: JSON_TYPE });
 }
 
 /** `DELETE /api/memory/{key}` */

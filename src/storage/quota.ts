@@ -28,6 +28,8 @@ const FRESH_MS = 30_000;
 interface Tally {
   value: number;
   at: number;
+  /** Memory keys written by this isolate since the count: writing one again adds no key. */
+  written?: Set<string>;
 }
 
 /**
@@ -67,14 +69,28 @@ export function releaseStorage(env: PeerEnv): void {
   tallies.delete(`storage:${env.PEER_NAME}`);
 }
 
-/** Refuses (413) a new memory key past `MEMORY_MAX_KEYS`; overwriting an existing key is always allowed. */
-export async function reserveMemoryKey(env: PeerEnv, memory: MemoryStore, key: string): Promise<void> {
+/** Most keys remembered as written per count (a key is at most 480 bytes). */
+const WRITTEN_MAX = 1024;
+
+/**
+ * Refuses (413) a new memory key past `MEMORY_MAX_KEYS`; overwriting an existing key is always
+ * allowed. Call the function it returns once the value is stored: the key is then known to
+ * exist until the next count, and writing it again neither bumps the tally nor, at the limit,
+ * costs a KV read to tell an overwrite from a new key. (A key that expires or is deleted
+ * elsewhere meanwhile only leaves the tally high, which errs on the side of counting again.)
+ */
+export async function reserveMemoryKey(env: PeerEnv, memory: MemoryStore, key: string): Promise<() => void> {
   const limit = intVar(env.MEMORY_MAX_KEYS, DEFAULT_MEMORY_MAX_KEYS);
   const id = `memory:${env.PEER_NAME}`;
   const count = () => memory.count();
   let keys = await tally(id, count);
+  const written = (t: Tally) => () => {
+    t.written ??= new Set();
+    if (t.written.size < WRITTEN_MAX) t.written.add(key);
+  };
+  if (keys.written?.has(key)) return () => {};
   if (keys.value >= limit) {
-    if (await memory.has(key)) return;
+    if (await memory.has(key)) return written(keys);
     keys = await tally(id, count, true);
     if (keys.value >= limit) {
       throw new HttpError(
@@ -84,6 +100,7 @@ export async function reserveMemoryKey(env: PeerEnv, memory: MemoryStore, key: s
     }
   }
   keys.value++;
+  return written(keys);
 }
 
 /** Forgets the memory-key tally after a delete. */

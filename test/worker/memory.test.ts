@@ -1,5 +1,8 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { PeerEnv } from "../../src/env";
+import type { MemoryStore } from "../../src/storage/memory";
+import { reserveMemoryKey } from "../../src/storage/quota";
 import { call, errorOf } from "../support/http";
 
 const put = (key: string, body: unknown) => call(`/api/memory/${encodeURIComponent(key)}`, { method: "PUT", body: JSON.stringify(body) });
@@ -98,5 +101,74 @@ describe("memory", () => {
   it("answers 405 on the list route for PUT", async () => {
     const res = await call("/api/memory", { method: "PUT", body: "{}" });
     expect(res.status).toBe(405);
+  });
+
+  it("stores the value's JSON text as it was sent, and answers it spliced in", async () => {
+    const sent = '{ "value" : {"a": 1,  "big": 12345678901234567890, "s": "\\u00e9"} }\n';
+    const res = await call("/api/memory/as-sent", { method: "PUT", body: sent });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('{"key":"as-sent"}');
+    const stored = '{"a": 1,  "big": 12345678901234567890, "s": "\\u00e9"}';
+    expect(await env.KV.get("mem:as-sent")).toBe(stored);
+    const got = await call("/api/memory/as-sent");
+    expect(await got.text()).toBe(`{"key":"as-sent","value":${stored}}`);
+  });
+
+  it.each([
+    ["a TTL", '{"value": [1, 2], "ttl": 3600}', [1, 2]],
+    ["a second value key (the last wins)", '{"value": 1, "value": 2}', 2],
+    ["another key beside the value", '{"value": {"x": 1}, "other": true}', { x: 1 }],
+    ["a value that ends in a brace", '{"value": {"x": {}}}', { x: {} }],
+  ])("reads a body with %s as JSON", async (_what, body, value) => {
+    expect((await call("/api/memory/whole", { method: "PUT", body })).status).toBe(200);
+    expect(JSON.parse((await env.KV.get("mem:whole"))!)).toEqual(value);
+  });
+
+  it.each([
+    ["an extra closing brace", '{"value": 1}}'],
+    ["text after the envelope", '{"value": 1} x'],
+    ["no value after the colon", '{"value": }'],
+    ["a value that is not JSON", '{"value": {a: 1}}'],
+    ["a non-JSON space after the envelope", '{"value": 1}\u00a0'],
+    ["a TTL under 60 beside the value", '{"value": 1, "ttl": 59}'],
+  ])("refuses %s with 400 and stores nothing", async (_why, body) => {
+    const res = await call("/api/memory/refused", { method: "PUT", body });
+    expect(res.status).toBe(400);
+    expect(await env.KV.get("mem:refused")).toBeNull();
+  });
+});
+
+describe("memory key quota", () => {
+  /** A store whose count and existence checks are counted. */
+  function countingStore(keys: number) {
+    const calls = { count: 0, has: 0 };
+    const memory = {
+      count: async () => (calls.count++, keys),
+      has: async () => (calls.has++, true),
+    } as unknown as MemoryStore;
+    return { memory, calls };
+  }
+  const peer = (name: string, max: number) => ({ ...env, PEER_NAME: name, MEMORY_MAX_KEYS: String(max) }) as PeerEnv;
+
+  it("does not count a key written again as a new key", async () => {
+    const { memory, calls } = countingStore(1);
+    const limited = peer("quota-rewrite", 3);
+    // Far more writes of one key than the limit: none is mistaken for a new key, so no
+    // existence check and no recount are needed.
+    for (let i = 0; i < 20; i++) (await reserveMemoryKey(limited, memory, "same"))();
+    expect(calls).toEqual({ count: 1, has: 0 });
+    // Room is left for the one more key the limit allows (1 counted + "same" + "other" = 3).
+    (await reserveMemoryKey(limited, memory, "other"))();
+    expect(calls).toEqual({ count: 1, has: 0 });
+  });
+
+  it("counts a key again when its write was never confirmed", async () => {
+    const { memory, calls } = countingStore(1);
+    const limited = peer("quota-unconfirmed", 3);
+    await reserveMemoryKey(limited, memory, "failed");
+    await reserveMemoryKey(limited, memory, "failed");
+    // 1 + 2 reservations: at the limit, so the next key asks whether it exists.
+    await reserveMemoryKey(limited, memory, "failed");
+    expect(calls.has).toBe(1);
   });
 });
