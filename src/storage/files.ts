@@ -173,7 +173,7 @@ export class FileStore {
     if (!turn) return this.guardUpload(() => upload.uploadPart(part, body));
     try {
       const uploaded = await this.storeHashing(body, length, turn, (stream) => this.guardUpload(() => upload.uploadPart(part, stream)));
-      await turn.commit(uploaded.etag);
+      turn.stored(uploaded.etag);
       return uploaded;
     } catch (err) {
       turn.fail();

@@ -4,24 +4,28 @@ import { type Hash, newSha256 } from "./hashing";
  * The SHA-256 of a multipart upload, computed while its parts arrive instead of by reading the
  * assembled file back at `complete` (which took half the time of a whole upload, BENCHMARKS.md).
  *
- * SHA-256 must see the bytes in order, and parts arrive in any order and several at once. So
- * each upload this isolate created has a *chain*: the digest of parts 1…k so far. A part whose
- * predecessors (k+1…n-1) are all in flight in this isolate lines up behind them: it streams to
- * R2 at once, and its bytes wait in memory until its turn (past `MAX_WAITING_BYTES` for the
- * whole isolate, it stops reading its body until then, so memory stays bounded). Any other
- * part — out of order, a retry of an earlier part, a part served by another isolate — is
- * stored without being hashed, and the chain stops before it.
+ * SHA-256 must see the bytes in order; parts arrive in any order and several at once. So each
+ * upload this isolate created has a *chain*: the digest of parts 1…k so far. The part k+1 is
+ * hashed as it streams to R2. A later part streams to R2 at once too, and keeps its bytes in
+ * memory until the chain reaches it — then they are hashed in whichever request moved the chain
+ * there. No request ever waits for another (workerd forbids one request to resume another's
+ * promises, and a client that sends parts one by one out of order would wait forever).
  *
- * At `complete`, the chain is used only if the parts listed begin with exactly the parts it
- * hashed (same numbers, same etags, in order); the rest of the file, if any, is read back from
- * the chain's end. Anything else reads the whole file back, as before. So a chain can make
+ * Memory is bounded: past `MAX_WAITING_BYTES` held for the whole isolate, a part is stored
+ * without being hashed, and so is any part that arrives out of turn for another reason (a
+ * second copy of a part in flight, a retry of a hashed part, a part served by another isolate).
+ * The chain stops before such a part. At `complete`, the chain is used only if the parts listed
+ * begin with exactly the parts it hashed (same numbers, same etags, in order); what follows is
+ * read back from the chain's end. Anything else reads the whole file back. So a chain can make
  * completion faster, never wrong: the digest covers exactly the bytes R2 assembled.
  */
 
-/** Bytes of parts waiting for their turn that one isolate holds at most (3 parts of 16 MiB in flight fit). */
+/** Bytes of parts waiting for their turn that one isolate holds at most (two 16 MiB parts). */
 const MAX_WAITING_BYTES = 32 * 1024 * 1024;
 /** Uploads one isolate follows at most; past it the oldest is forgotten (its completion reads back). */
 const MAX_CHAINS = 256;
+/** A chain no part has joined for this long is forgotten, with the bytes it holds. */
+const IDLE_MS = 15 * 60 * 1000;
 
 interface HashedPart {
   part: number;
@@ -36,13 +40,26 @@ class Chain {
   /** Bytes hashed: the offset where the digest stops. */
   bytes = 0;
   readonly hashed: HashedPart[] = [];
-  /** Parts in flight that hash in order, by number: `next`, `next + 1`, … without gaps. */
+  /** Parts that will join the digest when the chain reaches them, by number. */
   readonly lined = new Map<number, Turn>();
   closed = false;
+  touched = Date.now();
+
+  /** Hashes every part now at the head of the line that is complete; starts the one streaming. */
+  advance(): void {
+    for (let turn = this.lined.get(this.next); turn; turn = this.lined.get(this.next)) {
+      if (!turn.takeTurn()) return;
+    }
+  }
+
+  /** Drops `from` and every part lined up after it: they are stored unhashed. */
+  dropFrom(from: number): void {
+    for (const [n, turn] of [...this.lined]) if (n >= from) turn.drop();
+  }
 
   close(): void {
     this.closed = true;
-    for (const turn of [...this.lined.values()]) turn.drop();
+    this.dropFrom(0);
   }
 }
 
@@ -51,77 +68,84 @@ let waitingBytes = 0;
 
 const chainKey = (name: string, uploadId: string) => `${uploadId}\n${name}`;
 
-/** A part's place in its upload's digest. Feed it every chunk in order, then `commit` or `fail`. */
+/** A part's place in its upload's digest. Feed it every chunk in order, then `stored` or `fail`. */
 export class Turn {
   private readonly queue: Uint8Array[] = [];
   private queued = 0;
   private size = 0;
-  private state: "waiting" | "active" | "dropped" = "waiting";
-  /** The digest before this part, to go back to if the part fails. */
+  private etag: string | null = null;
+  private state: "waiting" | "active" | "done" | "dropped" = "waiting";
+  /** The digest before this part, to go back to if the part fails while being hashed. */
   private checkpoint: Hash | null = null;
-  private readonly started: Promise<void>;
-  private wake!: () => void;
 
   constructor(
     private readonly chain: Chain,
     readonly part: number,
-  ) {
-    this.started = new Promise((resolve) => {
-      this.wake = resolve;
-    });
-  }
+  ) {}
 
-  /** One chunk of the part. Resolves at once, or — when the isolate holds too much — at this part's turn. */
-  feed(chunk: Uint8Array): Promise<void> | undefined {
-    if (this.state === "dropped") return;
-    if (this.chain.closed) return this.drop();
+  /** One chunk of the part, in order. */
+  feed(chunk: Uint8Array): void {
+    if (this.state === "dropped" || this.state === "done") return;
     this.size += chunk.byteLength;
     if (this.state === "active") {
       this.chain.hash.update(chunk);
       return;
     }
+    if (waitingBytes + chunk.byteLength > MAX_WAITING_BYTES) {
+      this.chain.dropFrom(this.part);
+      return;
+    }
     this.queue.push(chunk);
     this.queued += chunk.byteLength;
     waitingBytes += chunk.byteLength;
-    return waitingBytes > MAX_WAITING_BYTES ? this.started : undefined;
   }
 
-  /** Storage accepted the part as `etag`: waits for its turn, then moves the chain past it. */
-  async commit(etag: string): Promise<void> {
-    await this.started;
-    if (this.state !== "active" || this.chain.closed) return;
-    const { chain } = this;
-    chain.hashed.push({ part: this.part, etag, size: this.size });
-    chain.bytes += this.size;
-    chain.next = this.part + 1;
-    chain.lined.delete(this.part);
-    this.state = "dropped";
-    chain.lined.get(chain.next)?.activate();
+  /** Storage accepted the whole part as `etag`: it joins the digest now, or when the chain reaches it. */
+  stored(etag: string): void {
+    if (this.state === "dropped" || this.state === "done") return;
+    this.etag = etag;
+    if (this.state === "active") this.finish();
   }
 
-  /** The part was not stored: the digest goes back to before it; the parts behind it are stored unhashed. */
+  /** The part was not stored: the digest goes back to before it; the parts after it are stored unhashed. */
   fail(): void {
-    if (this.state === "dropped") return;
+    if (this.state === "dropped" || this.state === "done") return;
     if (this.state === "active" && this.checkpoint) this.chain.hash = this.checkpoint;
-    for (const [n, turn] of [...this.chain.lined]) if (n >= this.part) turn.drop();
+    this.chain.dropFrom(this.part);
   }
 
   /** This part is not hashed after all. */
-  drop(): undefined {
-    if (this.state === "dropped") return;
+  drop(): void {
+    if (this.state === "dropped" || this.state === "done") return;
     this.state = "dropped";
     this.release();
     if (this.chain.lined.get(this.part) === this) this.chain.lined.delete(this.part);
-    this.wake();
   }
 
-  activate(): void {
-    if (this.state !== "waiting") return;
+  /**
+   * The chain has reached this part: hashes what it holds. True when the part is complete (the
+   * chain moved past it), false while it is still streaming (it hashes the rest as it comes).
+   */
+  takeTurn(): boolean {
+    if (this.state !== "waiting") return false;
     this.checkpoint = this.chain.hash.copy();
     this.state = "active";
     for (const chunk of this.queue) this.chain.hash.update(chunk);
     this.release();
-    this.wake();
+    if (this.etag === null) return false;
+    this.finish();
+    return true;
+  }
+
+  private finish(): void {
+    const { chain } = this;
+    chain.hashed.push({ part: this.part, etag: this.etag!, size: this.size });
+    chain.bytes += this.size;
+    chain.next = this.part + 1;
+    chain.lined.delete(this.part);
+    this.state = "done";
+    this.checkpoint = null;
+    chain.advance();
   }
 
   private release(): void {
@@ -131,8 +155,17 @@ export class Turn {
   }
 }
 
+function forgetIdle(now: number): void {
+  for (const [key, chain] of chains) {
+    if (now - chain.touched < IDLE_MS) continue;
+    chain.close();
+    chains.delete(key);
+  }
+}
+
 /** Starts following a new upload's digest. */
 export function startChain(name: string, uploadId: string): void {
+  forgetIdle(Date.now());
   if (chains.size >= MAX_CHAINS) {
     const [oldest] = chains;
     if (oldest) {
@@ -143,14 +176,14 @@ export function startChain(name: string, uploadId: string): void {
   chains.set(chainKey(name, uploadId), new Chain());
 }
 
-/** The turn of a part that can join its upload's digest in order, or null (it is stored unhashed). */
+/** The turn of a part that can still join its upload's digest, or null (it is stored unhashed). */
 export function joinChain(name: string, uploadId: string, part: number): Turn | null {
   const chain = chains.get(chainKey(name, uploadId));
   if (!chain || chain.closed || part < chain.next || chain.lined.has(part)) return null;
-  for (let k = chain.next; k < part; k++) if (!chain.lined.has(k)) return null;
+  chain.touched = Date.now();
   const turn = new Turn(chain, part);
   chain.lined.set(part, turn);
-  if (part === chain.next) turn.activate();
+  if (part === chain.next) turn.takeTurn();
   return turn;
 }
 

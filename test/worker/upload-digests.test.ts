@@ -82,17 +82,34 @@ describe("the digest of a multipart upload", () => {
     expect(readBack.bytes).toBe(0);
   });
 
-  it("reads back only what follows a part sent out of order", async () => {
+  it("holds parts sent ahead of their turn, one by one, until the chain reaches them", async () => {
     const files = store();
     const name = "digests/out-of-order.bin";
     const id = await files.createUpload(name);
     const bodies = [bytesOf(1, 3), bytesOf(2, 3), bytesOf(3, 3, 4321)];
-    const p1 = await upload(files, name, id, 1, bodies[0]!);
     const p3 = await upload(files, name, id, 3, bodies[2]!);
     const p2 = await upload(files, name, id, 2, bodies[1]!);
+    expect(waitingPartBytes()).toBe(5 * MiB + 4321);
+    const p1 = await upload(files, name, id, 1, bodies[0]!);
+    expect(waitingPartBytes()).toBe(0);
     const meta = await files.completeUpload(name, id, [p1, p2, p3]);
     expect(meta.sha256).toBe(await digestOf(bodies));
-    expect(readBack).toEqual({ completions: 1, bytes: 4321 });
+    expect(readBack).toEqual({ completions: 0, bytes: 0 });
+  });
+
+  it("stores a part unhashed once the parts held ahead of their turn reach 32 MiB, and reads back from there", async () => {
+    const files = store();
+    const name = "digests/over-budget.bin";
+    const id = await files.createUpload(name);
+    const bodies = Array.from({ length: 8 }, (_, i) => bytesOf(i + 1, 21));
+    const parts = [];
+    for (let n = 2; n <= 8; n++) parts.push(await upload(files, name, id, n, bodies[n - 1]!));
+    expect(waitingPartBytes()).toBe(30 * MiB);
+    parts.unshift(await upload(files, name, id, 1, bodies[0]!));
+    expect(waitingPartBytes()).toBe(0);
+    const meta = await files.completeUpload(name, id, parts);
+    expect(meta.sha256).toBe(await digestOf(bodies));
+    expect(readBack).toEqual({ completions: 1, bytes: 5 * MiB });
   });
 
   it("reads the whole file back when a hashed part was sent again with other bytes", async () => {
