@@ -17,8 +17,26 @@ export interface TaskIdentity {
   argsJson: string;
 }
 
+/** Digests of recent identities, per isolate, most recent last: a client repeating a task hashes it once. */
+const recentHashes = new Map<string, Promise<string>>();
+const RECENT_HASHES = 256;
+/** Identities longer than this are hashed every time (the memo would hold their text). */
+const RECENT_HASH_CHARS = 16 * 1024;
+
 /** SHA-256 of a task's identity; the three parts are JSON-encoded so no two tasks collide by concatenation. */
-export const taskHash = (task: TaskIdentity) => sha256Hex(JSON.stringify([task.program, task.function, task.argsJson]));
+export function taskHash(task: TaskIdentity): Promise<string> {
+  const text = JSON.stringify([task.program, task.function, task.argsJson]);
+  if (text.length > RECENT_HASH_CHARS) return sha256Hex(text);
+  let hash = recentHashes.get(text);
+  if (hash) {
+    recentHashes.delete(text);
+  } else {
+    hash = sha256Hex(text);
+    if (recentHashes.size >= RECENT_HASHES) recentHashes.delete(recentHashes.keys().next().value!);
+  }
+  recentHashes.set(text, hash);
+  return hash;
+}
 
 /**
  * Succeeded task results on KV, under `cache:<sha256>`: the value is the result's JSON text,

@@ -16,6 +16,9 @@ async function run(body: Record<string, unknown>): Promise<Answer> {
   return (await res.json()) as Answer;
 }
 
+/** A body as a stream, so that it is sent without Content-Length. */
+const streamOf = (text: string) => new Blob([text]).stream();
+
 /** Runs `program`'s `main` with `args`, bypassing the cache. */
 const runFresh = (program: string, args: unknown[] = []) => run({ program, args, cache: false });
 
@@ -250,10 +253,54 @@ describe("malformed requests", () => {
     ["a negative timeoutMs", { program: "function main() {}", timeoutMs: -1 }],
     ["a cache flag that is not a boolean", { program: "function main() {}", cache: "no" }],
     ["a body that is not an object", [1, 2]],
-  ])("refuses %s with 400", async (_why, body) => {
-    const res = await post(body);
+    ["a null program", { program: null }],
+    ["null args", { program: "function main() {}", args: null }],
+    ["a null function", { program: "function main() {}", function: null }],
+    ["a fractional timeoutMs", { program: "function main() {}", timeoutMs: 1.5 }],
+    ["a timeoutMs over 600000", { program: "function main() {}", timeoutMs: 600_001 }],
+    ["a null cache flag", { program: "function main() {}", cache: null }],
+    ["a function name of 129 characters", { program: "function main() {}", function: "f".repeat(129) }],
+    ["an empty body", ""],
+  ])("refuses %s with 400, with the same message however the body arrives", async (_why, body) => {
+    const text = typeof body === "string" ? body : JSON.stringify(body);
+    const res = await call("/api/tasks", { method: "POST", body: text });
     expect(res.status).toBe(400);
-    expect((await errorOf(res)).code).toBe("bad_request");
+    const error = await errorOf(res);
+    expect(error.code).toBe("bad_request");
+    // Without Content-Length (streamed), the body takes the general path: same answer.
+    const streamed = await call("/api/tasks", { method: "POST", body: streamOf(text), duplex: "half" } as RequestInit);
+    expect(streamed.status).toBe(400);
+    expect(await errorOf(streamed)).toEqual(error);
+  });
+
+  it("runs a task whose body arrives without Content-Length", async () => {
+    const text = JSON.stringify({ program: FIB, args: [10], cache: false });
+    const res = await call("/api/tasks", { method: "POST", body: streamOf(text), duplex: "half" } as RequestInit);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "succeeded", result: 55 });
+  });
+
+  it("ignores unknown keys and keeps only the task in history", async () => {
+    const a = await run({ program: FIB, args: [3], extra: { big: true }, cache: false, timeoutMs: 1000 });
+    expect(a).toMatchObject({ status: "succeeded", result: 2 });
+    const record = (await (await call(`/api/tasks/${a.id}`)).json()) as Record<string, unknown>;
+    expect(Object.keys(record).sort()).toEqual([
+      "args",
+      "cached",
+      "createdAt",
+      "durationMs",
+      "function",
+      "id",
+      "peer",
+      "program",
+      "result",
+      "status",
+    ]);
+  });
+
+  it("refuses a body over 1 MiB with 413", async () => {
+    const res = await post({ program: `function main() {} // ${"x".repeat(1024 * 1024)}` });
+    expect(res.status).toBe(413);
   });
 
   it("refuses a body that is not JSON with 400", async () => {
@@ -309,6 +356,25 @@ describe("the result cache", () => {
     await run({ program: FIB, args: [5] });
     expect((await run({ program: FIB, args: [5], cache: false })).cached).toBe(false);
     expect((await run({ program: FIB, args: [5] })).cached).toBe(true);
+  });
+
+  it("hashes an identity the same when remembered and when not", async () => {
+    const digest = async (text: string) =>
+      [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))]
+        .map((b) => b.toString(16).padStart(2, "0"))
+        .join("");
+    for (const program of [FIB, `// ${"y".repeat(20_000)}`]) {
+      const identity = { program, function: "main", argsJson: "[1]" };
+      const expected = await digest(JSON.stringify([program, "main", "[1]"]));
+      expect(await taskHash(identity)).toBe(expected);
+      expect(await taskHash({ ...identity })).toBe(expected);
+      expect(await taskHash({ ...identity, argsJson: "[2]" })).not.toBe(expected);
+    }
+    // More identities than the memo holds: every one still hashes right.
+    for (let i = 0; i < 300; i++)
+      expect(await taskHash({ program: FIB, function: "main", argsJson: `[${i}]` })).toBe(
+        await digest(JSON.stringify([FIB, "main", `[${i}]`])),
+      );
   });
 
   it("stores entries that KV expires after CACHE_TTL", async () => {
