@@ -12,6 +12,16 @@ const agents = {
   "https:": new https.Agent({ keepAlive: true }),
 };
 
+let bodyBytesListener: ((bytes: number) => void) | undefined;
+
+/**
+ * Calls `listener` with the size of every body chunk sent or received by `nodeFetch`; the CLI
+ * paces its garbage collection by it (scripts/cli/gc.ts). One listener; `undefined` removes it.
+ */
+export function onBodyBytes(listener: ((bytes: number) => void) | undefined): void {
+  bodyBytesListener = listener;
+}
+
 /** A `FetchLike` on `node:http(s)`: JSON, bytes, Blobs and ReadableStreams as bodies. */
 export const nodeFetch: FetchLike = (url, init) =>
   new Promise<Reply>((resolve, reject) => {
@@ -61,7 +71,9 @@ async function pump(body: ReadableStream<Uint8Array>, request: http.ClientReques
         await reader.cancel();
         return;
       }
-      if (!request.write(value)) await drained(request);
+      const ready = request.write(value);
+      bodyBytesListener?.(value.byteLength);
+      if (!ready) await drained(request);
     }
     request.end();
   } catch (err) {
@@ -135,6 +147,7 @@ function webStreamOf(response: IncomingMessage): ReadableStream<Uint8Array> {
           else controller.close();
         } else {
           controller.enqueue(new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength));
+          bodyBytesListener?.(next.value.byteLength);
         }
       },
       async cancel() {
