@@ -57,7 +57,8 @@ beforeEach(() => {
   readBack.bytes = 0;
 });
 
-describe("the digest of a multipart upload", () => {
+// Tens of MiB through the local R2 per test: generous timeouts for a loaded machine.
+describe("the digest of a multipart upload", { timeout: 60_000 }, () => {
   it("is built from parts sent in order, with nothing read back", async () => {
     const files = store();
     const name = "digests/in-order.bin";
