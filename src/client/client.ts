@@ -38,7 +38,14 @@ export interface Reply {
 }
 
 /** The request the client makes: `fetch` itself fits, and so does `nodeFetch` (node.ts). */
-export type FetchLike = (url: URL, init: RequestInit & { duplex?: "half"; headers: Record<string, string> }) => Promise<Reply>;
+export type FetchLike = (url: URL, init: FetchInit) => Promise<Reply>;
+
+/**
+ * A fetch `RequestInit`, plus `reopen`: for a streamed body that can be read again from its
+ * start (a file range), a new stream of the same bytes, so a transport may send the request
+ * again (`nodeFetch` does when a kept-alive connection was closed under it). fetch ignores it.
+ */
+export type FetchInit = RequestInit & { duplex?: "half"; headers: Record<string, string>; reopen?: () => ReadableStream<Uint8Array> };
 
 export interface PeerClientOptions {
   /** Base URL of the peer, e.g. `http://127.0.0.1:8787`. */
@@ -97,6 +104,8 @@ interface SendOptions {
   body?: PutBody;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** A stream `body` opened again from its start, for a transport that re-sends a request. */
+  reopen?: () => ReadableStream<Uint8Array>;
   /** Statuses that are answers, not errors (besides 2xx). */
   accept?: number[];
 }
@@ -193,7 +202,12 @@ export class PeerClient {
   }
 
   /** `PUT /api/files/{name}` — one request. Prefer `upload`, which goes multipart when needed. */
-  async putFile(name: string, body: PutBody, options: PutOptions = {}): Promise<FileMeta> {
+  putFile(name: string, body: PutBody, options: PutOptions = {}): Promise<FileMeta> {
+    return this.put(name, body, options);
+  }
+
+  /** `putFile`, with a way to open a stream body again (a `RandomAccessSource`). */
+  private async put(name: string, body: PutBody, options: PutOptions, reopen?: () => ReadableStream<Uint8Array>): Promise<FileMeta> {
     const size = options.size ?? bodySize(body);
     if (size === undefined) throw new PeerError("bad_request", "A stream body needs its size (the peer requires Content-Length).");
     const headers: Record<string, string> = { "content-length": String(size) };
@@ -201,12 +215,19 @@ export class PeerClient {
     if (options.contentType) headers["content-type"] = options.contentType;
     if (options.onlyIfAbsent) headers["if-none-match"] = "*";
     let sent: PutBody = body;
+    let again = reopen;
     const onProgress = options.onProgress;
     if (onProgress && body instanceof ReadableStream) {
       let total = 0;
-      sent = countBytes(body, (n) => onProgress((total += n)));
+      const counted = (stream: ReadableStream<Uint8Array>) => countBytes(stream, (n) => onProgress((total += n)));
+      sent = counted(body);
+      if (reopen)
+        again = () => {
+          total = 0;
+          return counted(reopen());
+        };
     }
-    const meta = await this.json<FileMeta>("PUT", filePath(name), { body: sent, headers, signal: options.signal });
+    const meta = await this.json<FileMeta>("PUT", filePath(name), { body: sent, headers, signal: options.signal, reopen: again });
     if (onProgress && !(body instanceof ReadableStream)) onProgress(size);
     return meta;
   }
@@ -218,7 +239,9 @@ export class PeerClient {
    */
   async upload(name: string, source: UploadSource, options: UploadOptions = {}): Promise<FileMeta> {
     if (source.size <= this.multipartThreshold) {
-      return this.putFile(name, wholeBody(source), { ...options, size: source.size });
+      const whole = wholeBody(source);
+      const reopen = "open" in source && whole instanceof ReadableStream ? () => streamOf(source.open(0, source.size)) : undefined;
+      return this.put(name, whole, { ...options, size: source.size }, reopen);
     }
     return this.uploadMultipart(name, source, options);
   }
@@ -246,12 +269,21 @@ export class PeerClient {
   }
 
   /** `PUT /api/uploads/{id}/parts/{n}?name=` */
-  uploadPart(uploadId: string, name: string, part: number, body: PutBody, size: number, signal?: AbortSignal): Promise<UploadPart> {
+  uploadPart(
+    uploadId: string,
+    name: string,
+    part: number,
+    body: PutBody,
+    size: number,
+    signal?: AbortSignal,
+    reopen?: () => ReadableStream<Uint8Array>,
+  ): Promise<UploadPart> {
     return this.json("PUT", `/api/uploads/${encodeURIComponent(uploadId)}/parts/${part}`, {
       query: { name },
       body,
       headers: { "content-length": String(size) },
       signal,
+      reopen,
     });
   }
 
@@ -304,8 +336,25 @@ export class PeerClient {
             const i = next++;
             const start = i * partSize;
             const piece = "open" in source ? source.open(start, start + lengthOf(i)) : source.slice(start, start + lengthOf(i));
-            const body = piece instanceof ReadableStream ? counted(piece) : piece;
-            parts[i] = await this.uploadPart(uploadId, name, i + 1, body, lengthOf(i), signal);
+            // A part read from a file can be read again: the transport may re-send it.
+            let partSent = 0;
+            const countedPart = (stream: ReadableStream<Uint8Array>) =>
+              options.onProgress
+                ? countBytes(stream, (n) => {
+                    partSent += n;
+                    options.onProgress?.((sent += n));
+                  })
+                : stream;
+            const body = piece instanceof ReadableStream ? countedPart(piece) : piece;
+            const reopen =
+              piece instanceof ReadableStream && "open" in source
+                ? () => {
+                    sent -= partSent;
+                    partSent = 0;
+                    return countedPart(streamOf(source.open(start, start + lengthOf(i))));
+                  }
+                : undefined;
+            parts[i] = await this.uploadPart(uploadId, name, i + 1, body, lengthOf(i), signal, reopen);
             if (!(piece instanceof ReadableStream)) options.onProgress?.((sent += lengthOf(i)));
           }
         };
@@ -399,14 +448,17 @@ export class PeerClient {
     }
     const headers: Record<string, string> = { ...options.headers };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
-    const init: RequestInit & { duplex?: "half"; headers: Record<string, string> } = { method, headers, signal: options.signal };
+    const init: FetchInit = { method, headers, signal: options.signal };
     if (options.json !== undefined) {
       headers["content-type"] = "application/json";
       init.body = JSON.stringify(options.json);
     } else if (options.body !== undefined) {
       init.body = options.body as BodyInit;
       // A streamed request body (Node; Chromium only over HTTP/2).
-      if (options.body instanceof ReadableStream) init.duplex = "half";
+      if (options.body instanceof ReadableStream) {
+        init.duplex = "half";
+        if (options.reopen) init.reopen = options.reopen;
+      }
     }
     let response: Reply;
     try {
@@ -472,6 +524,9 @@ function wholeBody(source: UploadSource): PutBody {
   if ("open" in source) return source.open(0, source.size);
   return source;
 }
+
+const streamOf = (body: ReadableStream<Uint8Array> | Blob): ReadableStream<Uint8Array> =>
+  body instanceof ReadableStream ? body : (body.stream() as ReadableStream<Uint8Array>);
 
 function bodySize(body: PutBody): number | undefined {
   if (typeof body === "string") return new TextEncoder().encode(body).byteLength;

@@ -22,63 +22,179 @@ export function onBodyBytes(listener: ((bytes: number) => void) | undefined): vo
   bodyBytesListener = listener;
 }
 
-/** A `FetchLike` on `node:http(s)`: JSON, bytes, Blobs and ReadableStreams as bodies. */
-export const nodeFetch: FetchLike = (url, init) =>
-  new Promise<Reply>((resolve, reject) => {
+/**
+ * A `FetchLike` on `node:http(s)`: JSON, bytes, Blobs and ReadableStreams as bodies.
+ *
+ * A kept-alive connection can be closed by the server just as a request is sent on it (workerd
+ * does so after answering a large upload): the request fails with ECONNRESET before any answer.
+ * Such a request is sent once more, on a fresh connection, when its body can be sent again:
+ * none, bytes, a Blob, a stream with `init.reopen`, or a stream of which this process still
+ * holds every byte it read (at most `HELD_BYTES`). A stream read further than that is never
+ * re-sent: the error is the caller's.
+ */
+export const nodeFetch: FetchLike = async (url, init) => {
+  const feed = feedOf(init.body, init.reopen);
+  try {
+    return await attempt(url, init, feed, false);
+  } catch (err) {
+    if (!(err instanceof ResetBeforeAnswer)) throw err;
+    if (!(await feed.rewind())) throw err.cause;
+    return await attempt(url, init, feed, true);
+  }
+};
+
+/** Bytes of a one-shot stream body kept so that a request refused at once can be sent again. */
+const HELD_BYTES = 1024 * 1024;
+
+/** Errors of a connection the server closed under a request, not of the request itself. */
+const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
+
+/** The request failed on a reused connection before any byte of an answer: `cause` says how. */
+class ResetBeforeAnswer extends Error {
+  constructor(readonly cause: Error) {
+    super(cause.message);
+  }
+}
+
+function attempt(url: URL, init: Parameters<FetchLike>[1], feed: Feed, fresh: boolean): Promise<Reply> {
+  return new Promise<Reply>((resolve, reject) => {
     const method = (init.method ?? "GET").toUpperCase();
     const transport = url.protocol === "https:" ? https : http;
-    const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
+    // A retry gets a connection of its own (closed after the answer), never a pooled one.
+    const agent = fresh ? false : url.protocol === "https:" ? agents["https:"] : agents["http:"];
     const headers: Record<string, string> = { ...init.headers };
-    const body = init.body;
-    if (typeof body === "string") headers["content-length"] ??= String(Buffer.byteLength(body));
-    if (body instanceof Uint8Array || body instanceof ArrayBuffer) headers["content-length"] ??= String(body.byteLength);
-    if (body instanceof Blob) headers["content-length"] ??= String(body.size);
+    if (feed.size !== undefined) headers["content-length"] ??= String(feed.size);
 
     const request = transport.request(url, { method, headers, agent, signal: init.signal ?? undefined });
     let settled = false;
+    let bytesReadBefore = 0;
+    request.once("socket", (socket) => {
+      bytesReadBefore = socket.bytesRead;
+    });
+    let responded = false;
     request.once("response", (response) => {
       settled = true;
+      responded = true;
       resolve(replyOf(response, method));
     });
-    request.once("error", (err) => {
-      if (!settled) {
-        settled = true;
+    let pumped: Promise<void> = Promise.resolve();
+    const source = { failed: false };
+    request.once("error", (err: NodeJS.ErrnoException) => {
+      if (settled) return;
+      settled = true;
+      const unanswered = !request.socket || request.socket.bytesRead === bytesReadBefore;
+      if (!fresh && !source.failed && request.reusedSocket && unanswered && RESET_CODES.has(err.code ?? "")) {
+        // Retry only once this attempt has stopped reading the body.
+        void pumped.then(() => reject(new ResetBeforeAnswer(err)));
+      } else {
         reject(err);
+        void pumped.then(() => feed.cancel(err));
       }
     });
-
-    if (body === undefined || body === null) request.end();
-    else if (typeof body === "string") request.end(body);
-    else if (body instanceof Uint8Array) request.end(body);
-    else if (body instanceof ArrayBuffer) request.end(new Uint8Array(body));
-    else if (body instanceof ReadableStream) void pump(body as ReadableStream<Uint8Array>, request, () => settled);
-    else if (body instanceof Blob) void pump(body.stream(), request, () => settled);
-    else {
+    if (feed.bytes !== undefined) request.end(feed.bytes);
+    else if (!feed.next) {
       request.destroy();
+      settled = true;
       reject(new TypeError("nodeFetch sends strings, bytes, Blobs and ReadableStreams only."));
-    }
+    } else pumped = pump(feed, request, () => responded, source);
   });
+}
 
-/** Writes a web stream into a request, waiting for `drain`; a failing source aborts the request. */
-async function pump(body: ReadableStream<Uint8Array>, request: http.ClientRequest, answered: () => boolean): Promise<void> {
-  const reader = body.getReader();
+/** A request body as `attempt` sends it, and whether it can be sent again from its start. */
+interface Feed {
+  size?: number;
+  /** A body held whole (none: `undefined` with no `next`). */
+  bytes?: string | Uint8Array;
+  /** The next chunk of a streamed body; null at its end. */
+  next?: () => Promise<Uint8Array | null>;
+  /** Starts the body over; false when it cannot be (a one-shot stream read past what is held). */
+  rewind(): Promise<boolean>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+function feedOf(body: unknown, reopen: (() => ReadableStream<Uint8Array>) | undefined): Feed {
+  const whole = (bytes: string | Uint8Array | undefined): Feed => ({
+    bytes,
+    size: bytes === undefined ? undefined : typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength,
+    rewind: async () => true,
+    cancel: async () => undefined,
+  });
+  if (body === undefined || body === null) return { ...whole(undefined), bytes: "" };
+  if (typeof body === "string" || body instanceof Uint8Array) return whole(body);
+  if (body instanceof ArrayBuffer) return whole(new Uint8Array(body));
+  if (body instanceof Blob) return { ...streamFeed(body.stream(), () => body.stream()), size: body.size };
+  if (body instanceof ReadableStream) return streamFeed(body as ReadableStream<Uint8Array>, reopen);
+  return { rewind: async () => false, cancel: async () => undefined };
+}
+
+/**
+ * A streamed body. With `reopen`, a rewind opens it again. Without, the chunks read are kept
+ * until they pass `HELD_BYTES`, and a rewind replays them before reading on.
+ */
+function streamFeed(stream: ReadableStream<Uint8Array>, reopen: (() => ReadableStream<Uint8Array>) | undefined): Feed {
+  let reader = stream.getReader();
+  let held: Uint8Array[] | null = reopen ? null : [];
+  let heldBytes = 0;
+  let replay = 0;
+  return {
+    async next() {
+      if (held && replay < held.length) return held[replay++] ?? null;
+      const { done, value } = await reader.read();
+      if (done) return null;
+      if (held) {
+        heldBytes += value.byteLength;
+        if (heldBytes > HELD_BYTES) held = null;
+        else {
+          held.push(value);
+          replay = held.length;
+        }
+      }
+      return value;
+    },
+    async rewind() {
+      if (reopen) {
+        await reader.cancel().catch(() => undefined);
+        reader = reopen().getReader();
+        return true;
+      }
+      if (!held) return false;
+      replay = 0;
+      return true;
+    },
+    async cancel(reason) {
+      held = null;
+      await reader.cancel(reason).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Writes a streamed body into a request, waiting for `drain`. A failing source aborts the
+ * request (and marks `source.failed`, so that failure is never taken for a closed connection).
+ */
+async function pump(feed: Feed, request: http.ClientRequest, responded: () => boolean, source: { failed: boolean }): Promise<void> {
+  const next = feed.next as NonNullable<Feed["next"]>;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+      const value = await next();
       // The peer answered early (an error before the whole body): stop sending.
-      if (answered() || request.destroyed) {
-        await reader.cancel();
+      if (responded()) {
+        await feed.cancel();
         return;
       }
+      // The connection failed: its error handler decides what becomes of the body.
+      if (request.destroyed) return;
+      if (value === null) break;
       const ready = request.write(value);
       bodyBytesListener?.(value.byteLength);
       if (!ready) await drained(request);
     }
     request.end();
   } catch (err) {
+    if (request.destroyed) return;
+    source.failed = true;
     request.destroy(err instanceof Error ? err : new Error(String(err)));
-    await reader.cancel(err).catch(() => undefined);
+    await feed.cancel(err);
   }
 }
 
