@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { Miniflare } from "miniflare";
 import { type WorkerBundle, buildWorker } from "./build-worker";
 import { type PeerSpec, peerOptions } from "./peer-options";
+import { forgetRunner, reapLeftovers, recordRunner } from "./runner-pids";
 
 const USAGE = `usage: npm start -- [--peers N] [--port P] [--dir DIR] [--host H]
   --peers N   how many peers (default 3): peer1 … peerN
@@ -134,12 +135,21 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  try {
+    const reaped = await reapLeftovers(dir);
+    if (reaped) console.log(`stopped ${reaped} workerd process${reaped === 1 ? "" : "es"} left by a runner that was killed.`);
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    process.exit(1);
+  }
+
   const instances = peers.map((peer) => startPeer(bundle, peer, peers, dir, host));
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     await Promise.allSettled(instances.map((mf) => mf.dispose()));
+    await forgetRunner(dir).catch(() => {});
     if (code === 0) console.log("stopped; data and tokens are kept for the next start.");
     process.exit(code);
   };
@@ -163,6 +173,7 @@ async function main(): Promise<void> {
     return;
   }
   await writeNetwork(networkFile, peers);
+  await recordRunner(dir);
 
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`edgepeer: ${count} peer${count === 1 ? "" : "s"} running (data in ${dir}):`);

@@ -494,3 +494,34 @@ describe("the network killed or stopped in the middle of a workload", () => {
     expect(stats.memory.keys).toBeGreaterThanOrEqual(memory.size);
   });
 });
+
+describe("a runner killed alone", () => {
+  it("leaves no workerd holding the ports: the next start in its directory stops them and serves the same data", async () => {
+    let net = await startNetwork({ peers: 1 });
+    const dir = net.dir;
+    cleanups.push(async () => {
+      await net.stop();
+      await removeTemp(dir);
+    });
+    await net.client("peer1").putFile("kept.txt", "still here");
+    const orphan = workerdPid(net.port);
+    process.kill(net.child.pid!, "SIGKILL"); // the runner only: its workerd lives on
+    await net.stop();
+    expect(workerdPid(net.port)).toBe(orphan);
+
+    net = await startNetwork({ peers: 1, dir, port: net.port });
+    expect(net.output()).toMatch(/stopped 1 workerd process left by a runner that was killed/);
+    expect(() => process.kill(orphan, 0)).toThrow();
+    expect(new TextDecoder().decode(await net.client("peer1").getFileBytes("kept.txt"))).toBe("still here");
+  });
+
+  it("refuses to start a second network in a directory whose runner is alive", async () => {
+    const net = await startNetwork({ peers: 1 });
+    cleanups.push(async () => {
+      await net.stop();
+      await removeTemp(net.dir);
+    });
+    await expect(startNetwork({ peers: 1, dir: net.dir })).rejects.toThrow(/another network \(pid \d+\) is running from/);
+    expect((await net.client("peer1").health()).peer).toBe("peer1");
+  });
+});
