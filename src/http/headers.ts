@@ -5,14 +5,16 @@
  */
 export function withCommonHeaders(response: Response | undefined): Response | undefined {
   if (!response) return response;
-  if (response.headers.get("x-content-type-options") === "nosniff") return response;
-  let out = response;
   try {
-    out.headers.set("x-content-type-options", "nosniff");
+    response.headers.set("x-content-type-options", "nosniff");
+    response.headers.set("referrer-policy", "no-referrer");
+    return response;
   } catch {
-    out = new Response(response.body, response);
+    // Immutable: passed through from a `fetch` (another peer's answer already carries them).
+    if (response.headers.get("x-content-type-options") === "nosniff") return response;
+    const out = new Response(response.body, response);
     out.headers.set("x-content-type-options", "nosniff");
+    out.headers.set("referrer-policy", "no-referrer");
+    return out;
   }
-  out.headers.set("referrer-policy", "no-referrer");
-  return out;
 }

@@ -106,30 +106,30 @@ export function createRouter<E>(
     },
   });
 
-  async function answer(request: IRequest, env: E, ctx: ExecutionContext): Promise<Response | undefined> {
-    for (const stage of stages.before) {
-      let early = stage(request, env, ctx);
-      if (early instanceof Promise) early = await early;
-      if (early != null) return early;
-    }
-    const { pathname } = urlOf(request);
-    const method = request.method;
-    for (const entry of entries) {
-      if ((entry.method !== null && entry.method !== method) || !pathname.startsWith(entry.prefix)) continue;
-      const match = entry.regex.exec(pathname);
-      if (!match) continue;
-      request.params = (match.groups ?? {}) as IRequest["params"];
-      const response = await entry.handler(request, env, ctx);
-      if (response != null) return response;
-    }
-    return undefined;
-  }
-
   return async (raw, env, ctx) => {
     const request = raw as IRequest;
     let response: Response | undefined;
     try {
-      response = await answer(request, env, ctx);
+      for (const stage of stages.before) {
+        let early = stage(request, env, ctx);
+        if (early instanceof Promise) early = await early;
+        if (early != null) {
+          response = early;
+          break;
+        }
+      }
+      if (response == null) {
+        const { pathname } = urlOf(request);
+        const method = request.method;
+        for (const entry of entries) {
+          if ((entry.method !== null && entry.method !== method) || !pathname.startsWith(entry.prefix)) continue;
+          const match = entry.regex.exec(pathname);
+          if (!match) continue;
+          request.params = (match.groups ?? {}) as IRequest["params"];
+          response = await entry.handler(request, env, ctx);
+          if (response != null) break;
+        }
+      }
     } catch (err) {
       response = stages.catch(err, request, env, ctx);
     }
