@@ -1,7 +1,7 @@
 import { badRequest } from "../http/errors";
 import { deleteAllUnder } from "./cache";
 import { KV_PREFIX, historyKey } from "./keys";
-import { historyWrites } from "./pending";
+import { historyWrites, until } from "./pending";
 import { taskIdTime } from "../tasks/ids";
 
 export type TaskStatus = "succeeded" | "failed";
@@ -105,8 +105,10 @@ interface HitBatch {
   chars: number;
   /** `Date.now()` by which the batch is written. */
   deadline: number;
-  /** The write, once the batch is closed. */
+  /** The write, once the batch is closed (a promise of the request that closed it). */
   written?: Promise<void>;
+  /** Set once the write has finished, for requests that must not await another's promise. */
+  done?: boolean;
 }
 
 let openBatch: HitBatch | null = null;
@@ -126,7 +128,9 @@ function closeBatch(): Promise<void> {
     const metadata: BatchMeta = { b: records.length, d: records.reduce((sum, r) => sum + r.durationMs, 0), o: records[0]!.id };
     write = kv.put(historyKey(newest.id), `[${texts.reverse().join(",")}]`, { expirationTtl: ttlSeconds, metadata });
   }
-  batch.written = historyWrites.track(write);
+  batch.written = historyWrites.track(write).then(() => {
+    batch.done = true;
+  });
   return batch.written;
 }
 
@@ -140,9 +144,11 @@ async function untilWritten(batch: HitBatch): Promise<void> {
   if (!batch.written) {
     const wait = batch.deadline - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (openBatch === batch) void closeBatch();
+    // Still open: this request writes it, in its own context.
+    if (openBatch === batch) return closeBatch();
   }
-  await batch.written;
+  // Another request closed it: wait for its write on this request's timers, not its promise.
+  await until(() => batch.done === true);
 }
 
 /** Writes this isolate's open batch, then waits for every history write it started. */

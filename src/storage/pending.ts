@@ -19,9 +19,13 @@ export class PendingWrites {
     return done;
   }
 
-  /** Resolves once every write started so far has finished. */
+  /**
+   * Resolves once every write started so far has finished. It polls on this request's own
+   * timers rather than awaiting the writes: they belong to other requests, and workerd cancels
+   * a continuation that another request's context resolves (which hung waiting readers).
+   */
   async settled(): Promise<void> {
-    while (this.open.size) await Promise.all([...this.open]);
+    await until(() => this.open.size === 0);
   }
 }
 
@@ -29,3 +33,13 @@ export class PendingWrites {
 export const historyWrites = new PendingWrites();
 /** This isolate's writes to the result cache. */
 export const cacheWrites = new PendingWrites();
+
+/** Most a request waits for another request's deferred write before it reads anyway. */
+const SETTLE_MAX_MS = 10_000;
+
+/** Resolves when `done()` holds, checked every few ms on this request's timers (at most `SETTLE_MAX_MS`). */
+export async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0, step = 1; !done() && waited < SETTLE_MAX_MS; waited += step, step = Math.min(step * 2, 20)) {
+    await new Promise((resolve) => setTimeout(resolve, step));
+  }
+}
