@@ -43,6 +43,11 @@ class Chain {
   /** Parts that will join the digest when the chain reaches them, by number. */
   readonly lined = new Map<number, Turn>();
   closed = false;
+  /**
+   * A part number was sent again while hashed or in line. Its etag alone cannot tell the two
+   * versions apart (R2's part etag is an MD5, which can be made to collide): read back.
+   */
+  tainted = false;
   touched = Date.now();
 
   /** Hashes every part now at the head of the line that is complete; starts the one streaming. */
@@ -110,13 +115,13 @@ export class Turn {
   /** The part was not stored: the digest goes back to before it; the parts after it are stored unhashed. */
   fail(): void {
     if (this.state === "dropped" || this.state === "done") return;
-    if (this.state === "active" && this.checkpoint) this.chain.hash = this.checkpoint;
     this.chain.dropFrom(this.part);
   }
 
-  /** This part is not hashed after all. */
+  /** This part is not hashed after all; if it was being hashed, the digest goes back to before it. */
   drop(): void {
     if (this.state === "dropped" || this.state === "done") return;
+    if (this.state === "active" && this.checkpoint) this.chain.hash = this.checkpoint;
     this.state = "dropped";
     this.release();
     if (this.chain.lined.get(this.part) === this) this.chain.lined.delete(this.part);
@@ -179,7 +184,11 @@ export function startChain(name: string, uploadId: string): void {
 /** The turn of a part that can still join its upload's digest, or null (it is stored unhashed). */
 export function joinChain(name: string, uploadId: string, part: number): Turn | null {
   const chain = chains.get(chainKey(name, uploadId));
-  if (!chain || chain.closed || part < chain.next || chain.lined.has(part)) return null;
+  if (!chain || chain.closed) return null;
+  if (part < chain.next || chain.lined.has(part)) {
+    chain.tainted = true;
+    return null;
+  }
   chain.touched = Date.now();
   const turn = new Turn(chain, part);
   chain.lined.set(part, turn);
@@ -201,7 +210,7 @@ export function takeChain(
   if (!chain) return null;
   chains.delete(key);
   chain.close();
-  if (parts.length < chain.hashed.length) return null;
+  if (chain.tainted || parts.length < chain.hashed.length) return null;
   const matches = chain.hashed.every((h, i) => parts[i]?.partNumber === h.part && parts[i]?.etag === h.etag);
   return matches ? { hash: chain.hash, offset: chain.bytes } : null;
 }

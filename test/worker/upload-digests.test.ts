@@ -172,4 +172,29 @@ describe("the digest of a multipart upload", { timeout: 60_000 }, () => {
     expect(meta.sha256).toBe(await digestOf([bodies[0]!]));
     expect(readBack.bytes).toBe(5 * MiB);
   });
+
+  it("does not let a part still streaming at completion, or sent twice at once, into the digest", async () => {
+    const files = store();
+    const name = "digests/stalled.bin";
+    const id = await files.createUpload(name);
+    const bodies = [bytesOf(1, 23), bytesOf(2, 23, 3000)];
+    const p1 = await upload(files, name, id, 1, bodies[0]!);
+    // Attempt A of part 2 sends 1 MiB and stalls (its client vanished without a word) ...
+    let stall!: ReadableStreamDefaultController<Uint8Array>;
+    const stalled = new ReadableStream<Uint8Array>({
+      start(controller) {
+        stall = controller;
+        controller.enqueue(new Uint8Array(1024 * 1024).fill(0xee));
+      },
+    });
+    const attemptA = files.uploadPart(name, id, 2, stalled, 3000 + 1024 * 1024);
+    attemptA.catch(() => {});
+    await new Promise((r) => setTimeout(r, 50));
+    // ... and the client retries it as B, which completes.
+    const p2 = await upload(files, name, id, 2, bodies[1]!);
+    const meta = await files.completeUpload(name, id, [p1, p2]);
+    stall.error(new Error("gone"));
+    await expect(attemptA).rejects.toThrow();
+    expect(meta.sha256).toBe(await digestOf(bodies));
+  });
 });
