@@ -48,6 +48,8 @@ const HELD_BYTES = 1024 * 1024;
 
 /** Errors of a connection the server closed under a request, not of the request itself. */
 const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
+/** Methods whose second identical request changes nothing more than the first (PUT of a file or part). */
+const SAFE_TO_REPEAT = new Set(["GET", "HEAD", "PUT"]);
 
 /** The request failed on a reused connection before any byte of an answer: `cause` says how. */
 class ResetBeforeAnswer extends Error {
@@ -64,6 +66,7 @@ function attempt(url: URL, init: Parameters<FetchLike>[1], feed: Feed, fresh: bo
     const agent = fresh ? false : url.protocol === "https:" ? agents["https:"] : agents["http:"];
     const headers: Record<string, string> = { ...init.headers };
     if (feed.size !== undefined) headers["content-length"] ??= String(feed.size);
+    const hasIfNoneMatch = Object.keys(headers).some((name) => name.toLowerCase() === "if-none-match");
 
     const request = transport.request(url, { method, headers, agent, signal: init.signal ?? undefined });
     let settled = false;
@@ -83,7 +86,10 @@ function attempt(url: URL, init: Parameters<FetchLike>[1], feed: Feed, fresh: bo
       if (settled) return;
       settled = true;
       const unanswered = !request.socket || request.socket.bytesRead === bytesReadBefore;
-      if (!fresh && !source.failed && request.reusedSocket && unanswered && RESET_CODES.has(err.code ?? "")) {
+      // A reset with no answer does not prove the server did nothing: only a request that is
+      // safe to repeat goes again, or one the server cannot have read whole yet.
+      const repeatable = (SAFE_TO_REPEAT.has(method) && !hasIfNoneMatch) || !request.writableFinished;
+      if (!fresh && !source.failed && request.reusedSocket && unanswered && repeatable && RESET_CODES.has(err.code ?? "")) {
         // Retry only once this attempt has stopped reading the body.
         void pumped.then(() => reject(new ResetBeforeAnswer(err)));
       } else {

@@ -109,6 +109,18 @@ describe("nodeFetch on a kept-alive connection the server closed", () => {
     expect(seen.filter((s) => s.answered)).toHaveLength(1);
   });
 
+  it("does not send again a POST, or a PUT with If-None-Match, that the server may have acted on", async () => {
+    for (const [method, headers] of [
+      ["POST", {}],
+      ["PUT", { "If-None-Match": "*" }],
+    ] as const) {
+      await warmUpAndArm(0);
+      const body = bytes(1000, 2);
+      await expect(nodeFetch(new URL(`${base}/once`), { method, headers: { ...headers }, body })).rejects.toThrow();
+      expect(seen.map((s) => s.path)).toEqual(["/once"]);
+    }
+  });
+
   it("re-opens a file part cut off after 2 MiB had been read (the client's multipart upload)", async () => {
     const data = bytes(12 * 1024 * 1024 + 5, 2);
     const path = join(tmp, "file.bin");
