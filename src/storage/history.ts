@@ -118,7 +118,11 @@ function closeBatch(): Promise<void> {
   const batch = openBatch;
   if (!batch) return Promise.resolve();
   openBatch = null;
-  const { kv, records, texts, ttlSeconds } = batch;
+  const { kv, ttlSeconds } = batch;
+  // Concurrent hits may join in another order than their ids: oldest (largest id) first.
+  const order = batch.records.map((_, i) => i).sort((a, b) => (batch.records[b]!.id < batch.records[a]!.id ? -1 : 1));
+  const records = order.map((i) => batch.records[i]!);
+  const texts = order.map((i) => batch.texts[i]!);
   let write: Promise<void>;
   if (records.length === 1) {
     const record = records[0]!;
