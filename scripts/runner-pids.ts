@@ -11,21 +11,39 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
+/** A process as recorded: its pid and start time, so a pid reused by another process is never taken for it. */
+interface Proc {
+  pid: number;
+  started: string;
+}
+
 interface RunnerFile {
-  runner: number;
-  workerd: number[];
+  runner: Proc;
+  workerd: Proc[];
 }
 
 const fileOf = (dir: string) => join(dir, "runner.json");
 
-/** The command line of a live process, or null when there is none (or `ps` cannot tell). */
-async function commandOf(pid: number): Promise<string | null> {
+/** Start time and command line of a live process, or null when there is none (or `ps` cannot tell). */
+async function processOf(pid: number): Promise<{ started: string; args: string } | null> {
   try {
-    const { stdout } = await run("ps", ["-o", "args=", "-p", String(pid)]);
-    return stdout.trim() || null;
+    const { stdout } = await run("ps", ["-o", "lstart=,args=", "-p", String(pid)]);
+    const line = stdout.trim();
+    // lstart is a fixed 24-character date ("Tue Nov 24 19:10:08 2026").
+    return line ? { started: line.slice(0, 24), args: line.slice(24).trim() } : null;
   } catch {
     return null;
   }
+}
+
+/** True while the recorded process — that very one, not a later one with its pid — runs `pattern`. */
+async function stillRuns(proc: Proc, pattern: RegExp): Promise<boolean> {
+  const now = await processOf(proc.pid);
+  return !!now && now.started === proc.started && pattern.test(now.args);
+}
+
+async function recorded(pid: number): Promise<Proc> {
+  return { pid, started: (await processOf(pid))?.started ?? "" };
 }
 
 /** This process's workerd children (Miniflare starts one per peer). */
@@ -40,7 +58,10 @@ async function workerdChildren(): Promise<number[]> {
 
 /** Records this runner and its workerd processes, once they are up. */
 export async function recordRunner(dir: string): Promise<void> {
-  const data: RunnerFile = { runner: process.pid, workerd: await workerdChildren() };
+  const data: RunnerFile = {
+    runner: await recorded(process.pid),
+    workerd: await Promise.all((await workerdChildren()).map(recorded)),
+  };
   await writeFile(fileOf(dir), `${JSON.stringify(data)}\n`);
 }
 
@@ -58,16 +79,18 @@ export async function reapLeftovers(dir: string): Promise<number> {
   } catch {
     return 0;
   }
-  if (data.runner !== process.pid && /network/.test((await commandOf(data.runner)) ?? "")) {
-    throw new Error(`another network (pid ${data.runner}) is running from ${dir}; stop it first (Ctrl-C), or use another --dir.`);
+  if (data.runner?.pid !== process.pid && data.runner && (await stillRuns(data.runner, /network\.js|network\.ts/))) {
+    throw new Error(`another network (pid ${data.runner.pid}) is running from ${dir}; stop it first (Ctrl-C), or use another --dir.`);
   }
-  const left: number[] = [];
-  for (const pid of data.workerd) if (/workerd/.test((await commandOf(pid)) ?? "")) left.push(pid);
-  for (const pid of left) process.kill(pid, "SIGTERM");
-  for (let waited = 0; waited < 5000 && (await Promise.all(left.map(commandOf))).some(Boolean); waited += 100) {
+  const left: Proc[] = [];
+  for (const proc of data.workerd ?? []) if (await stillRuns(proc, /workerd/)) left.push(proc);
+  for (const { pid } of left) process.kill(pid, "SIGTERM");
+  for (let waited = 0; waited < 5000; waited += 100) {
+    const running = await Promise.all(left.map((p) => stillRuns(p, /workerd/)));
+    if (!running.some(Boolean)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  for (const pid of left) if (await commandOf(pid)) process.kill(pid, "SIGKILL");
+  for (const proc of left) if (await stillRuns(proc, /workerd/)) process.kill(proc.pid, "SIGKILL");
   await forgetRunner(dir);
   return left.length;
 }
