@@ -225,5 +225,5 @@ export function dropChain(name: string, uploadId: string): void {
 /** Bytes this isolate holds for parts waiting their turn. */
 export const waitingPartBytes = () => waitingBytes;
 
-/** What completions in this isolate had to read back, in bytes (tests and the bench read it). */
+/** What completions in this isolate had to read back, in bytes (the tests read it). */
 export const readBack = { completions: 0, bytes: 0 };
