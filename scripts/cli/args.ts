@@ -12,51 +12,15 @@ export class UsageError extends Error {
 /** How a flag takes its value: `string` needs one, `boolean` takes none, `optional` may take one. */
 export type FlagKind = "string" | "boolean" | "optional";
 
-export interface ParsedArgs {
-  command: string | undefined;
-  flags: Map<string, string | true>;
+/** A flag with the name of its value and a line of help (both shown by `--help`). */
+export interface FlagSpec {
+  kind: FlagKind;
+  /** The value's name in the help, e.g. `PATH`. */
+  value?: string;
+  help?: string;
 }
 
-/**
- * Parses `--name value`, `--name=value` and bare `--flag`, wherever they stand; the first
- * word that is not a flag or a flag's value is the command. Unknown flags are a UsageError.
- */
-export function parseArgs(argv: string[], kinds: (name: string) => FlagKind | undefined): ParsedArgs {
-  const flags = new Map<string, string | true>();
-  let command: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === "-h") {
-      flags.set("help", true);
-      continue;
-    }
-    if (!arg.startsWith("--") || arg === "--") {
-      if (command !== undefined) throw new UsageError(`Unexpected argument "${arg}".`);
-      command = arg;
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    const kind = kinds(name);
-    if (!kind) throw new UsageError(`Unknown option --${name}.`);
-    if (eq !== -1) {
-      if (kind === "boolean") throw new UsageError(`--${name} takes no value.`);
-      flags.set(name, arg.slice(eq + 1));
-      continue;
-    }
-    const next = argv[i + 1];
-    if (kind === "boolean" || (kind === "optional" && (next === undefined || next.startsWith("--")))) {
-      flags.set(name, true);
-    } else {
-      if (next === undefined) throw new UsageError(`--${name} needs a value.`);
-      flags.set(name, next);
-      i++;
-    }
-  }
-  return { command, flags };
-}
-
-/** Typed access to a command's flags. */
+/** Typed access to a command's flags, as given on the command line (global flags included). */
 export class Flags {
   constructor(
     private readonly values: Map<string, string | true>,

@@ -124,6 +124,27 @@ describe("edgepeer CLI against a real network", () => {
     expect(none.code).toBe(2);
   });
 
+  it("shows help with exit 0, and takes the global flags before or after the command's name", async () => {
+    const help = await cli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout.toString()).toMatch(/put-file/);
+    const commandHelp = await cli(["help", "get-file"]);
+    expect(commandHelp.code).toBe(0);
+    expect(commandHelp.stdout.toString()).toMatch(/^Usage: edgepeer get-file --filename NAME/);
+    const after = await cli(["health", ...N, "--peer", "peer2", "--json"]);
+    expect(after.code).toBe(0);
+    expect(JSON.parse(after.stdout.toString())).toMatchObject({ peer: "peer2" });
+    expectOneLineError(await cli([...N, "list-files", "stray"]), 2, /too many arguments/);
+    expectOneLineError(await cli([...N, "get-file", "--filename"]), 2, /--filename needs a value/);
+    // `--no-cache` is a flag of its own (commander would read it as cache=false on a flag "cache").
+    const program = "function main() { return 'no-cache flag'; }";
+    expect((await cli([...N, "run", "--program", program])).code).toBe(0);
+    const uncached = await cli([...N, "run", "--program", program, "--no-cache", "--json"]);
+    expect(JSON.parse(uncached.stdout.toString())).toMatchObject({ status: "succeeded", cached: false });
+    const cached = await cli([...N, "run", "--program", program, "--json"]);
+    expect(JSON.parse(cached.stdout.toString())).toMatchObject({ status: "succeeded", cached: true });
+  });
+
   it("says clearly when a peer is not running", async () => {
     const port = await freePorts(1);
     const dead = await cli(["--host", "127.0.0.1", "--port", String(port), "--token", "x", "list-files"]);
