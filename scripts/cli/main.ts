@@ -163,18 +163,18 @@ export async function main(argv: string[], only?: Command): Promise<number> {
 }
 
 /** Commander's parse errors as our usage errors, in our words; help shown is exit 0. */
-function fromCommander(err: unknown, state: { command?: Command }): unknown {
+function fromCommander(err: unknown, state: { path: string; command?: Command }): unknown {
   if (!(err instanceof CommanderError)) return err;
   if (err.exitCode === 0) return null;
   const quoted = /'([^']*)'/.exec(err.message)?.[1] ?? "";
   switch (err.code) {
     case "commander.help":
       // Help on stderr: a command that groups sub-commands was given none.
-      return new UsageError(state.command ? `${state.command.name} needs a sub-command.` : "No command given.");
+      return new UsageError(state.command ? `${state.path} needs a sub-command.` : "No command given.");
     case "commander.unknownCommand":
       return new UsageError(`Unknown command "${quoted}".`);
     case "commander.unknownOption":
-      return new UsageError(state.command ? `${state.command.name} takes no ${quoted}.` : `Unknown option ${quoted}.`);
+      return new UsageError(state.command ? `${state.path} takes no ${quoted}.` : `Unknown option ${quoted}.`);
     case "commander.optionMissingArgument":
       return new UsageError(`${quoted.split(" ")[0]} needs a value.`);
     default:
