@@ -61,6 +61,9 @@ function toOption(name: string, flag: FlagSpec): Option {
   return new Option(`--${name}${syntax}`, flag.help ?? "");
 }
 
+/** Flags whose value may be "" (the empty string, every name); `--as ''` is a mistake. */
+const MAY_BE_EMPTY = new Set(["value", "prefix", "program", "args"]);
+
 /** The flags given on the command line to `cmd` (not defaults), by our flag name. */
 function givenFlags(cmd: Commander, into: Map<string, string | true>): void {
   for (const option of cmd.options) {
@@ -111,6 +114,9 @@ function program(only: Command | undefined, state: { path: string; command?: Com
     cmd.action(async (_options, leaf: Commander) => {
       const given = new Map<string, string | true>();
       for (const c of lineage(leaf)) givenFlags(c, given);
+      for (const [name, value] of given) {
+        if (value === "" && !MAY_BE_EMPTY.has(name)) throw new UsageError(`--${name} needs a value; it was empty.`);
+      }
       const ctx = createContext(new Flags(given, usageOf(path, command)));
       if (command.streams) collectGarbageWhileStreaming();
       state.code = (await command.run?.(ctx)) ?? 0;
@@ -184,8 +190,11 @@ function fromCommander(err: unknown, state: { path: string; command?: Command })
 
 function report(err: unknown, state: { path: string; command?: Command }): number {
   if (err === null) return 0;
-  if (err instanceof UsageError) {
-    const usage = err.usage ?? (state.command ? usageOf(state.path, state.command) : "run `edgepeer --help` for the commands.");
+  // A name the client refused before sending (`..`, `a//b`) is a usage error too.
+  if (err instanceof UsageError || (err instanceof PeerError && err.code === "invalid_argument")) {
+    const usage =
+      (err instanceof UsageError ? err.usage : undefined) ??
+      (state.command ? usageOf(state.path, state.command) : "run `edgepeer --help` for the commands.");
     process.stderr.write(`error: ${err.message}\n${usage}\n`);
     return 2;
   }

@@ -1,4 +1,5 @@
-import { PeerError, unreachable } from "./errors";
+import { fileNameProblem, filePrefixProblem, idProblem, memoryKeyProblem, memoryPrefixProblem } from "../api/names";
+import { PeerError, invalidArgument, unreachable } from "./errors";
 import { StreamWindows, countBytes } from "./streams";
 import type {
   CacheInfo,
@@ -154,7 +155,8 @@ export class PeerClient {
   // --- files -----------------------------------------------------------------------------
 
   /** One page of `GET /api/files`. */
-  listFiles(options: { prefix?: string; cursor?: string; limit?: number } = {}): Promise<FilePage> {
+  async listFiles(options: { prefix?: string; cursor?: string; limit?: number } = {}): Promise<FilePage> {
+    check(filePrefixProblem(options.prefix ?? ""));
     return this.json("GET", "/api/files", { query: options });
   }
 
@@ -238,6 +240,7 @@ export class PeerClient {
    * the whole file and keeps nothing on a mismatch.
    */
   async upload(name: string, source: UploadSource, options: UploadOptions = {}): Promise<FileMeta> {
+    check(fileNameProblem(name));
     if (source.size <= this.multipartThreshold) {
       const whole = wholeBody(source);
       const reopen = "open" in source && whole instanceof ReadableStream ? () => streamOf(source.open(0, source.size)) : undefined;
@@ -252,24 +255,25 @@ export class PeerClient {
   }
 
   /** `POST /api/files/{name}/share` — a signed GET link that needs no token until it expires. */
-  shareFile(name: string, ttlSeconds?: number): Promise<ShareLink> {
+  async shareFile(name: string, ttlSeconds?: number): Promise<ShareLink> {
     return this.json("POST", `${filePath(name)}/share`, { json: ttlSeconds === undefined ? {} : { ttl: ttlSeconds } });
   }
 
   /** `POST /api/files/{name}/pull` — this peer fetches another peer's signed link into `name`. */
-  pullFile(name: string, from: string, signal?: AbortSignal): Promise<FileMeta> {
+  async pullFile(name: string, from: string, signal?: AbortSignal): Promise<FileMeta> {
     return this.json("POST", `${filePath(name)}/pull`, { json: { from }, signal });
   }
 
   // --- multipart -------------------------------------------------------------------------
 
   /** `POST /api/uploads` */
-  createUpload(name: string, contentType?: string): Promise<{ uploadId: string; name: string }> {
+  async createUpload(name: string, contentType?: string): Promise<{ uploadId: string; name: string }> {
+    check(fileNameProblem(name));
     return this.json("POST", "/api/uploads", { json: contentType ? { name, contentType } : { name } });
   }
 
   /** `PUT /api/uploads/{id}/parts/{n}?name=` */
-  uploadPart(
+  async uploadPart(
     uploadId: string,
     name: string,
     part: number,
@@ -278,7 +282,9 @@ export class PeerClient {
     signal?: AbortSignal,
     reopen?: () => ReadableStream<Uint8Array>,
   ): Promise<UploadPart> {
-    return this.json("PUT", `/api/uploads/${encodeURIComponent(uploadId)}/parts/${part}`, {
+    check(fileNameProblem(name));
+    if (!Number.isInteger(part) || part < 1) throw invalidArgument(`The part number ${part} is not a whole number ≥ 1.`);
+    return this.json("PUT", `${uploadPath(uploadId)}/parts/${part}`, {
       query: { name },
       body,
       headers: { "content-length": String(size) },
@@ -288,8 +294,9 @@ export class PeerClient {
   }
 
   /** `POST /api/uploads/{id}/complete?name=` — with `sha256` the peer verifies the whole file. */
-  completeUpload(uploadId: string, name: string, parts: UploadPart[], sha256?: string): Promise<FileMeta> {
-    return this.json("POST", `/api/uploads/${encodeURIComponent(uploadId)}/complete`, {
+  async completeUpload(uploadId: string, name: string, parts: UploadPart[], sha256?: string): Promise<FileMeta> {
+    check(fileNameProblem(name));
+    return this.json("POST", `${uploadPath(uploadId)}/complete`, {
       query: { name },
       json: sha256 ? { parts, sha256 } : { parts },
     });
@@ -297,7 +304,8 @@ export class PeerClient {
 
   /** `DELETE /api/uploads/{id}?name=` */
   async abortUpload(uploadId: string, name: string): Promise<void> {
-    await this.send("DELETE", `/api/uploads/${encodeURIComponent(uploadId)}`, { query: { name } });
+    check(fileNameProblem(name));
+    await this.send("DELETE", uploadPath(uploadId), { query: { name } });
   }
 
   private async uploadMultipart(name: string, source: UploadSource, options: UploadOptions): Promise<FileMeta> {
@@ -382,7 +390,8 @@ export class PeerClient {
   // --- memory ----------------------------------------------------------------------------
 
   /** One page of `GET /api/memory`. */
-  listMemory(options: { prefix?: string; cursor?: string } = {}): Promise<MemoryPage> {
+  async listMemory(options: { prefix?: string; cursor?: string } = {}): Promise<MemoryPage> {
+    check(memoryPrefixProblem(options.prefix ?? ""));
     return this.json("GET", "/api/memory", { query: options });
   }
 
@@ -419,7 +428,8 @@ export class PeerClient {
   }
 
   /** `GET /api/tasks/{id}` */
-  getTask(id: string): Promise<TaskRecord> {
+  async getTask(id: string): Promise<TaskRecord> {
+    check(idProblem(id, "task id"));
     return this.json("GET", `/api/tasks/${encodeURIComponent(id)}`);
   }
 
@@ -498,12 +508,31 @@ export class PeerClient {
   }
 }
 
-/** `/api/files/<name>` with each segment percent-encoded and the `/` kept. */
+/**
+ * `/api/files/<name>` with each segment percent-encoded and the `/` kept. A name the contract
+ * refuses (`..`, `a//b`, …) is an `invalid_argument` PeerError: it could become another route.
+ */
 export function filePath(name: string): string {
+  check(fileNameProblem(name));
   return `/api/files/${name.split("/").map(encodeURIComponent).join("/")}`;
 }
 
-const memoryPath = (key: string) => `/api/memory/${encodeURIComponent(key)}`;
+/** `/api/memory/<key>`, the key one encoded segment; a key the contract refuses throws. */
+function memoryPath(key: string): string {
+  check(memoryKeyProblem(key));
+  return `/api/memory/${encodeURIComponent(key)}`;
+}
+
+/** `/api/uploads/<id>`; an id that is not one path segment throws. */
+function uploadPath(uploadId: string): string {
+  check(idProblem(uploadId, "upload id"));
+  return `/api/uploads/${encodeURIComponent(uploadId)}`;
+}
+
+/** Throws `invalid_argument` for a problem found before anything is sent. */
+function check(problem: string | null): void {
+  if (problem !== null) throw invalidArgument(problem);
+}
 
 function fileInfo(name: string, response: Reply): FileInfo {
   const h = response.headers;

@@ -2,7 +2,8 @@
  * Why a call to a peer failed. `code` is the contract's error code (`not_found`,
  * `checksum_mismatch`, …) or one of the client's own: `unreachable` (no answer at all),
  * `bad_response` (an answer that is not the contract's), `aborted`, `source_failed` (the
- * bytes being relayed stopped coming), `verify_failed` (checksums disagree).
+ * bytes being relayed stopped coming), `verify_failed` (checksums disagree),
+ * `invalid_argument` (a name or id the contract refuses; nothing was sent).
  */
 export class PeerError extends Error {
   /** HTTP status of the answer; 0 when there was none. */
@@ -18,6 +19,11 @@ export class PeerError extends Error {
     this.status = status;
     this.peer = peer;
   }
+}
+
+/** A name or id refused before any request was made (status 0): the caller's mistake. */
+export function invalidArgument(problem: string): PeerError {
+  return new PeerError("invalid_argument", `${problem.replace(/\.$/, "")}; nothing was sent.`);
 }
 
 /** Turns a failed fetch (refused, reset, DNS…) into one clear sentence. */

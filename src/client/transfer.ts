@@ -1,5 +1,6 @@
 import type { PeerClient } from "./client";
-import { PeerError, describeCause } from "./errors";
+import { fileNameProblem } from "../api/names";
+import { PeerError, describeCause, invalidArgument } from "./errors";
 import { watchStream } from "./streams";
 
 /**
@@ -43,6 +44,9 @@ export async function transferFile(
 ): Promise<TransferResult> {
   const mode = options.mode ?? "pull";
   const target = options.as ?? name;
+  // Both names are checked before anything is asked of either peer.
+  const problem = fileNameProblem(name) ?? (options.as === undefined ? null : fileNameProblem(options.as));
+  if (problem) throw invalidArgument(problem);
   const { meta, expected } =
     mode === "pull" ? await pull(source, destination, name, target, options) : await relay(source, destination, name, target, options);
   if (meta.sha256 !== expected) {

@@ -145,6 +145,7 @@ export const findFile: Command = {
           const info = await peer.headFile(name);
           return { peer: p.name, url: p.url, found: info !== null, size: info?.size ?? null, sha256: info?.sha256 ?? null };
         } catch (err) {
+          if (err instanceof PeerError && err.code === "invalid_argument") throw err;
           return { peer: p.name, url: p.url, found: false, error: err instanceof Error ? err.message : String(err) };
         }
       }),

@@ -1,3 +1,4 @@
+import { fileNameProblem } from "../../../src/api/names";
 import { type PeerClient, PeerError, type TransferMode, transferFile } from "../../../src/client/index";
 import { UsageError } from "../args";
 import type { Command } from "../command";
@@ -24,8 +25,13 @@ export const transfer: Command = {
 export async function runTransfer(ctx: Context): Promise<number> {
   const name = ctx.flags.required("filename");
   const mode = (ctx.flags.string("mode") ?? "pull") as TransferMode;
-  if (mode !== "pull" && mode !== "relay") throw new UsageError("--mode is pull or relay.", TRANSFER_USAGE);
+  if (mode !== "pull" && mode !== "relay") throw new UsageError("--mode is pull or relay.");
   const as = ctx.flags.string("as");
+  // Refused here, before any peer is asked: a per-destination failure would be exit 1.
+  const nameProblem = fileNameProblem(name);
+  if (nameProblem) throw new UsageError(`--filename: ${nameProblem}`);
+  const asProblem = as === undefined ? null : fileNameProblem(as);
+  if (asProblem) throw new UsageError(`--as: ${asProblem}`);
   const toNames = [
     ...new Set(
       ctx.flags
@@ -35,13 +41,13 @@ export async function runTransfer(ctx: Context): Promise<number> {
         .filter(Boolean),
     ),
   ];
-  if (toNames.length === 0) throw new UsageError("--to needs at least one peer.", TRANSFER_USAGE);
+  if (toNames.length === 0) throw new UsageError("--to needs at least one peer.");
 
   const source = await resolvePeer(ctx, ctx.flags.required("from"));
   const destinations = await Promise.all(toNames.map((n) => resolvePeer(ctx, n)));
   for (const d of destinations) {
     if (d.url === source.url && (as ?? name) === name)
-      throw new UsageError(`${d.name} is the source: a file cannot be copied onto itself.`, TRANSFER_USAGE);
+      throw new UsageError(`${d.name} is the source: a file cannot be copied onto itself.`);
   }
 
   const started = performance.now();
