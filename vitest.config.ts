@@ -36,6 +36,8 @@ const workerProject = {
             compatibilityFlags: ["global_fetch_strictly_public", "nodejs_compat", "no_nodejs_compat_v2"],
             r2Buckets: { FILES: "peer2-files" },
             kvNamespaces: { KV: "peer2-kv" },
+            // Its own Durable Objects (the classes of its own bundle), as a deployed peer has.
+            durableObjects: { QUOTA: { className: "StorageQuota", useSQLite: true } },
             bindings: {
               PEER_NAME: "peer2",
               PEER_TOKEN: PEER2.token,

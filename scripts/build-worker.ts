@@ -18,7 +18,7 @@ const run = promisify(execFile);
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = join(ROOT, ".wrangler/edgepeer-bundle");
 /** Bumped when what is cached changes shape. */
-const FORMAT = "3";
+const FORMAT = "4";
 
 /** What Miniflare needs to run the bundle as the peer wrangler.toml describes. */
 export interface WorkerBundle {
@@ -31,6 +31,16 @@ export interface WorkerBundle {
   /** Binding names of the R2 buckets and KV namespaces the worker expects. */
   r2Bindings: string[];
   kvBindings: string[];
+  /**
+   * Durable Object bindings → class (exported by src/index.ts) and Queue producers/consumers,
+   * as wrangler.toml declares them: a new one there needs no change here (docs/storage.md).
+   */
+  durableObjects: Record<string, { className: string; useSQLite?: boolean }>;
+  queueProducers: Record<string, { queueName: string; deliveryDelay?: number }>;
+  queueConsumers: Record<
+    string,
+    { maxBatchSize?: number; maxBatchTimeout?: number; maxRetries?: number; deadLetterQueue?: string; retryDelay?: number }
+  >;
   modulesRules: {
     type: "ESModule" | "CommonJS" | "Text" | "Data" | "CompiledWasm" | "PythonModule" | "PythonRequirement";
     include: string[];
@@ -90,6 +100,18 @@ async function workerOptions(): Promise<Omit<WorkerBundle, "dir" | "scriptPath">
     vars: Object.fromEntries(Object.entries(workerOptions.bindings ?? {}).filter((e): e is [string, string] => typeof e[1] === "string")),
     r2Bindings: Object.keys(workerOptions.r2Buckets ?? {}),
     kvBindings: Object.keys(workerOptions.kvNamespaces ?? {}),
+    durableObjects: Object.fromEntries(
+      Object.entries(workerOptions.durableObjects ?? {}).map(([binding, d]) => {
+        const spec = (typeof d === "string" ? { className: d } : d) as { className: string; useSQLite?: boolean };
+        return [binding, { className: spec.className, ...(spec.useSQLite !== undefined && { useSQLite: spec.useSQLite }) }];
+      }),
+    ),
+    queueProducers: Object.fromEntries(
+      Object.entries(workerOptions.queueProducers ?? {}).map(([binding, q]) => [binding, typeof q === "string" ? { queueName: q } : q]),
+    ) as WorkerBundle["queueProducers"],
+    queueConsumers: (Array.isArray(workerOptions.queueConsumers)
+      ? Object.fromEntries(workerOptions.queueConsumers.map((q) => [q, {}]))
+      : (workerOptions.queueConsumers ?? {})) as WorkerBundle["queueConsumers"],
   };
 }
 

@@ -15,7 +15,10 @@ export interface PeerSpec {
   token: string;
 }
 
-/** What every worker of a local run shares: address, persistence on disk, compatibility, no Request.cf download. */
+/**
+ * What every worker of a local run shares: address, persistence on disk (R2, KV and Durable
+ * Objects under `persistRoot`), compatibility, no Request.cf download.
+ */
 export function runnerOptions(bundle: WorkerBundle, port: number, persistRoot: string, host = "127.0.0.1") {
   return {
     host,
@@ -24,6 +27,7 @@ export function runnerOptions(bundle: WorkerBundle, port: number, persistRoot: s
     defaultPersistRoot: persistRoot,
     r2Persist: true,
     kvPersist: true,
+    durableObjectsPersist: true,
     modules: true,
     compatibilityDate: bundle.compatibilityDate,
     compatibilityFlags: bundle.compatibilityFlags,
@@ -54,6 +58,10 @@ export function peerOptions(
     modulesRules: bundle.modulesRules,
     r2Buckets: Object.fromEntries(bundle.r2Bindings.map((b) => [b, storageName(peer.name, b, "FILES")])),
     kvNamespaces: Object.fromEntries(bundle.kvBindings.map((b) => [b, storageName(peer.name, b, "KV")])),
+    // Each peer is its own Miniflare: its Durable Objects and queues are its own, as when deployed.
+    durableObjects: bundle.durableObjects,
+    queueProducers: bundle.queueProducers,
+    queueConsumers: bundle.queueConsumers,
     bindings: {
       ...bundle.vars,
       PEER_NAME: peer.name,

@@ -48,3 +48,6 @@ const answer = createRouter(routes, {
 });
 
 export default { fetch: answer } satisfies ExportedHandler<PeerEnv>;
+
+/** Durable Object classes (wrangler.toml binds them; docs/storage.md lists them). */
+export { StorageQuota } from "./storage/storageQuota";

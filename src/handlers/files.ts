@@ -7,7 +7,7 @@ import { decodeParam } from "../http/paths";
 import { etagMatches, parseRange } from "../http/range";
 import { FileStore } from "../storage/files";
 import { checkFileName } from "../storage/names";
-import { releaseStorage, reserveStorage } from "../storage/quota";
+import { changeFiles } from "../storage/quota";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** A single R2 put takes at most 5 GiB; larger files go through multipart. */
@@ -62,20 +62,26 @@ export async function putFile(request: IRequest, env: PeerEnv): Promise<Response
   if (onlyIfAbsent && (await files.head(name))) {
     throw new HttpError("precondition_failed", `A file named "${name}" already exists (If-None-Match: *).`);
   }
-  await reserveStorage(env, files, length);
-  const body = watchedBody(request, length);
-  let meta;
-  try {
-    meta = await files.put(name, body.stream, {
-      length,
-      sha256,
-      contentType: request.headers.get("content-type") ?? undefined,
-      onlyIfAbsent,
-    });
-  } catch (err) {
-    if (!(err instanceof HttpError) && (await body.brokenOff())) throw bodyBrokenOff(length);
-    throw err;
-  }
+  const meta = await changeFiles(
+    env,
+    files,
+    { names: [name], bytes: length },
+    async () => {
+      const body = watchedBody(request, length);
+      try {
+        return await files.put(name, body.stream, {
+          length,
+          sha256,
+          contentType: request.headers.get("content-type") ?? undefined,
+          onlyIfAbsent,
+        });
+      } catch (err) {
+        if (!(err instanceof HttpError) && (await body.brokenOff())) throw bodyBrokenOff(length);
+        throw err;
+      }
+    },
+    (stored) => stored.size,
+  );
   return json({ name: meta.name, size: meta.size, etag: meta.etag, sha256: meta.sha256 }, 201);
 }
 
@@ -149,7 +155,14 @@ function fileResponse(
 /** `DELETE /api/files/{name}` */
 export async function deleteFile(request: IRequest, env: PeerEnv): Promise<Response> {
   const name = fileNameOf(request);
-  if (!(await fileStore(env).delete(name))) throw notFound(`No file "${name}".`);
-  releaseStorage(env);
+  const files = fileStore(env);
+  const deleted = await changeFiles(
+    env,
+    files,
+    { names: [name], bytes: 0 },
+    () => files.delete(name),
+    () => 0,
+  );
+  if (!deleted) throw notFound(`No file "${name}".`);
   return noContent();
 }

@@ -6,7 +6,7 @@ import { readJson } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { json } from "../http/json";
 import { signShareLink } from "../http/shareLinks";
-import { reserveStorage } from "../storage/quota";
+import { changeFiles } from "../storage/quota";
 import { claimedSha256, fileNameOf, fileStore } from "./files";
 
 const DEFAULT_TTL = 3600;
@@ -62,21 +62,25 @@ export async function pullFile(request: IRequest, env: PeerEnv): Promise<Respons
   }
 
   const files = fileStore(env);
+  const body = response.body;
   try {
-    await reserveStorage(env, files, length);
-  } catch (err) {
-    await response.body.cancel();
-    throw err;
-  }
-  try {
-    const meta = await files.put(name, response.body.pipeThrough(new FixedLengthStream(length)), {
-      length,
-      sha256,
-      md5: md5Etag(response.headers),
-      contentType: response.headers.get("content-type") ?? undefined,
-    });
+    const meta = await changeFiles(
+      env,
+      files,
+      { names: [name], bytes: length },
+      () =>
+        files.put(name, body.pipeThrough(new FixedLengthStream(length)), {
+          length,
+          sha256,
+          md5: md5Etag(response.headers),
+          contentType: response.headers.get("content-type") ?? undefined,
+        }),
+      (stored) => stored.size,
+    );
     return json(meta, 201);
   } catch (err) {
+    // Refused before the first byte was read (the quota): nothing to wait for from the source.
+    if (!body.locked) await body.cancel().catch(() => {});
     if (err instanceof HttpError && err.code === "checksum_mismatch") {
       throw upstream(`The bytes from ${source.name} do not match the SHA-256 it reported; nothing was stored.`);
     }

@@ -6,7 +6,7 @@ import { HttpError, badRequest } from "../http/errors";
 import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
 import { checkFileName } from "../storage/names";
-import { reserveStorage } from "../storage/quota";
+import { abortedUpload, changeFiles, storePart } from "../storage/quota";
 import { contentLength, fileStore } from "./files";
 
 /** R2 allows parts up to 5 GiB; the platform's request limit is lower anyway. */
@@ -54,15 +54,15 @@ export async function uploadPart(request: IRequest, env: PeerEnv): Promise<Respo
   const length = contentLength(request);
   if (length > MAX_PART) throw new HttpError("payload_too_large", "A part is at most 5 GiB.");
   const files = fileStore(env);
-  await reserveStorage(env, files, length);
-  const body = watchedBody(request, length);
-  let uploaded;
-  try {
-    uploaded = await files.uploadPart(name, uploadId, part, body.stream, length);
-  } catch (err) {
-    if (!(err instanceof HttpError) && (await body.brokenOff())) throw bodyBrokenOff(length);
-    throw err;
-  }
+  const uploaded = await storePart(env, uploadId, part, length, async () => {
+    const body = watchedBody(request, length);
+    try {
+      return await files.uploadPart(name, uploadId, part, body.stream, length);
+    } catch (err) {
+      if (!(err instanceof HttpError) && (await body.brokenOff())) throw bodyBrokenOff(length);
+      throw err;
+    }
+  });
   return json({ part: uploaded.partNumber, etag: uploaded.etag });
 }
 
@@ -74,12 +74,21 @@ export async function completeUpload(request: IRequest, env: PeerEnv): Promise<R
   const numbers = body.parts.map((p) => p.part);
   if (new Set(numbers).size !== numbers.length) throw badRequest("Each part may be listed only once.");
   const parts = body.parts.map((p) => ({ partNumber: p.part, etag: p.etag })).sort((a, b) => a.partNumber - b.partNumber);
-  const meta = await fileStore(env).completeUpload(name, uploadId, parts, body.sha256?.toLowerCase());
+  const files = fileStore(env);
+  const meta = await changeFiles(
+    env,
+    files,
+    { names: [name], bytes: 0, completes: uploadId },
+    () => files.completeUpload(name, uploadId, parts, body.sha256?.toLowerCase()),
+    (stored) => stored.size,
+  );
   return json(meta, 201);
 }
 
 /** `DELETE /api/uploads/{uploadId}?name=` — aborts; nothing is left behind. */
 export async function abortUpload(request: IRequest, env: PeerEnv): Promise<Response> {
-  await fileStore(env).abortUpload(nameQuery(request), uploadIdOf(request));
+  const uploadId = uploadIdOf(request);
+  await fileStore(env).abortUpload(nameQuery(request), uploadId);
+  await abortedUpload(env, uploadId);
   return noContent();
 }

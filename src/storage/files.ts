@@ -128,6 +128,11 @@ export class FileStore {
     return toMeta(object, undefined, sha256);
   }
 
+  /** Bytes of the file `name`, 0 when there is none. */
+  async sizeOf(name: string): Promise<number> {
+    return (await this.bucket.head(name))?.size ?? 0;
+  }
+
   /** Deletes a file; false when there was none. */
   async delete(name: string): Promise<boolean> {
     const object = await this.bucket.head(name);

@@ -1,9 +1,11 @@
 import { intVar } from "../config";
 import type { PeerEnv } from "../env";
 import { HttpError } from "../http/errors";
+import { sha256Hex } from "../http/crypto";
 import type { FileStore } from "./files";
 import type { TaskHistory } from "./history";
 import type { MemoryStore } from "./memory";
+import type { QuotaUsage, ReserveRequest } from "./storageQuota";
 
 declare global {
   namespace Cloudflare {
@@ -33,7 +35,8 @@ interface Tally {
 }
 
 /**
- * Soft quotas that cost no storage round trip on the common path: the total is counted
+ * Soft quotas (memory keys, tasks; storage is exact, see `changeFiles`) that cost no storage
+ * round trip on the common path: the total is counted
  * (an R2 or KV listing) at most every 30 s per isolate and bumped by each write in between;
  * only a write that would cross the limit is checked against a fresh count. Concurrent
  * writes on other isolates can overshoot by what they write within that window.
@@ -48,25 +51,120 @@ async function tally(id: string, count: () => Promise<number>, fresh = false): P
   return counted;
 }
 
-/** Refuses (413) a write of `incoming` bytes that would take the bucket past `STORAGE_LIMIT_MB`. */
-export async function reserveStorage(env: PeerEnv, files: FileStore, incoming: number): Promise<void> {
-  const limit = intVar(env.STORAGE_LIMIT_MB, DEFAULT_STORAGE_LIMIT_MB) * 1024 * 1024;
-  const id = `storage:${env.PEER_NAME}`;
-  const count = async () => (await files.usage()).bytes;
-  let used = await tally(id, count);
-  if (used.value + incoming > limit) used = await tally(id, count, true);
-  if (used.value + incoming > limit) {
+/** How long a reservation of a single request lives: 10 minutes plus its bytes at 1 MiB/s. */
+const requestTtl = (bytes: number) => 600_000 + Math.ceil(bytes / 1048.576);
+/** A multipart upload's parts stay reserved this long after its last part (then it counts as abandoned). */
+export const UPLOAD_RESERVATION_MS = 24 * 3600_000;
+
+/** The peer's one quota counter (binding `QUOTA`, one Durable Object per `PEER_NAME`). */
+const counterOf = (env: PeerEnv) => env.QUOTA.get(env.QUOTA.idFromName(env.PEER_NAME));
+
+const storageLimit = (env: PeerEnv) => intVar(env.STORAGE_LIMIT_MB, DEFAULT_STORAGE_LIMIT_MB) * 1024 * 1024;
+
+/** Counter keys are digests: a file name or upload id (user input) never becomes a key. */
+const digestOf = (kind: string, value: string) => sha256Hex(`${kind}\0${value}`);
+
+/** Reserves `bytes` in the counter or throws 413; returns the reservation's id. */
+async function reserve(env: PeerEnv, request: Omit<ReserveRequest, "limit" | "ttlMs">): Promise<string> {
+  const limit = storageLimit(env);
+  const answer = await counterOf(env).reserve({ ...request, limit, ttlMs: requestTtl(request.bytes) });
+  if ("refused" in answer) {
+    const { used, reserved } = answer.refused;
     throw new HttpError(
       "payload_too_large",
-      `This peer's storage quota is ${limit} bytes (STORAGE_LIMIT_MB) and ${used.value} are used; ${incoming} more do not fit.`,
+      `This peer's storage quota is ${limit} bytes (STORAGE_LIMIT_MB): ${used} are stored and ${reserved} reserved by uploads in flight, so ${request.bytes} more do not fit.`,
     );
   }
-  used.value += incoming;
+  return answer.id;
 }
 
-/** Forgets the storage tally after a delete, so freed room is seen at once. */
-export function releaseStorage(env: PeerEnv): void {
-  tallies.delete(`storage:${env.PEER_NAME}`);
+/** Runs a settle call on the counter; if it fails, the reservation expires and the counter recounts. */
+async function settle(what: string, call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+  } catch (err) {
+    console.error(`quota: ${what} failed, the reservation will expire: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** What a change to stored files reserves. */
+export interface FileChange {
+  /** Every file name the change may create, replace or delete: held for it alone until it settles. */
+  names: string[];
+  /** Bytes it may add before anything it replaces is freed (a PUT: its length; a delete: 0). */
+  bytes: number;
+  /** The multipart upload whose part reservations the change settles (`complete`). */
+  completes?: string;
+}
+
+/**
+ * Runs `write` — any change to the files `change.names` (PUT, pull, complete, delete, copy,
+ * move, WebDAV) — inside the storage quota, exactly under any concurrency:
+ * reserves `change.bytes` first (413 `payload_too_large` if used + reserved would cross
+ * `STORAGE_LIMIT_MB`), holds the names so no other change to them interleaves, reads their
+ * sizes, runs `write`, and commits the real delta (sizes after − sizes before), also when
+ * `write` throws. `sizeAfter` saves the read after a write that knows the names' total size
+ * (a PUT's answer).
+ */
+export async function changeFiles<T>(
+  env: PeerEnv,
+  files: FileStore,
+  change: FileChange,
+  write: () => Promise<T>,
+  sizeAfter?: (result: T) => number,
+): Promise<T> {
+  const locks = await Promise.all(change.names.map((name) => digestOf("name", name)));
+  const id = await reserve(env, { bytes: change.bytes, locks });
+  const total = async () => (await Promise.all(change.names.map((name) => files.sizeOf(name)))).reduce((a, b) => a + b, 0);
+  let before: number;
+  try {
+    before = await total();
+  } catch (err) {
+    await settle("release", () => counterOf(env).release(id));
+    throw err;
+  }
+  let result: T;
+  try {
+    result = await write();
+  } catch (err) {
+    // A failed write may still have changed something (a completed upload that failed its check).
+    await settle("commit", async () => counterOf(env).commit(id, (await total()) - before));
+    throw err;
+  }
+  const completes = change.completes === undefined ? undefined : await digestOf("upload", change.completes);
+  await settle("commit", async () => counterOf(env).commit(id, (sizeAfter ? sizeAfter(result) : await total()) - before, completes));
+  return result;
+}
+
+/**
+ * Runs `write`, the upload of part `part` (`bytes` long) of multipart upload `uploadId`,
+ * with its bytes reserved (413 when they do not fit). A stored part stays reserved until the
+ * upload completes (`changeFiles` with `completes`) or aborts (`abortedUpload`), or 24 h
+ * after the upload's last part.
+ */
+export async function storePart<T>(env: PeerEnv, uploadId: string, part: number, bytes: number, write: () => Promise<T>): Promise<T> {
+  const group = await digestOf("upload", uploadId);
+  const id = await reserve(env, { bytes, group, part });
+  let result: T;
+  try {
+    result = await write();
+  } catch (err) {
+    await settle("release", () => counterOf(env).release(id));
+    throw err;
+  }
+  await settle("keep", () => counterOf(env).keepPart(id, UPLOAD_RESERVATION_MS));
+  return result;
+}
+
+/** Frees the parts of an aborted multipart upload. */
+export async function abortedUpload(env: PeerEnv, uploadId: string): Promise<void> {
+  const group = await digestOf("upload", uploadId);
+  await settle("release", () => counterOf(env).releaseGroup(group));
+}
+
+/** Bytes stored and reserved, as the counter knows them. */
+export function storageUsage(env: PeerEnv): Promise<QuotaUsage> {
+  return counterOf(env).usage();
 }
 
 /** Most keys remembered as written per count (a key is at most 480 bytes). */

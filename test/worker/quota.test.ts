@@ -2,7 +2,7 @@ import { createExecutionContext, env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { BASE, errorOf } from "../support/http";
-import { TEST_TOKEN } from "../support/peers";
+import { PEER2, TEST_TOKEN } from "../support/peers";
 
 /** Calls the worker with extra vars; each test names its own peer so quota tallies never mix. */
 function peerWith(vars: Record<string, string>) {
@@ -15,6 +15,85 @@ function peerWith(vars: Record<string, string>) {
     const request = new Request(`${BASE}${path}`, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>;
     return worker.fetch(request, bound, createExecutionContext());
   };
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Bytes of every object in the bucket: what the quota must never let past the limit. */
+async function storedBytes(): Promise<number> {
+  let bytes = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await env.FILES.list({ cursor });
+    for (const o of page.objects) bytes += o.size;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return bytes;
+}
+
+/** A promise with its resolver outside. */
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/**
+ * Bodies that send a first chunk, then hold the rest until `gate` opens: every upload whose
+ * body started is provably in flight at once. `streaming` counts the bodies that started.
+ */
+function gatedBodies() {
+  const gate = deferred();
+  const started = { count: 0 };
+  const body = (size: number) => {
+    let sent = false;
+    return new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (!sent) {
+          sent = true;
+          started.count++;
+          c.enqueue(new Uint8Array(64 * KiB).fill(1));
+          return;
+        }
+        await gate.promise;
+        c.enqueue(new Uint8Array(size - 64 * KiB).fill(2));
+        c.close();
+      },
+    });
+  };
+  return { gate, started, body };
+}
+
+/**
+ * Starts `count` uploads of `size` bytes at once through `send`, each with a gated body; opens
+ * the gate once all but `fit` have answered (refused while the others were in flight) — or
+ * once more than `fit` are streaming at the same time, which is the overshoot itself.
+ */
+async function overlapping(count: number, fit: number, size: number, send: (i: number, body: ReadableStream) => Promise<Response>) {
+  const { gate, started, body } = gatedBodies();
+  let answered = 0;
+  let accepted = 0;
+  const allAnswered = deferred();
+  /** For each refusal, how many uploads had been acknowledged by then (the gate holds them all: 0). */
+  const acceptedAtRefusal: number[] = [];
+  const responses = Array.from({ length: count }, (_, i) =>
+    send(i, body(size)).then((res) => {
+      if (res.status === 413) acceptedAtRefusal.push(accepted);
+      else accepted++;
+      if (++answered === count - fit) allAnswered.resolve();
+      return res;
+    }),
+  );
+  const overshoot = (async () => {
+    while (started.count <= fit && answered < count) await new Promise((r) => setTimeout(r, 5));
+  })();
+  await Promise.race([allAnswered.promise, overshoot]);
+  gate.resolve();
+  const statuses = (await Promise.all(responses)).map((r) => r.status);
+  return { statuses, acceptedAtRefusal };
 }
 
 describe("quotas", () => {
@@ -75,5 +154,94 @@ describe("quotas", () => {
     expect(refused.status).toBe(429);
     expect(refused.headers.get("retry-after")).toBe("60");
     expect((await errorOf(refused)).message).toContain("TASKS_PER_HOUR");
+  });
+
+  it("never stores past STORAGE_LIMIT_MB when PUTs overlap", async () => {
+    const call = peerWith({ PEER_NAME: "quota-overlap-put", STORAGE_LIMIT_MB: "1" });
+    const put = (i: number, body: ReadableStream) =>
+      call(`/api/files/o${i}.bin`, {
+        method: "PUT",
+        body,
+        headers: { "content-length": String(300 * KiB) },
+        duplex: "half",
+      } as RequestInit);
+    const run = await overlapping(5, 3, 300 * KiB, put);
+    expect(run.statuses.filter((s) => s === 201)).toHaveLength(3);
+    expect(run.statuses.filter((s) => s === 413)).toHaveLength(2);
+    // The refusals came while the accepted uploads were still streaming: the race happened.
+    expect(run.acceptedAtRefusal).toEqual([0, 0]);
+    expect(await storedBytes()).toBe(900 * KiB);
+  });
+
+  it("reserves multipart parts in flight and held until complete or abort", async () => {
+    const call = peerWith({ PEER_NAME: "quota-parts", STORAGE_LIMIT_MB: "1" });
+    const start = async (name: string) => {
+      const res = await call("/api/uploads", { method: "POST", body: JSON.stringify({ name }) });
+      return ((await res.json()) as { uploadId: string }).uploadId;
+    };
+    const partPath = (id: string, n: number, name: string) => `/api/uploads/${encodeURIComponent(id)}/parts/${n}?name=${name}`;
+    const id = await start("parts.bin");
+    const part = (i: number, body: ReadableStream) =>
+      call(partPath(id, i + 1, "parts.bin"), {
+        method: "PUT",
+        body,
+        headers: { "content-length": String(400 * KiB) },
+        duplex: "half",
+      } as RequestInit);
+    const run = await overlapping(4, 2, 400 * KiB, part);
+    expect(run.statuses.sort()).toEqual([200, 200, 413, 413]);
+    expect(run.acceptedAtRefusal).toEqual([0, 0]);
+
+    // Stored parts keep their room: a PUT that would fit beside the files alone is refused.
+    const put = (name: string, size: number) => call(`/api/files/${name}`, { method: "PUT", body: new Uint8Array(size) });
+    expect((await put("beside.bin", 300 * KiB)).status).toBe(413);
+    const aborted = await call(`/api/uploads/${encodeURIComponent(id)}?name=parts.bin`, { method: "DELETE" });
+    expect(aborted.status).toBe(204);
+    expect((await put("beside.bin", 300 * KiB)).status).toBe(201);
+
+    // A completed upload's bytes move from reserved to stored, exactly once.
+    const second = await start("done.bin");
+    const sent = await call(partPath(second, 1, "done.bin"), { method: "PUT", body: new Uint8Array(600 * KiB) });
+    expect(sent.status).toBe(200);
+    expect((await put("more.bin", 200 * KiB)).status).toBe(413);
+    const done = await call(`/api/uploads/${encodeURIComponent(second)}/complete?name=done.bin`, {
+      method: "POST",
+      body: JSON.stringify({ parts: [await sent.json()] }),
+    });
+    expect(done.status).toBe(201);
+    expect((await put("more.bin", 200 * KiB)).status).toBe(413);
+    expect((await put("more.bin", 100 * KiB)).status).toBe(201);
+    expect(await storedBytes()).toBe(1000 * KiB);
+  });
+
+  it("never stores past STORAGE_LIMIT_MB when pulls overlap", async () => {
+    const call = peerWith({ PEER_NAME: "quota-pull", STORAGE_LIMIT_MB: "1" });
+    const peer2 = (path: string, init: RequestInit = {}) => {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${PEER2.token}`);
+      return (env as unknown as { PEER2: Fetcher }).PEER2.fetch(`${PEER2.url}${path}`, { ...init, headers });
+    };
+    expect((await peer2("/api/files/pulled-source.bin", { method: "PUT", body: new Uint8Array(400 * KiB) })).status).toBe(201);
+    const link = (await (await peer2("/api/files/pulled-source.bin/share", { method: "POST", body: "{}" })).json()) as { url: string };
+    const pull = (i: number) => call(`/api/files/pulled-${i}.bin/pull`, { method: "POST", body: JSON.stringify({ from: link.url }) });
+    const statuses = (await Promise.all([0, 1, 2, 3].map(pull))).map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(2);
+    expect(statuses.filter((s) => s === 413)).toHaveLength(2);
+    expect(await storedBytes()).toBe(800 * KiB);
+    // Full: one more pull is refused outright and stores nothing.
+    const refused = await pull(9);
+    expect(refused.status).toBe(413);
+    expect(await env.FILES.head("pulled-9.bin")).toBeNull();
+  });
+
+  it("forgets an abandoned upload's parts when their reservation expires", async () => {
+    const counter = env.QUOTA.get(env.QUOTA.idFromName("quota-expiry"));
+    const reserved = await counter.reserve({ bytes: 700 * KiB, limit: MiB, ttlMs: 60_000, group: "abandoned", part: 1 });
+    if (!("id" in reserved)) throw new Error("the first reservation must fit");
+    await counter.keepPart(reserved.id, 20);
+    expect(await counter.reserve({ bytes: 700 * KiB, limit: MiB, ttlMs: 60_000 })).toHaveProperty("refused");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await counter.reserve({ bytes: 700 * KiB, limit: MiB, ttlMs: 60_000 })).toHaveProperty("id");
+    expect((await counter.usage()).reserved).toBe(700 * KiB);
   });
 });
