@@ -400,7 +400,7 @@ export class PeerClient {
     return (await this.json<{ key: string; value: unknown }>("GET", memoryPath(key))).value;
   }
 
-  /** `PUT /api/memory/{key}` — any JSON value, optionally expiring after `ttlSeconds` (≥ 60). */
+  /** `PUT /api/memory/{key}` — any JSON value, optionally expiring after `ttlSeconds` (60 to 315360000). */
   async setMemory(key: string, value: unknown, ttlSeconds?: number): Promise<void> {
     await this.json("PUT", memoryPath(key), { json: ttlSeconds === undefined ? { value } : { value, ttl: ttlSeconds } });
   }

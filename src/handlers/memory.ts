@@ -14,7 +14,10 @@ export const MEMORY_VALUE_LIMIT = 25 * 1024 * 1024;
 
 const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
 
-const putBody = z.object({ value: z.unknown(), ttl: z.number().int().min(60).optional() });
+/** Longest memory TTL: ten years (KV takes at most 2^31 - 1 seconds; beyond that it throws). */
+export const MEMORY_TTL_MAX = 315_360_000;
+
+const putBody = z.object({ value: z.unknown(), ttl: z.number().int().min(60).max(MEMORY_TTL_MAX).optional() });
 
 const store = (env: PeerEnv) => new MemoryStore(env.KV);
 const keyOf = (request: IRequest) => checkMemoryKey(decodeParam(request.params.key, "memory key"));
@@ -67,12 +70,12 @@ function parsePutBody(text: string): { valueText: string; ttl?: number } {
   }
   const parsed = putBody.safeParse(body);
   if (!parsed.success || !body || typeof body !== "object" || !("value" in body)) {
-    throw badRequest('The body must be {"value": any JSON, "ttl"?: whole seconds ≥ 60}.');
+    throw badRequest(`The body must be {"value": any JSON, "ttl"?: whole seconds from 60 to ${MEMORY_TTL_MAX}}.`);
   }
   return { valueText: JSON.stringify(parsed.data.value), ttl: parsed.data.ttl };
 }
 
-/** `PUT /api/memory/{key}` with `{"value": any JSON, "ttl"?: seconds ≥ 60}` */
+/** `PUT /api/memory/{key}` with `{"value": any JSON, "ttl"?: seconds from 60 to `MEMORY_TTL_MAX`}` */
 export async function putMemory(request: IRequest, env: PeerEnv): Promise<Response> {
   const key = keyOf(request);
   // The envelope around the value may add a little; the value itself is checked below.

@@ -48,6 +48,13 @@ describe("memory", () => {
     expect(body.cursor).toBeNull();
   });
 
+  it("accepts a TTL of ten years, the most there is", async () => {
+    const res = await put("decade", { value: 1, ttl: 315_360_000 });
+    expect(res.status).toBe(200);
+    const listed = await env.KV.list({ prefix: "mem:decade" });
+    expect(listed.keys[0]!.expiration! - Date.now() / 1000).toBeGreaterThan(315_360_000 - 60);
+  });
+
   it("sets a TTL that KV enforces", async () => {
     await put("short", { value: "x", ttl: 60 });
     const listed = await env.KV.list({ prefix: "mem:short" });
@@ -57,6 +64,9 @@ describe("memory", () => {
   it.each([
     ["a TTL under 60 seconds", { value: 1, ttl: 59 }],
     ["a fractional TTL", { value: 1, ttl: 61.5 }],
+    ["a TTL over ten years", { value: 1, ttl: 315_360_001 }],
+    ["a TTL of 2^31 seconds", { value: 1, ttl: 2 ** 31 }],
+    ["a TTL of 2^53 seconds", { value: 1, ttl: 2 ** 53 }],
     ["no value", { ttl: 100 }],
     ["not an object", [1, 2]],
   ])("refuses %s with 400", async (_why, body) => {
