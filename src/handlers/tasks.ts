@@ -9,6 +9,7 @@ import { decodeParam } from "../http/paths";
 import { ResultCache } from "../storage/cache";
 import { TaskHistory } from "../storage/history";
 import { reserveTaskRuns } from "../storage/quota";
+import { ARGS_DEPTH, nestsDeeperThan } from "../tasks/canonical";
 import { type TaskRequest, type TaskServices, executeTask } from "../tasks/execute";
 import { isTaskId } from "../tasks/ids";
 import { taskLimits } from "../tasks/limits";
@@ -64,6 +65,12 @@ function wellFormedTask(data: unknown): TaskRequest | null {
   return task;
 }
 
+/** The task, once its arguments are known to nest no deeper than `ARGS_DEPTH` (400 otherwise). */
+function boundedTask<T extends { args: unknown[] }>(task: T): T {
+  if (nestsDeeperThan(task.args, ARGS_DEPTH)) throw badRequest(`args nest deeper than ${ARGS_DEPTH} levels.`);
+  return task;
+}
+
 /**
  * One task's body. With a Content-Length under the cap (the runtime holds the body to it),
  * read natively in one call and checked by `wellFormedTask`; anything else — no length,
@@ -72,7 +79,7 @@ function wellFormedTask(data: unknown): TaskRequest | null {
  */
 async function readTask(request: Request): Promise<TaskRequest> {
   const declared = request.headers.get("content-length");
-  if (declared === null || !(Number(declared) <= TASK_BODY_BYTES)) return readJson(request, taskBody, TASK_BODY_BYTES);
+  if (declared === null || !(Number(declared) <= TASK_BODY_BYTES)) return boundedTask(await readJson(request, taskBody, TASK_BODY_BYTES));
   let text: string;
   try {
     text = await request.text();
@@ -85,7 +92,9 @@ async function readTask(request: Request): Promise<TaskRequest> {
   } catch {
     data = undefined;
   }
-  return wellFormedTask(data) ?? readJson(new Request(request.url, { method: "POST", body: text }), taskBody, TASK_BODY_BYTES);
+  return boundedTask(
+    wellFormedTask(data) ?? (await readJson(new Request(request.url, { method: "POST", body: text }), taskBody, TASK_BODY_BYTES)),
+  );
 }
 
 /** `POST /api/tasks` — `{"program", "function"?, "args"?, "timeoutMs"?, "cache"?}` */
@@ -98,7 +107,7 @@ export async function postTask(request: IRequest, env: PeerEnv, ctx: ExecutionCo
 
 /** `POST /api/tasks/batch` — `{"tasks": [task, …]}`, run one after another, answered in order. */
 export async function postBatch(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
-  const { tasks } = await readJson(request, batchBody, BATCH_BODY_BYTES);
+  const tasks = (await readJson(request, batchBody, BATCH_BODY_BYTES)).tasks.map(boundedTask);
   const peer = services(env, ctx);
   await reserveTaskRuns(env, peer.history, tasks.length);
   const results = [];

@@ -273,6 +273,31 @@ describe("malformed requests", () => {
     expect(await errorOf(streamed)).toEqual(error);
   });
 
+  it.each([
+    ["arrays", "[".repeat(10_000) + "]".repeat(10_000)],
+    ["objects", '{"a":'.repeat(10_000) + "1" + "}".repeat(10_000)],
+  ])("refuses args of %s nested 10,000 deep with 400, alone, streamed and in a batch", async (_kind, nested) => {
+    const task = `{"program": "function main(a) { return 1; }", "args": [${nested}], "cache": false}`;
+    for (const [path, body] of [
+      ["/api/tasks", task],
+      ["/api/tasks", streamOf(task)],
+      ["/api/tasks/batch", `{"tasks": [${task}]}`],
+    ] as const) {
+      const res = await call(path, { method: "POST", body, duplex: "half" } as RequestInit);
+      expect(res.status, path).toBe(400);
+      expect(await errorOf(res)).toEqual({ code: "bad_request", message: "args nest deeper than 64 levels." });
+    }
+  });
+
+  it("runs args nested 64 deep", async () => {
+    const nested = JSON.parse("[".repeat(63) + "7" + "]".repeat(63)) as unknown;
+    const body = await run({
+      program: "function main(a) { let d = 0; while (Array.isArray(a)) { a = a[0]; d++; } return [d, a]; }",
+      args: [nested],
+    });
+    expect(body.result).toEqual([63, 7]);
+  });
+
   it("runs a task whose body arrives without Content-Length", async () => {
     const text = JSON.stringify({ program: FIB, args: [10], cache: false });
     const res = await call("/api/tasks", { method: "POST", body: streamOf(text), duplex: "half" } as RequestInit);
