@@ -37,7 +37,10 @@ const workerProject = {
             r2Buckets: { FILES: "peer2-files" },
             kvNamespaces: { KV: "peer2-kv" },
             // Its own Durable Objects (the classes of its own bundle), as a deployed peer has.
-            durableObjects: { QUOTA: { className: "StorageQuota", useSQLite: true } },
+            durableObjects: {
+              QUOTA: { className: "StorageQuota", useSQLite: true },
+              DAV_STATE: { className: "DavState", useSQLite: true },
+            },
             bindings: {
               PEER_NAME: "peer2",
               PEER_TOKEN: PEER2.token,

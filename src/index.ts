@@ -11,7 +11,8 @@ import { withAuth } from "./http/auth";
 import { withCorsHeaders, withCorsPreflight } from "./http/cors";
 import { renderError } from "./http/errors";
 import { withCommonHeaders } from "./http/headers";
-import { type RouteTable, createRouter } from "./http/routes";
+import { type MountTable, type RouteTable, createRouter } from "./http/routes";
+import { webdav } from "./webdav";
 
 /** Every route of the peer (the contract: docs/api.md). */
 const routes: RouteTable<PeerEnv> = [
@@ -41,13 +42,23 @@ const routes: RouteTable<PeerEnv> = [
   ["/assets/:file", { GET: uiAsset, HEAD: uiAsset }],
 ];
 
-const answer = createRouter(routes, {
-  before: [withCorsPreflight, withAuth],
-  catch: renderError,
-  finally: [withCorsHeaders, withCommonHeaders],
-});
+/** Protocols with methods of their own, each served whole under its prefix. */
+const mounts: MountTable<PeerEnv> = [
+  ["/dav", webdav], // WebDAV, RFC 4918 classes 1 and 2 (docs/webdav.md)
+];
+
+const answer = createRouter(
+  routes,
+  {
+    before: [withCorsPreflight, withAuth],
+    catch: renderError,
+    finally: [withCorsHeaders, withCommonHeaders],
+  },
+  mounts,
+);
 
 export default { fetch: answer } satisfies ExportedHandler<PeerEnv>;
 
 /** Durable Object classes (wrangler.toml binds them; docs/storage.md lists them). */
 export { StorageQuota } from "./storage/storageQuota";
+export { DavState } from "./webdav";

@@ -86,8 +86,12 @@ export async function putFile(request: IRequest, env: PeerEnv): Promise<Response
 }
 
 /** `GET` and `HEAD /api/files/{name}` — Range, If-None-Match, If-Range. */
-export async function getFile(request: IRequest, env: PeerEnv): Promise<Response> {
-  const name = fileNameOf(request);
+export function getFile(request: IRequest, env: PeerEnv): Promise<Response> {
+  return serveFile(request, env, fileNameOf(request));
+}
+
+/** A file's bytes (or, for HEAD, its headers) as GET answers them: Range, If-None-Match, If-Range. WebDAV's GET too. */
+export async function serveFile(request: Request, env: PeerEnv, name: string): Promise<Response> {
   const files = fileStore(env);
   const rangeHeader = request.headers.get("range");
   const ifNoneMatch = request.headers.get("if-none-match");

@@ -109,6 +109,15 @@ describe("docs/openapi.json", () => {
     expect(documented).toEqual(code);
   });
 
+  it("lists every mount of src/index.ts (a prefix served whole, like /dav) under x-mounts", () => {
+    const block = /const mounts\b[^=]*=\s*\[([\s\S]*?)\n\];/.exec(indexSource)?.[1] ?? "";
+    const prefixes = [...block.matchAll(/\[\s*["']([^"']+)["']\s*,/g)].map((m) => m[1]).sort();
+    expect(prefixes).toContain("/dav");
+    const mounts = (spec as unknown as { "x-mounts"?: Record<string, { methods: string[] }> })["x-mounts"] ?? {};
+    expect(Object.keys(mounts).sort()).toEqual(prefixes);
+    expect(mounts["/dav"]?.methods).toEqual(expect.arrayContaining(["PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK"]));
+  });
+
   it("declares every path parameter of every path", () => {
     for (const { id, path, op } of operations()) {
       const item = spec.paths[path] as { parameters?: Json[] };

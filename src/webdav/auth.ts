@@ -1,0 +1,58 @@
+import type { PeerEnv } from "../env";
+import { secretsEqual } from "../http/crypto";
+import { HttpError } from "../http/errors";
+
+/** What a file operation needs of the token (the contract's scope names). */
+export type DavOp = "read" | "write" | "delete";
+
+/** What the request's token may do. */
+export interface DavAccess {
+  /** Throws 403 unless the token may do `op` on `name` ("" is the root folder). */
+  require(op: DavOp, name: string): void;
+}
+
+/** The realm every WebDAV client sees in its password prompt. */
+export const CHALLENGE = { "www-authenticate": 'Basic realm="edgepeer", charset="UTF-8"' };
+
+const everything: DavAccess = { require() {} };
+
+/**
+ * The token a WebDAV client sent: `Basic` with any user name and the token as the password
+ * (what Finder, Explorer, davfs2 and Cyberduck can send), or `Bearer`. Null when none.
+ */
+export function presentedToken(request: Request): string | null {
+  const header = request.headers.get("authorization");
+  if (header === null) return null;
+  const bearer = /^Bearer\s+(.+)$/i.exec(header);
+  if (bearer) return bearer[1]?.trim() ?? null;
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!basic) return null;
+  let decoded: string;
+  try {
+    decoded = new TextDecoder().decode(Uint8Array.from(atob(basic[1] ?? ""), (c) => c.charCodeAt(0)));
+  } catch {
+    return null;
+  }
+  const colon = decoded.indexOf(":");
+  return colon < 0 ? null : decoded.slice(colon + 1);
+}
+
+/**
+ * Authenticates a /dav/ request: 401 with a Basic challenge (so every client prompts) when no
+ * token or a wrong one is sent. The peer token may do everything.
+ */
+export async function authenticate(request: Request, env: PeerEnv): Promise<DavAccess> {
+  if (env.AUTH === "none") return everything;
+  const token = env.PEER_TOKEN;
+  if (!token) {
+    throw new HttpError("unauthorized", "This peer has no PEER_TOKEN: set one with `wrangler secret put PEER_TOKEN`.");
+  }
+  const presented = presentedToken(request);
+  if (presented === null) {
+    throw new HttpError("unauthorized", "Sign in with any user name and a token of this peer as the password.", CHALLENGE);
+  }
+  if (!(await secretsEqual(presented, token))) {
+    throw new HttpError("unauthorized", "That token is not valid on this peer.", CHALLENGE);
+  }
+  return everything;
+}
