@@ -18,9 +18,10 @@ const ERROR_CHARS = 2000;
 
 /**
  * Evaluated before the program, so the program cannot replace what it captures: reads
- * arguments with the real `JSON.parse`, checks that a result is plain JSON (no undefined,
- * function, NaN, class instance or cycle silently dropped by `JSON.stringify`) and turns a
- * thrown value into one line of text.
+ * arguments with the real `JSON.parse`, writes a result's JSON text in one walk that reads
+ * each value once and refuses anything that is not plain JSON (no undefined, function, NaN,
+ * class instance or cycle silently dropped as `JSON.stringify` would), and turns a thrown
+ * value into one line of text.
  */
 const PRELUDE = String.raw`(() => {
   "use strict";
@@ -38,27 +39,42 @@ const PRELUDE = String.raw`(() => {
     }
     return "a " + typeof v;
   };
-  const check = (v, path, open) => {
+  // Writes v's JSON text onto out.text, reading each property once (a getter or proxy
+  // answering differently on a second read cannot slip past), and only with operators and
+  // captured functions (the program may have replaced any method or added toJSON anywhere).
+  const write = (v, path, open, depth, out) => {
     switch (typeof v) {
       case "string":
+        out.text += stringify(v);
+        return null;
       case "boolean":
+        out.text += v ? "true" : "false";
         return null;
       case "number":
-        return isFinite(v) ? null : path + " is " + Str(v);
+        if (!isFinite(v)) return path + " is " + Str(v);
+        out.text += stringify(v);
+        return null;
       case "object": {
-        if (v === null) return null;
-        if (open.includes(v)) return path + " refers back to itself";
+        if (v === null) {
+          out.text += "null";
+          return null;
+        }
+        for (let j = 0; j < depth; j++) if (open[j] === v) return path + " refers back to itself";
         const arr = isArray(v);
-        if (!arr && getPrototypeOf(v) !== plain && getPrototypeOf(v) !== null) return path + " is " + kind(v);
-        open.push(v);
+        const proto = arr ? null : getPrototypeOf(v);
+        if (!arr && proto !== plain && proto !== null) return path + " is " + kind(v);
+        open[depth] = v;
         const names = arr ? null : keys(v);
         const n = arr ? v.length : names.length;
+        out.text += arr ? "[" : "{";
         for (let i = 0; i < n; i++) {
+          if (i > 0) out.text += ",";
           const k = arr ? i : names[i];
-          const bad = check(v[k], arr ? path + "[" + i + "]" : path + "." + k, open);
+          if (!arr) out.text += stringify(k) + ":";
+          const bad = write(v[k], arr ? path + "[" + i + "]" : path + "." + k, open, depth + 1, out);
           if (bad) return bad;
         }
-        open.pop();
+        out.text += arr ? "]" : "}";
         return null;
       }
       default:
@@ -68,8 +84,9 @@ const PRELUDE = String.raw`(() => {
   return {
     args: (text) => parse(text),
     toJson: (v) => {
-      const bad = check(v, "the result", []);
-      return bad === null ? stringify(v) : { bad };
+      const out = { __proto__: null, text: "" };
+      const bad = write(v, "the result", { __proto__: null }, 0, out);
+      return bad === null ? out.text : { __proto__: null, bad };
     },
     describe: (e) => {
       try {

@@ -116,6 +116,27 @@ describe("results that are not JSON", () => {
     expect(body.error).toBe(`The result is not JSON: ${detail}.`);
   });
 
+  it.each([
+    ["undefined on its second read", "let n = 0; function main() { return { get a() { return n++ ? undefined : 1; } }; }", { a: 1 }],
+    [
+      "another array element on its second read",
+      "let n = 0; function main() { return Object.defineProperty([0], 0, { get() { return n++ ? 0 / 0 : 2; } }); }",
+      [2],
+    ],
+    [
+      "another key set on its second listing",
+      "let n = 0; function main() { return new Proxy({ a: 1 }, { ownKeys() { return n++ ? ['b'] : ['a']; } }); }",
+      { a: 1 },
+    ],
+  ])("reads a result once: a getter answering %s is judged by its first answer", async (_what, program, expected) => {
+    expect(await runFresh(program)).toMatchObject({ status: "succeeded", result: expected });
+  });
+
+  it("ignores a toJSON the program adds to Object.prototype", async () => {
+    const body = await runFresh("Object.prototype.toJSON = function () { return 'forged'; }; function main() { return { ok: [1] }; }");
+    expect(body).toMatchObject({ status: "succeeded", result: { ok: [1] } });
+  });
+
   it("fails a result over TASK_RESULT_BYTES", async () => {
     const body = await runFresh("function main() { return 'x'.repeat(300000); }");
     expect(body.status).toBe("failed");
