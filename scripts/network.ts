@@ -2,9 +2,11 @@
  * `npm start` — a local network of peers, each the bundled worker under Miniflare (one Node
  * process, one workerd per peer) on 127.0.0.1 from port 8787 up, with its own R2 and KV
  * persisted under `.peers/<name>/`, its own random token and `PEERS` listing the others.
- * Writes `.peers/network.json`; a restart keeps every file, key and token.
+ * Writes `.peers/network.json`; a restart keeps every file, key and token. A peer whose
+ * workerd dies is restarted on its port with its data (said on stderr); one that keeps dying
+ * stops the network with exit code 1.
  *
- *   npm start -- [--peers N] [--port P] [--dir DIR] [--host H]
+ *   npm start -- [--peers N] [--port P] [--dir DIR] [--host H] [--var NAME=VALUE]…
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -13,14 +15,35 @@ import { parseArgs } from "node:util";
 import { Miniflare } from "miniflare";
 import { type WorkerBundle, buildWorker } from "./build-worker";
 import { type PeerSpec, peerOptions } from "./peer-options";
-import { forgetRunner, reapLeftovers, recordRunner } from "./runner-pids";
+import { forgetRunner, reapLeftovers, recordRunner, workerdByPort } from "./runner-pids";
 
-const USAGE = `usage: npm start -- [--peers N] [--port P] [--dir DIR] [--host H]
+const USAGE = `usage: npm start -- [--peers N] [--port P] [--dir DIR] [--host H] [--var NAME=VALUE]…
   --peers N   how many peers (default 3): peer1 … peerN
   --port P    port of peer1; the others follow (default 8787)
   --dir DIR   where data and network.json live (default .peers)
   --host H    address to listen on (default 127.0.0.1)
+  --var NAME=VALUE  set a var of every peer for this run, over wrangler.toml's
+              (repeatable, as \`wrangler dev --var\`): --var STORAGE_LIMIT_MB=10
   --build-only  bundle the worker into the cache and exit (npm install does this)`;
+
+/** Vars the runner sets per peer: one value for every peer would break the network. */
+const PER_PEER_VARS = new Set(["PEER_NAME", "PEER_TOKEN", "PEERS", "PUBLIC_URL"]);
+
+/** `--var NAME=VALUE` flags as vars; a malformed one or a per-peer var is a usage error. */
+function parseVars(flags: readonly string[]): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf("=");
+    const name = eq < 0 ? flag : flag.slice(0, eq);
+    if (eq < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) usageError(`--var takes NAME=VALUE, not "${flag}".`);
+    if (PER_PEER_VARS.has(name)) usageError(`--var cannot set ${name}: the runner sets it for each peer.`);
+    vars[name] = flag.slice(eq + 1);
+  }
+  return vars;
+}
+
+/** A peer restarted this often within a minute is not coming back: the network stops. */
+const MAX_RESTARTS = 3;
 
 function usageError(message: string): never {
   console.error(`error: ${message}\n${USAGE}`);
@@ -36,6 +59,7 @@ function options() {
         port: { type: "string", default: "8787" },
         dir: { type: "string", default: process.env.EDGEPEER_DIR ?? ".peers" },
         host: { type: "string", default: "127.0.0.1" },
+        var: { type: "string", multiple: true, default: [] },
         "build-only": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -53,7 +77,8 @@ function options() {
   const port = Number(parsed.port);
   if (!Number.isInteger(count) || count < 1 || count > 64) usageError("--peers must be a whole number from 1 to 64.");
   if (!Number.isInteger(port) || port < 1 || port + count - 1 > 65535) usageError("--port must be a free port number (1–65535).");
-  return { count, port, dir: resolve(parsed.dir), host: parsed.host, buildOnly: parsed["build-only"] };
+  const vars = parseVars(parsed.var);
+  return { count, port, dir: resolve(parsed.dir), host: parsed.host, vars, buildOnly: parsed["build-only"] };
 }
 
 /** Tokens of an earlier run, by peer name, so a restart keeps them. */
@@ -81,8 +106,15 @@ function peerSpecs(count: number, port: number, host: string, tokens: Map<string
   });
 }
 
-function startPeer(bundle: WorkerBundle, peer: PeerSpec, all: PeerSpec[], dir: string, host: string): Miniflare {
-  return new Miniflare(peerOptions(bundle, peer, all, dir, host));
+function startPeer(
+  bundle: WorkerBundle,
+  peer: PeerSpec,
+  all: PeerSpec[],
+  dir: string,
+  host: string,
+  vars: Record<string, string>,
+): Miniflare {
+  return new Miniflare(peerOptions(bundle, peer, all, dir, host, vars));
 }
 
 /** Waits until the peer's health route answers with its own name. */
@@ -112,7 +144,7 @@ function describeStartFailure(err: unknown, peers: PeerSpec[]): string {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const { count, port, dir, host, buildOnly } = options();
+  const { count, port, dir, host, vars, buildOnly } = options();
   if (buildOnly) {
     await buildWorker().catch((err: Error) => {
       console.error(`error: ${err.message}`);
@@ -143,7 +175,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const instances = peers.map((peer) => startPeer(bundle, peer, peers, dir, host));
+  const instances = peers.map((peer) => startPeer(bundle, peer, peers, dir, host, vars));
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -176,10 +208,53 @@ async function main(): Promise<void> {
   await recordRunner(dir);
 
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const varNames = Object.keys(vars);
+  if (varNames.length) console.log(`vars for every peer: ${varNames.map((n) => `${n}=${vars[n]}`).join(" ")}`);
   console.log(`edgepeer: ${count} peer${count === 1 ? "" : "s"} running (data in ${dir}):`);
   for (const peer of peers) console.log(`  ${peer.name.padEnd(7)} ${peer.url}/#token=${peer.token}`);
   console.log(`network file: ${networkFile}`);
   console.log(`ready in ${seconds} s — open a peer's address above in a browser; Ctrl-C stops the network.`);
+
+  // Supervision: a peer whose workerd died (kill -9, a crash) is started again on its port,
+  // with its data on disk; the runner never carries on with a dead peer without saying so.
+  const restarts = peers.map(() => [] as number[]);
+  let known = await workerdByPort().catch(() => new Map<number, number>());
+  const restart = async (i: number, pid: number | undefined) => {
+    const peer = peers[i] as PeerSpec;
+    const recent = (restarts[i] as number[]).filter((t) => Date.now() - t < 60_000);
+    restarts[i] = recent;
+    if (recent.length >= MAX_RESTARTS) {
+      console.error(`error: ${peer.name} died ${MAX_RESTARTS + 1} times within a minute; stopping the network.`);
+      return stop(1);
+    }
+    recent.push(Date.now());
+    console.error(`edgepeer: ${peer.name}'s workerd${pid ? ` (pid ${pid})` : ""} stopped unexpectedly; restarting it…`);
+    try {
+      await (instances[i] as Miniflare).dispose().catch(() => {});
+      instances[i] = startPeer(bundle, peer, peers, dir, host, vars);
+      await (instances[i] as Miniflare).ready;
+      await healthy(peer);
+      await recordRunner(dir);
+    } catch (err) {
+      console.error(`error: could not restart ${peer.name}: ${describeStartFailure(err, [peer])}; stopping the network.`);
+      return stop(1);
+    }
+    console.error(`edgepeer: ${peer.name} restarted at ${peer.url}; its data is kept.`);
+  };
+  const watch = async () => {
+    if (stopping) return;
+    try {
+      const running = await workerdByPort();
+      for (const [i, peer] of peers.entries()) {
+        if (!stopping && !running.has(peer.port)) await restart(i, known.get(peer.port));
+      }
+      known = await workerdByPort();
+    } catch (err) {
+      console.error(`edgepeer: could not check the peers' processes: ${(err as Error).message}`);
+    }
+    if (!stopping) setTimeout(watch, 1000);
+  };
+  setTimeout(watch, 1000);
 }
 
 void main();

@@ -56,6 +56,23 @@ async function workerdChildren(): Promise<number[]> {
     .map(([pid]) => Number(pid));
 }
 
+/**
+ * This process's live workerd children by the port each serves (from its
+ * `--socket-addr=entry=<host>:<port>` argument): a peer missing here has died.
+ */
+export async function workerdByPort(): Promise<Map<number, number>> {
+  const { stdout } = await run("ps", ["-A", "-o", "pid=,ppid=,stat=,args="]);
+  const byPort = new Map<number, number>();
+  for (const line of stdout.split("\n")) {
+    const [pid, ppid, stat, ...args] = line.trim().split(/\s+/);
+    // A zombie (stat Z) is dead, only not yet reaped.
+    if (Number(ppid) !== process.pid || stat?.startsWith("Z") || !args[0]?.includes("workerd")) continue;
+    const port = /--socket-addr=entry=\S*:(\d+)/.exec(args.join(" "))?.[1];
+    if (port) byPort.set(Number(port), Number(pid));
+  }
+  return byPort;
+}
+
 /** Records this runner and its workerd processes, once they are up. */
 export async function recordRunner(dir: string): Promise<void> {
   const data: RunnerFile = {

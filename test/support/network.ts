@@ -67,13 +67,20 @@ export interface TestNetwork {
   stop(): Promise<number | null>;
 }
 
-/** Starts the network runner (`npm start`'s dist/network.js) and waits for "ready". */
-export async function startNetwork(options: { peers?: number; dir?: string; port?: number } = {}): Promise<TestNetwork> {
+/**
+ * Starts the network runner (`npm start`'s dist/network.js) and waits for "ready". `vars` are
+ * passed as `--var NAME=VALUE` (every peer's vars, as `npm start -- --var` does).
+ */
+export async function startNetwork(
+  options: { peers?: number; dir?: string; port?: number; vars?: Record<string, string> } = {},
+): Promise<TestNetwork> {
   buildScripts();
   const count = options.peers ?? 3;
   const dir = options.dir ?? (await makeTemp("net"));
   const port = options.port ?? (await freePorts(count));
-  const child = spawn(process.execPath, ["dist/network.js", "--peers", String(count), "--port", String(port), "--dir", dir], {
+  const varFlags = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}=${value}`]);
+  const args = ["dist/network.js", "--peers", String(count), "--port", String(port), "--dir", dir, ...varFlags];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: ENV,
