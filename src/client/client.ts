@@ -12,10 +12,12 @@ import type {
   PeerRef,
   ShareLink,
   Stats,
+  StoredFile,
   TaskPage,
   TaskRecord,
   TaskRequest,
   TaskResult,
+  UploadCreated,
   UploadPart,
 } from "./types";
 
@@ -204,12 +206,12 @@ export class PeerClient {
   }
 
   /** `PUT /api/files/{name}` — one request. Prefer `upload`, which goes multipart when needed. */
-  putFile(name: string, body: PutBody, options: PutOptions = {}): Promise<FileMeta> {
+  putFile(name: string, body: PutBody, options: PutOptions = {}): Promise<StoredFile> {
     return this.put(name, body, options);
   }
 
   /** `putFile`, with a way to open a stream body again (a `RandomAccessSource`). */
-  private async put(name: string, body: PutBody, options: PutOptions, reopen?: () => ReadableStream<Uint8Array>): Promise<FileMeta> {
+  private async put(name: string, body: PutBody, options: PutOptions, reopen?: () => ReadableStream<Uint8Array>): Promise<StoredFile> {
     const size = options.size ?? bodySize(body);
     if (size === undefined) throw new PeerError("bad_request", "A stream body needs its size (the peer requires Content-Length).");
     const headers: Record<string, string> = { "content-length": String(size) };
@@ -229,7 +231,7 @@ export class PeerClient {
           return counted(reopen());
         };
     }
-    const meta = await this.json<FileMeta>("PUT", filePath(name), { body: sent, headers, signal: options.signal, reopen: again });
+    const meta = await this.json<StoredFile>("PUT", filePath(name), { body: sent, headers, signal: options.signal, reopen: again });
     if (onProgress && !(body instanceof ReadableStream)) onProgress(size);
     return meta;
   }
@@ -239,7 +241,7 @@ export class PeerClient {
    * (aborted on any failure, so nothing is left behind). With `sha256` the peer verifies
    * the whole file and keeps nothing on a mismatch.
    */
-  async upload(name: string, source: UploadSource, options: UploadOptions = {}): Promise<FileMeta> {
+  async upload(name: string, source: UploadSource, options: UploadOptions = {}): Promise<StoredFile> {
     check(fileNameProblem(name));
     if (source.size <= this.multipartThreshold) {
       const whole = wholeBody(source);
@@ -267,7 +269,7 @@ export class PeerClient {
   // --- multipart -------------------------------------------------------------------------
 
   /** `POST /api/uploads` */
-  async createUpload(name: string, contentType?: string): Promise<{ uploadId: string; name: string }> {
+  async createUpload(name: string, contentType?: string): Promise<UploadCreated> {
     check(fileNameProblem(name));
     return this.json("POST", "/api/uploads", { json: contentType ? { name, contentType } : { name } });
   }

@@ -1,37 +1,27 @@
-/** Shapes of the peer's answers, as docs/api.md defines them. */
-
-export interface Health {
-  peer: string;
-  version: string;
-  time: string;
-}
-
-export interface PeerRef {
-  name: string;
-  url: string;
-}
-
-export interface Stats {
-  files: { count: number; bytes: number };
-  memory: { keys: number };
-  tasks: { total: number; succeeded: number; failed: number; cached: number; avgDurationMs: number };
-  cache: { entries: number };
-}
-
-/** A stored file as listings and uploads show it. */
-export interface FileMeta {
-  name: string;
-  size: number;
-  etag: string;
-  sha256: string | null;
-  contentType?: string;
-  uploaded?: string;
-}
-
-export interface FilePage {
-  files: FileMeta[];
-  cursor: string | null;
-}
+/**
+ * Shapes of the peer's answers: the types of `src/api/types.ts`, inferred from the schemas
+ * of `src/api/shapes.ts` — the one source of truth that the handlers answer with and that
+ * test/node/client-shapes.test.ts checks every route's answer against. Only what the client
+ * itself builds (from headers, for requests) is declared here.
+ */
+export type {
+  CacheInfo,
+  FileMeta,
+  FilePage,
+  Health,
+  MemoryKey,
+  MemoryPage,
+  PeerRef,
+  ShareLink,
+  Stats,
+  StoredFile,
+  TaskPage,
+  TaskRecord,
+  TaskResult,
+  TaskSummary,
+  UploadCreated,
+  UploadPart,
+} from "../api/types";
 
 /** What a GET or HEAD of a file says about it. */
 export interface FileInfo {
@@ -49,21 +39,6 @@ export interface FileDownload extends FileInfo {
   body: ReadableStream<Uint8Array>;
 }
 
-export interface ShareLink {
-  url: string;
-  expires: string;
-}
-
-export interface MemoryKey {
-  key: string;
-  expires: number | null;
-}
-
-export interface MemoryPage {
-  keys: MemoryKey[];
-  cursor: string | null;
-}
-
 /** A task as `POST /api/tasks` takes it. */
 export interface TaskRequest {
   program: string;
@@ -71,41 +46,4 @@ export interface TaskRequest {
   args?: unknown[];
   timeoutMs?: number;
   cache?: boolean;
-}
-
-export interface TaskResult {
-  id: string;
-  status: "succeeded" | "failed";
-  result?: unknown;
-  error?: string;
-  cached: boolean;
-  durationMs: number;
-  peer: string;
-}
-
-export interface TaskRecord {
-  id: string;
-  status: "succeeded" | "failed";
-  function: string;
-  durationMs: number;
-  cached: boolean;
-  createdAt: string;
-  result?: unknown;
-  error?: string;
-  [more: string]: unknown;
-}
-
-export interface TaskPage {
-  tasks: TaskRecord[];
-  cursor: string | null;
-}
-
-export interface CacheInfo {
-  entries: number;
-  ttlSeconds: number;
-}
-
-export interface UploadPart {
-  part: number;
-  etag: string;
 }

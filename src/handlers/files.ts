@@ -1,4 +1,5 @@
 import type { IRequest } from "itty-router";
+import type { FilePage, StoredFile } from "../api/types";
 import type { PeerEnv } from "../env";
 import { bodyBrokenOff, watchedBody } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
@@ -24,7 +25,7 @@ export async function listFiles(request: IRequest, env: PeerEnv): Promise<Respon
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest("limit must be a whole number from 1 to 1000.");
   const prefix = url.searchParams.get("prefix") ?? "";
   const cursor = url.searchParams.get("cursor") || undefined;
-  return json(await fileStore(env).list(prefix, cursor, limit));
+  return json((await fileStore(env).list(prefix, cursor, limit)) satisfies FilePage);
 }
 
 /** A client's `X-Content-SHA256`, lower-cased, or undefined; malformed is a 400. */
@@ -82,7 +83,7 @@ export async function putFile(request: IRequest, env: PeerEnv): Promise<Response
     },
     (stored) => stored.size,
   );
-  return json({ name: meta.name, size: meta.size, etag: meta.etag, sha256: meta.sha256 }, 201);
+  return json({ name: meta.name, size: meta.size, etag: meta.etag, sha256: meta.sha256 } satisfies StoredFile, 201);
 }
 
 /** `GET` and `HEAD /api/files/{name}` — Range, If-None-Match, If-Range. */

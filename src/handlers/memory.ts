@@ -1,5 +1,6 @@
 import type { IRequest } from "itty-router";
 import { z } from "zod";
+import type { MemoryPage } from "../api/types";
 import type { PeerEnv } from "../env";
 import { readText } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
@@ -27,7 +28,7 @@ export async function listMemory(request: IRequest, env: PeerEnv): Promise<Respo
   const url = new URL(request.url);
   const prefix = url.searchParams.get("prefix") ?? "";
   const cursor = url.searchParams.get("cursor") || undefined;
-  return json(await store(env).list(prefix, cursor));
+  return json((await store(env).list(prefix, cursor)) satisfies MemoryPage);
 }
 
 /** `GET /api/memory/{key}` */

@@ -1,6 +1,7 @@
 import type { IRequest } from "itty-router";
 import { z } from "zod";
 import { knownPeers, publicUrl } from "../config";
+import type { FileMeta, ShareLink } from "../api/types";
 import type { PeerEnv } from "../env";
 import { readJson } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
@@ -23,7 +24,7 @@ export async function shareFile(request: IRequest, env: PeerEnv): Promise<Respon
   const expires = Math.floor(Date.now() / 1000) + ttl;
   // withAuth has already refused a peer without a token, unless AUTH = "none".
   const url = await signShareLink(env.PEER_TOKEN ?? "", env.PEER_NAME, publicUrl(env, request), name, expires);
-  return json({ url, expires: new Date(expires * 1000).toISOString() });
+  return json({ url, expires: new Date(expires * 1000).toISOString() } satisfies ShareLink);
 }
 
 /**
@@ -77,7 +78,7 @@ export async function pullFile(request: IRequest, env: PeerEnv): Promise<Respons
         }),
       (stored) => stored.size,
     );
-    return json(meta, 201);
+    return json(meta satisfies FileMeta, 201);
   } catch (err) {
     // Refused before the first byte was read (the quota): nothing to wait for from the source.
     if (!body.locked) await body.cancel().catch(() => {});

@@ -1,3 +1,4 @@
+import type { Stats } from "../api/types";
 import type { PeerEnv } from "../env";
 import { json } from "../http/json";
 import { cacheEntries } from "../storage/cache";
@@ -13,5 +14,5 @@ export async function stats(_request: Request, env: PeerEnv): Promise<Response> 
     taskStats(env.KV),
     cacheEntries(env.KV),
   ]);
-  return json({ files, memory: { keys }, tasks, cache: { entries } });
+  return json({ files, memory: { keys }, tasks, cache: { entries } } satisfies Stats);
 }

@@ -1,6 +1,7 @@
 import type { IRequest } from "itty-router";
 import { z } from "zod";
 import { intVar } from "../config";
+import type { CacheInfo, TaskBatch, TaskPage, TaskRecord, TaskResult } from "../api/types";
 import type { PeerEnv } from "../env";
 import { readJson } from "../http/body";
 import { badRequest, notFound } from "../http/errors";
@@ -102,7 +103,7 @@ export async function postTask(request: IRequest, env: PeerEnv, ctx: ExecutionCo
   const task = await readTask(request);
   const peer = services(env, ctx);
   await reserveTaskRuns(env, peer.history, 1);
-  return json(await executeTask(task, peer));
+  return json((await executeTask(task, peer)) satisfies TaskResult);
 }
 
 /** `POST /api/tasks/batch` — `{"tasks": [task, …]}`, run one after another, answered in order. */
@@ -112,7 +113,7 @@ export async function postBatch(request: IRequest, env: PeerEnv, ctx: ExecutionC
   await reserveTaskRuns(env, peer.history, tasks.length);
   const results = [];
   for (const task of tasks) results.push(await executeTask(task, peer));
-  return json({ results });
+  return json({ results } satisfies TaskBatch);
 }
 
 /** `GET /api/tasks?limit=&cursor=&status=` — newest first. */
@@ -127,7 +128,7 @@ export async function listTasks(request: IRequest, env: PeerEnv): Promise<Respon
   const status = rawStatus === null || rawStatus === "" ? undefined : statusParam.safeParse(rawStatus);
   if (status && !status.success) throw badRequest('"status" must be "succeeded" or "failed".');
   const cursor = params.get("cursor") || undefined;
-  return json(await historyOf(env).list({ limit, cursor, status: status?.data }));
+  return json((await historyOf(env).list({ limit, cursor, status: status?.data })) satisfies TaskPage);
 }
 
 /** `GET /api/tasks/{id}` — the whole record. */
@@ -135,7 +136,7 @@ export async function getTask(request: IRequest, env: PeerEnv): Promise<Response
   const id = decodeParam(request.params.id, "task id");
   const record = isTaskId(id) ? await historyOf(env).get(id) : null;
   if (!record) throw notFound(`No task "${id}" in this peer's history.`);
-  return json(record);
+  return json(record satisfies TaskRecord);
 }
 
 /** `DELETE /api/tasks` — clears the history. */
@@ -147,7 +148,7 @@ export async function clearTasks(_request: IRequest, env: PeerEnv): Promise<Resp
 /** `GET /api/cache` */
 export async function getCache(_request: IRequest, env: PeerEnv): Promise<Response> {
   const cache = cacheOf(env);
-  return json({ entries: await cache.count(), ttlSeconds: cache.ttlSeconds });
+  return json({ entries: await cache.count(), ttlSeconds: cache.ttlSeconds } satisfies CacheInfo);
 }
 
 /** `DELETE /api/cache` — drops every cached result. */

@@ -1,5 +1,6 @@
 import type { IRequest } from "itty-router";
 import { z } from "zod";
+import type { FileMeta, UploadCreated, UploadPart } from "../api/types";
 import type { PeerEnv } from "../env";
 import { bodyBrokenOff, readJson, watchedBody } from "../http/body";
 import { HttpError, badRequest } from "../http/errors";
@@ -40,7 +41,7 @@ export async function createUpload(request: IRequest, env: PeerEnv): Promise<Res
   const body = await readJson(request, createBody);
   const name = checkFileName(body.name);
   const uploadId = await fileStore(env).createUpload(name, body.contentType);
-  return json({ uploadId, name }, 201);
+  return json({ uploadId, name } satisfies UploadCreated, 201);
 }
 
 /** `PUT /api/uploads/{uploadId}/parts/{n}?name=` — raw part → `{"part", "etag"}` */
@@ -63,7 +64,7 @@ export async function uploadPart(request: IRequest, env: PeerEnv): Promise<Respo
       throw err;
     }
   });
-  return json({ part: uploaded.partNumber, etag: uploaded.etag });
+  return json({ part: uploaded.partNumber, etag: uploaded.etag } satisfies UploadPart);
 }
 
 /** `POST /api/uploads/{uploadId}/complete?name=` `{"parts", "sha256"?}` → 201 file meta */
@@ -82,7 +83,7 @@ export async function completeUpload(request: IRequest, env: PeerEnv): Promise<R
     () => files.completeUpload(name, uploadId, parts, body.sha256?.toLowerCase()),
     (stored) => stored.size,
   );
-  return json(meta, 201);
+  return json(meta satisfies FileMeta, 201);
 }
 
 /** `DELETE /api/uploads/{uploadId}?name=` — aborts; nothing is left behind. */

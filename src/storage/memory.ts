@@ -1,16 +1,11 @@
+import type { MemoryPage } from "../api/types";
 import { KV_PREFIX, memoryKey } from "./keys";
-
-export interface MemoryEntry {
-  key: string;
-  /** ISO time the key expires, or null for never. */
-  expires: string | null;
-}
 
 /** Memory on KV: each value stored as its JSON text under `mem:<key>`. */
 export class MemoryStore {
   constructor(private readonly kv: KVNamespace) {}
 
-  async list(prefix: string, cursor: string | undefined, limit = 1000): Promise<{ keys: MemoryEntry[]; cursor: string | null }> {
+  async list(prefix: string, cursor: string | undefined, limit = 1000): Promise<MemoryPage> {
     const page = await this.kv.list({ prefix: memoryKey(prefix), cursor, limit });
     return {
       keys: page.keys.map((k) => ({

@@ -6,7 +6,7 @@
  */
 import { createCipheriv, createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FileMeta, type PeerClient, PeerError, type TaskResult } from "../../src/client/index";
+import { type FileMeta, type PeerClient, PeerError, type StoredFile, type TaskResult } from "../../src/client/index";
 import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
 
 const MiB = 1024 * 1024;
@@ -75,7 +75,7 @@ describe("one peer under concurrent load", () => {
 
     // Everything in flight at once.
     const [uploaded, written, ran] = await Promise.all([
-      Promise.all(files.map((f) => settle<FileMeta>(peer.putFile(f.name, f.bytes, f.sendSha ? { sha256: f.sha256 } : {})))),
+      Promise.all(files.map((f) => settle<StoredFile>(peer.putFile(f.name, f.bytes, f.sendSha ? { sha256: f.sha256 } : {})))),
       Promise.all(memory.map((m) => settle(peer.setMemory(m.key, m.value)))),
       Promise.all(
         tasks.map((t) => settle<TaskResult>(peer.runTask({ program: PROGRAM, function: "main", args: [t.n, t.seed], cache: false }))),

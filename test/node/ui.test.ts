@@ -495,6 +495,24 @@ describe("web UI: memory", () => {
   });
 });
 
+describe("web UI: memory keys that expire", () => {
+  it("lists a key with a TTL, showing when it expires", async () => {
+    await api(0).setMemory("ttl/ui-key", "soon", 3600);
+    const expires = (await api(0).listMemory({ prefix: "ttl/ui-key" })).keys[0]?.expires ?? "";
+    expect(Date.parse(expires)).toBeGreaterThan(Date.now() + 3500_000);
+    const page = await signedIn(0);
+    await openSection(page, "Memory");
+    const cell = page.locator('tr[data-key="ttl/ui-key"] td[data-label="Expires"]');
+    await cell.waitFor();
+    const shown = await page.evaluate(
+      (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }),
+      expires,
+    );
+    expect(await cell.textContent()).toBe(shown);
+    await page.context().close();
+  });
+});
+
 describe("web UI: tasks", () => {
   it("runs a task, shows its result and finds it in the history; a failing task shows its error", async () => {
     const page = await signedIn(0);

@@ -53,7 +53,7 @@ export const listMem: Command = {
       cursor = page.cursor ?? undefined;
     } while (cursor);
     if (ctx.json) return ctx.printJson({ keys });
-    for (const k of keys) ctx.print(k.expires ? `${k.key}\t(expires ${new Date(k.expires * 1000).toISOString()})` : k.key);
+    for (const k of keys) ctx.print(k.expires ? `${k.key}\t(expires ${k.expires})` : k.key);
   },
 };
 

@@ -76,7 +76,7 @@ export const history: Command = {
           String(t.durationMs),
           t.cached ? "yes" : "no",
           t.createdAt,
-          t.status === "succeeded" ? JSON.stringify(t.result ?? null) : (t.error ?? ""),
+          (t.status === "succeeded" ? t.result : t.error) ?? "",
         ]),
       ]),
     );

@@ -133,7 +133,7 @@ export function memoryView(ctx: AppContext): View {
       "tr",
       { "data-key": entry.key },
       h("td", { "data-label": "Key" }, h("code", { class: "key" }, entry.key)),
-      h("td", { "data-label": "Expires" }, entry.expires ? formatDate(new Date(entry.expires * 1000).toISOString()) : "never"),
+      h("td", { "data-label": "Expires" }, entry.expires ? formatDate(entry.expires) : "never"),
       h(
         "td",
         { class: "actions" },

@@ -1,4 +1,4 @@
-import type { TaskRecord, TaskResult } from "../../client";
+import type { TaskResult, TaskSummary } from "../../client";
 import type { AppContext, View } from "../context";
 import { confirmDanger, openDialog } from "../dialog";
 import { formatDate, formatJson, h, mount, parseJson } from "../dom";
@@ -253,9 +253,10 @@ export function tasksView(ctx: AppContext): View {
   const pageOn = () => (nextCursor ? loadHistory([...cursors, nextCursor]) : Promise.resolve());
   const pageBack = () => loadHistory(cursors.slice(0, -1));
 
-  function historyRow(task: TaskRecord): HTMLTableRowElement {
+  function historyRow(task: TaskSummary): HTMLTableRowElement {
     const ok = task.status === "succeeded";
-    const detail = ok ? (typeof task.result === "string" ? task.result : formatJson(task.result)) : (task.error ?? "");
+    // A summary's result is already JSON text, cut to 200 characters.
+    const detail = (ok ? task.result : task.error) ?? "";
     return h(
       "tr",
       { "data-task-id": task.id, "data-status": task.status },

@@ -1,0 +1,125 @@
+/**
+ * The shape of every answer of the peer's JSON API (docs/api.md), once: the client's types
+ * are inferred from these schemas, handlers check their values against the same types, and
+ * test/node/client-shapes.test.ts drives every route through the client against a real peer
+ * and parses each answer with `ANSWERS`, so a drift between peer and client fails a test.
+ * Objects are strict: a field the peer adds without saying so here is a drift too.
+ *
+ * The client imports only types from this module, so zod never reaches the browser bundle.
+ */
+import { z } from "zod";
+
+const count = z.int().min(0);
+/** An ISO 8601 time as `Date.prototype.toISOString` writes it. */
+const isoTime = z.iso.datetime();
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const ErrorBody = z.strictObject({ error: z.strictObject({ code: z.string().regex(/^[a-z_]+$/), message: z.string().min(1) }) });
+
+export const Health = z.strictObject({ peer: z.string(), version: z.string(), time: isoTime });
+export const PeerRef = z.strictObject({ name: z.string(), url: z.string() });
+export const PeerList = z.strictObject({ peers: z.array(PeerRef) });
+
+export const TaskStats = z.strictObject({ total: count, succeeded: count, failed: count, cached: count, avgDurationMs: z.number().min(0) });
+export const Stats = z.strictObject({
+  files: z.strictObject({ count, bytes: count }),
+  memory: z.strictObject({ keys: count }),
+  tasks: TaskStats,
+  cache: z.strictObject({ entries: count }),
+});
+
+/** What a PUT of a file answers. */
+export const StoredFile = z.strictObject({ name: z.string(), size: count, etag: z.string(), sha256: sha256.nullable() });
+/** A stored file as listings, pull and multipart `complete` show it. */
+export const FileMeta = StoredFile.extend({ contentType: z.string(), uploaded: isoTime });
+export const FilePage = z.strictObject({ files: z.array(FileMeta), cursor: z.string().nullable() });
+
+export const ShareLink = z.strictObject({ url: z.url(), expires: isoTime });
+
+export const UploadCreated = z.strictObject({ uploadId: z.string().min(1), name: z.string() });
+export const UploadPart = z.strictObject({ part: z.int().min(1), etag: z.string().min(1) });
+
+/** `expires` is when the key expires (ISO), or null for never. */
+export const MemoryKey = z.strictObject({ key: z.string(), expires: isoTime.nullable() });
+export const MemoryPage = z.strictObject({ keys: z.array(MemoryKey), cursor: z.string().nullable() });
+export const MemoryValue = z.strictObject({ key: z.string(), value: z.unknown() });
+export const MemoryWritten = z.strictObject({ key: z.string() });
+
+const taskStatus = z.enum(["succeeded", "failed"]);
+/** The answer to one task (`POST /api/tasks`, one element of a batch). */
+export const TaskResult = z.strictObject({
+  id: z.string(),
+  status: taskStatus,
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+  cached: z.boolean(),
+  durationMs: z.number().min(0),
+  peer: z.string(),
+});
+export const TaskBatch = z.strictObject({ results: z.array(TaskResult) });
+/** One line of `GET /api/tasks`: `result` is the result's JSON text cut to 200 characters. */
+export const TaskSummary = z.strictObject({
+  id: z.string(),
+  status: taskStatus,
+  function: z.string(),
+  durationMs: z.number().min(0),
+  cached: z.boolean(),
+  createdAt: isoTime,
+  result: z.string().nullable(),
+  error: z.string().nullable(),
+});
+export const TaskPage = z.strictObject({ tasks: z.array(TaskSummary), cursor: z.string().nullable() });
+/** The whole record: `GET /api/tasks/{id}`. */
+export const TaskRecord = z.strictObject({
+  id: z.string(),
+  status: taskStatus,
+  function: z.string(),
+  program: z.string(),
+  args: z.array(z.unknown()),
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+  cached: z.boolean(),
+  durationMs: z.number().min(0),
+  createdAt: isoTime,
+  peer: z.string(),
+});
+export const CacheInfo = z.strictObject({ entries: count, ttlSeconds: count });
+
+/** An answer that is not JSON: the file's bytes, or nothing (204, HEAD). */
+export type NonJson = "bytes" | "empty";
+
+/**
+ * The success answer of every `/api/` route, by "METHOD path" with the path as the route
+ * table writes it (`:name+` as `{name}`). Every route of src/index.ts under `/api/` is here.
+ */
+export const ANSWERS = {
+  "GET /api/health": Health,
+  "GET /api/peers": PeerList,
+  "GET /api/stats": Stats,
+  "GET /api/files": FilePage,
+  "POST /api/files/{name}/share": ShareLink,
+  "POST /api/files/{name}/pull": FileMeta,
+  "GET /api/files/{name}": "bytes",
+  "HEAD /api/files/{name}": "empty",
+  "PUT /api/files/{name}": StoredFile,
+  "DELETE /api/files/{name}": "empty",
+  "POST /api/uploads": UploadCreated,
+  "PUT /api/uploads/{uploadId}/parts/{n}": UploadPart,
+  "POST /api/uploads/{uploadId}/complete": FileMeta,
+  "DELETE /api/uploads/{uploadId}": "empty",
+  "GET /api/memory": MemoryPage,
+  "GET /api/memory/{key}": MemoryValue,
+  "PUT /api/memory/{key}": MemoryWritten,
+  "DELETE /api/memory/{key}": "empty",
+  "GET /api/tasks": TaskPage,
+  "POST /api/tasks": TaskResult,
+  "DELETE /api/tasks": "empty",
+  "POST /api/tasks/batch": TaskBatch,
+  "GET /api/tasks/{id}": TaskRecord,
+  "GET /api/cache": CacheInfo,
+  "DELETE /api/cache": "empty",
+} as const satisfies Record<string, z.ZodType | NonJson>;
+
+export type Route = keyof typeof ANSWERS;
+/** The parsed success answer of a JSON route. */
+export type AnswerOf<R extends Route> = (typeof ANSWERS)[R] extends z.ZodType ? z.infer<(typeof ANSWERS)[R]> : never;

@@ -1,0 +1,30 @@
+/**
+ * The answers' types, inferred from the schemas of `./shapes.ts`: handlers check the values
+ * they answer against them (`satisfies`), and the client's types are these same types.
+ */
+import type { z } from "zod";
+import type * as shapes from "./shapes";
+
+export type Health = z.infer<typeof shapes.Health>;
+export type PeerRef = z.infer<typeof shapes.PeerRef>;
+export type PeerList = z.infer<typeof shapes.PeerList>;
+export type Stats = z.infer<typeof shapes.Stats>;
+/** What a PUT of a file answers (and the client's `upload`, which may go multipart). */
+export type StoredFile = z.infer<typeof shapes.StoredFile>;
+/** A stored file as listings, pull and multipart `complete` show it. */
+export type FileMeta = z.infer<typeof shapes.FileMeta>;
+export type FilePage = z.infer<typeof shapes.FilePage>;
+export type ShareLink = z.infer<typeof shapes.ShareLink>;
+export type UploadCreated = z.infer<typeof shapes.UploadCreated>;
+export type UploadPart = z.infer<typeof shapes.UploadPart>;
+/** A memory key and when it expires (ISO), or null for never. */
+export type MemoryKey = z.infer<typeof shapes.MemoryKey>;
+export type MemoryPage = z.infer<typeof shapes.MemoryPage>;
+export type TaskResult = z.infer<typeof shapes.TaskResult>;
+export type TaskBatch = z.infer<typeof shapes.TaskBatch>;
+/** One line of the history: `result` is the result's JSON text, cut to 200 characters. */
+export type TaskSummary = z.infer<typeof shapes.TaskSummary>;
+/** A whole task record: `GET /api/tasks/{id}`. */
+export type TaskRecord = z.infer<typeof shapes.TaskRecord>;
+export type TaskPage = z.infer<typeof shapes.TaskPage>;
+export type CacheInfo = z.infer<typeof shapes.CacheInfo>;
