@@ -36,7 +36,7 @@ afterAll(async () => {
 interface Attempt {
   name: string;
   bytes: Buffer;
-  run: () => Promise<FileMeta>;
+  run: () => Promise<{ name: string; size: number }>;
 }
 
 describe("STORAGE_LIMIT_MB under concurrent overlapping uploads", () => {
@@ -57,7 +57,7 @@ describe("STORAGE_LIMIT_MB under concurrent overlapping uploads", () => {
       // Two parts each (5 MiB + the rest), sent at once by the client.
       const bytes = seeded(6 * MiB + i * 777, `quota-load-multipart-${i}`);
       const name = `multipart-${i}.bin`;
-      attempts.push({ name, bytes, run: () => peer1.upload(name, new Blob([bytes]), { sha256: sha256(bytes) }) });
+      attempts.push({ name, bytes, run: () => peer1.upload(name, new Blob([new Uint8Array(bytes)]), { sha256: sha256(bytes) }) });
     }
     for (let i = 0; i < 4; i++) {
       const name = `pull-${i}.bin`;
