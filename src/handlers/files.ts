@@ -5,16 +5,18 @@ import { bodyBrokenOff, watchedBody } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
+import { checkContentType, servableContentType } from "../http/mediaType";
 import { etagMatches, parseRange } from "../http/range";
 import { FileStore } from "../storage/files";
-import { checkFileName } from "../storage/names";
+import { checkFileName, checkNamePrefix } from "../storage/names";
 import { changeFiles } from "../storage/quota";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** A single R2 put takes at most 5 GiB; larger files go through multipart. */
 const MAX_SINGLE_PUT = 5 * 1024 ** 3;
 
-export const fileStore = (env: PeerEnv) => new FileStore(env.FILES, env.KV);
+/** The peer's files; upload ids it issues are bound to its name and token. */
+export const fileStore = (env: PeerEnv) => new FileStore(env.FILES, env.KV, `${env.PEER_NAME}\n${env.PEER_TOKEN ?? ""}`);
 export const fileNameOf = (request: IRequest) => checkFileName(decodeParam(request.params.name, "file name"));
 
 /** `GET /api/files?prefix=&cursor=&limit=` */
@@ -23,7 +25,7 @@ export async function listFiles(request: IRequest, env: PeerEnv): Promise<Respon
   const limitParam = url.searchParams.get("limit");
   const limit = limitParam === null ? 1000 : Number(limitParam);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest("limit must be a whole number from 1 to 1000.");
-  const prefix = url.searchParams.get("prefix") ?? "";
+  const prefix = checkNamePrefix(url.searchParams.get("prefix") ?? "");
   const cursor = url.searchParams.get("cursor") || undefined;
   return json((await fileStore(env).list(prefix, cursor, limit)) satisfies FilePage);
 }
@@ -58,6 +60,7 @@ export async function putFile(request: IRequest, env: PeerEnv): Promise<Response
     throw new HttpError("payload_too_large", "A single PUT takes at most 5 GiB; use a multipart upload (POST /api/uploads).");
   }
   const sha256 = claimedSha256(request.headers);
+  const contentType = checkContentType(request.headers.get("content-type"));
   const onlyIfAbsent = request.headers.get("if-none-match")?.trim() === "*";
   const files = fileStore(env);
   if (onlyIfAbsent && (await files.head(name))) {
@@ -73,7 +76,7 @@ export async function putFile(request: IRequest, env: PeerEnv): Promise<Response
         return await files.put(name, body.stream, {
           length,
           sha256,
-          contentType: request.headers.get("content-type") ?? undefined,
+          contentType,
           onlyIfAbsent,
         });
       } catch (err) {
@@ -132,7 +135,7 @@ function fileResponse(
   range?: { offset: number; length: number } | null,
 ): Response {
   const headers = new Headers({
-    "content-type": object.httpMetadata?.contentType ?? "application/octet-stream",
+    "content-type": servableContentType(object.httpMetadata?.contentType),
     etag: object.httpEtag,
     "last-modified": object.uploaded.toUTCString(),
     "accept-ranges": "bytes",

@@ -7,7 +7,7 @@ import { HttpError, badRequest, notFound } from "../http/errors";
 import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
 import { MemoryStore } from "../storage/memory";
-import { checkMemoryKey, utf8Length } from "../storage/names";
+import { checkMemoryKey, checkMemoryPrefix, utf8Length } from "../storage/names";
 import { releaseMemoryKey, reserveMemoryKey } from "../storage/quota";
 
 /** KV's limit on one value. */
@@ -26,7 +26,7 @@ const keyOf = (request: IRequest) => checkMemoryKey(decodeParam(request.params.k
 /** `GET /api/memory?prefix=&cursor=` */
 export async function listMemory(request: IRequest, env: PeerEnv): Promise<Response> {
   const url = new URL(request.url);
-  const prefix = url.searchParams.get("prefix") ?? "";
+  const prefix = checkMemoryPrefix(url.searchParams.get("prefix") ?? "");
   const cursor = url.searchParams.get("cursor") || undefined;
   return json((await store(env).list(prefix, cursor)) satisfies MemoryPage);
 }

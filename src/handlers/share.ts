@@ -6,6 +6,7 @@ import type { PeerEnv } from "../env";
 import { readJson } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { json } from "../http/json";
+import { servableContentType } from "../http/mediaType";
 import { signShareLink } from "../http/shareLinks";
 import { changeFiles } from "../storage/quota";
 import { claimedSha256, fileNameOf, fileStore } from "./files";
@@ -74,7 +75,8 @@ export async function pullFile(request: IRequest, env: PeerEnv): Promise<Respons
           length,
           sha256,
           md5: md5Etag(response.headers),
-          contentType: response.headers.get("content-type") ?? undefined,
+          // The source's type, if it is one a file may have (an older peer may serve anything).
+          contentType: servableContentType(response.headers.get("content-type") ?? undefined),
         }),
       (stored) => stored.size,
     );

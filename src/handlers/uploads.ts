@@ -5,6 +5,7 @@ import type { PeerEnv } from "../env";
 import { bodyBrokenOff, readJson, watchedBody } from "../http/body";
 import { HttpError, badRequest } from "../http/errors";
 import { json, noContent } from "../http/json";
+import { checkContentType } from "../http/mediaType";
 import { decodeParam } from "../http/paths";
 import { checkFileName } from "../storage/names";
 import { abortedUpload, changeFiles, storePart } from "../storage/quota";
@@ -13,7 +14,7 @@ import { contentLength, fileStore } from "./files";
 /** R2 allows parts up to 5 GiB; the platform's request limit is lower anyway. */
 const MAX_PART = 5 * 1024 ** 3;
 
-const createBody = z.object({ name: z.string(), contentType: z.string().max(256).optional() });
+const createBody = z.object({ name: z.string(), contentType: z.string().optional() });
 const completeBody = z.object({
   parts: z
     .array(z.object({ part: z.number().int().min(1).max(10000), etag: z.string().min(1) }))
@@ -40,7 +41,8 @@ const nameQuery = (request: IRequest) => {
 export async function createUpload(request: IRequest, env: PeerEnv): Promise<Response> {
   const body = await readJson(request, createBody);
   const name = checkFileName(body.name);
-  const uploadId = await fileStore(env).createUpload(name, body.contentType);
+  const contentType = checkContentType(body.contentType, '"contentType"');
+  const uploadId = await fileStore(env).createUpload(name, contentType);
   return json({ uploadId, name } satisfies UploadCreated, 201);
 }
 

@@ -1,8 +1,10 @@
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { toHex } from "../http/crypto";
+import { DEFAULT_CONTENT_TYPE } from "../http/mediaType";
 import { type Hash, copyThrough, hashStream, newSha256 } from "./hashing";
-import { fileShaKey } from "./keys";
+import { fileShaKey, legacyFileShaKey } from "./keys";
 import { type Turn, dropChain, joinChain, readBack, startChain, takeChain } from "./uploadDigests";
+import { isRef, newRef, openUploadId, sealUploadId } from "./uploadIds";
 
 /** A stored file as listings and upload answers show it. */
 export interface FileMeta {
@@ -41,25 +43,35 @@ export interface ByteRange {
   length: number;
 }
 
-const DEFAULT_TYPE = "application/octet-stream";
+const DEFAULT_TYPE = DEFAULT_CONTENT_TYPE;
 /** R2 reports a SHA-256 mismatch with this error code (10037 on the platform, "BadDigest" locally). */
 const DIGEST_ERROR = /sha-?256|digest|checksum|10037/i;
 
-/** SHA-256 sidecar for files that arrived without one, guarded by the etag it was computed for. */
+/**
+ * A SHA-256 the peer computed, in KV under `fileShaKey(name, ref)`. A legacy record
+ * (`sha:<name>`, from before refs) also carries the etag it was computed for.
+ */
 interface ShaSidecar {
-  etag: string;
   sha256: string;
+  etag?: string;
 }
 
 /**
  * Files on R2. The SHA-256 of a file travels with it: in `customMetadata.sha256` (and R2's
- * own checksum) when the client sent it, else in a KV sidecar written once the streamed
- * digest is known — R2 metadata cannot change after the put.
+ * own checksum) when the client sent it, else in a KV sidecar keyed by the version's random
+ * `customMetadata.shaRef` — R2 metadata is fixed at the put, before a streamed digest is
+ * known. The sidecar is written before R2 commits the object (the last bytes wait for it), so
+ * no object the peer wrote is ever without its SHA-256 (docs/storage.md).
  */
 export class FileStore {
+  /**
+   * @param uploadSecret keys the MAC of upload ids (`uploadIds.ts`): the peer's name and token,
+   *   so an id made for another name or by another peer is refused before R2 sees it.
+   */
   constructor(
     private readonly bucket: R2Bucket,
     private readonly kv: KVNamespace,
+    private readonly uploadSecret = "",
   ) {}
 
   async list(prefix: string, cursor: string | undefined, limit: number): Promise<FilePage> {
@@ -69,10 +81,11 @@ export class FileStore {
       limit,
       include: ["httpMetadata", "customMetadata"],
     });
-    const missing = page.objects.filter((o) => !knownSha(o)).map((o) => fileShaKey(o.key));
-    const sidecars = missing.length ? await this.sidecars(missing) : new Map<string, ShaSidecar>();
+    const keys = page.objects.map(sidecarKeyOf);
+    const wanted = keys.filter((k): k is string => k !== null);
+    const sidecars = wanted.length ? await this.sidecars(wanted) : new Map<string, ShaSidecar>();
     return {
-      files: page.objects.map((o) => toMeta(o, sidecars.get(fileShaKey(o.key)))),
+      files: page.objects.map((o, i) => toMeta(o, shaFromSidecar(o, sidecars.get(keys[i] ?? "")))),
       cursor: page.truncated ? page.cursor : null,
     };
   }
@@ -108,6 +121,9 @@ export class FileStore {
   async put(name: string, body: ReadableStream<Uint8Array>, opts: PutOptions): Promise<FileMeta> {
     const httpMetadata = { contentType: opts.contentType || DEFAULT_TYPE };
     const onlyIf = opts.onlyIfAbsent ? new Headers({ "if-none-match": "*" }) : undefined;
+    // The version this put replaces: its sidecar, if any, goes once the new one is in. Read
+    // alongside the upload, so it costs no time.
+    const previous = this.bucket.head(name).catch(() => null);
 
     if (opts.sha256) {
       const sha256 = opts.sha256;
@@ -117,15 +133,37 @@ export class FileStore {
         opts.md5 ? "its MD5" : "X-Content-SHA256",
       );
       if (!object) throw exists(name);
-      // No KV write on this, the fast path: an older sidecar is never read for an object that
-      // carries its own SHA-256, and it goes with the file's delete.
-      return toMeta(object, undefined, sha256);
+      await this.forgetSidecarOf(await previous, object);
+      return toMeta(object, sha256);
     }
 
-    const { object, sha256 } = await this.putHashing(name, body, opts.length, { httpMetadata, onlyIf });
-    if (!object) throw exists(name);
-    await this.kv.put(fileShaKey(name), JSON.stringify({ etag: object.etag, sha256 } satisfies ShaSidecar));
-    return toMeta(object, undefined, sha256);
+    const ref = newRef();
+    const key = fileShaKey(name, ref);
+    const hash = newSha256();
+    let sha256: string | null = null;
+    let object: R2Object | null;
+    try {
+      object = await this.storeHashing(
+        body,
+        opts.length,
+        { feed: (chunk) => void hash.update(chunk) },
+        (stream) => this.bucket.put(name, stream, { httpMetadata, customMetadata: { shaRef: ref }, onlyIf }),
+        // Every byte is hashed and the last is still held back: R2 cannot commit before this.
+        async () => {
+          sha256 = hash.digest("hex");
+          await this.kv.put(key, JSON.stringify({ sha256 } satisfies ShaSidecar));
+        },
+      );
+    } catch (err) {
+      if (sha256) await this.kv.delete(key).catch(() => {});
+      throw err;
+    }
+    if (!object || !sha256) {
+      if (sha256) await this.kv.delete(key).catch(() => {});
+      throw exists(name);
+    }
+    await this.forgetSidecarOf(await previous, object);
+    return toMeta(object, sha256);
   }
 
   /** Bytes of the file `name`, 0 when there is none. */
@@ -138,7 +176,8 @@ export class FileStore {
     const object = await this.bucket.head(name);
     if (!object) return false;
     await this.bucket.delete(name);
-    await this.kv.delete(fileShaKey(name));
+    const key = sidecarKeyOf(object);
+    if (key) await this.kv.delete(key);
     return true;
   }
 
@@ -160,12 +199,16 @@ export class FileStore {
 
   // --- multipart -------------------------------------------------------------------------
 
+  /** Starts a multipart upload; the id is bound to `name` and this peer (`uploadIds.ts`). */
   async createUpload(name: string, contentType?: string): Promise<string> {
+    const ref = newRef();
     const upload = await this.bucket.createMultipartUpload(name, {
       httpMetadata: { contentType: contentType || DEFAULT_TYPE },
+      customMetadata: { shaRef: ref },
     });
-    startChain(name, upload.uploadId);
-    return upload.uploadId;
+    const id = sealUploadId(this.uploadSecret, name, ref, upload.uploadId);
+    startChain(name, id);
+    return id;
   }
 
   /**
@@ -173,7 +216,7 @@ export class FileStore {
    * digest in order (`uploadDigests.ts`) it is hashed on the way to R2.
    */
   async uploadPart(name: string, uploadId: string, part: number, body: ReadableStream, length: number): Promise<R2UploadedPart> {
-    const upload = this.bucket.resumeMultipartUpload(name, uploadId);
+    const upload = this.bucket.resumeMultipartUpload(name, this.openUpload(name, uploadId).r2Id);
     const turn = joinChain(name, uploadId, part);
     if (!turn) return this.guardUpload(() => upload.uploadPart(part, body));
     try {
@@ -187,60 +230,104 @@ export class FileStore {
   }
 
   /**
-   * Completes an upload and learns its SHA-256 (R2 keeps none for a multipart object): from
-   * the digest its parts built as they arrived, reading back only what that digest lacks —
-   * nothing when the parts came in order to this isolate. A mismatch with `expected` removes
-   * the object and answers `checksum_mismatch`.
+   * Completes an upload and learns its SHA-256 (R2 keeps none for a multipart object). The
+   * previous version of the file is never lost to a mismatch with `expected`:
+   * - when every part was hashed as it arrived (`uploadDigests.ts`), the digest is final
+   *   before R2 assembles anything: a mismatch aborts the upload and the old file is untouched,
+   *   and the SHA-256 is recorded before the object exists;
+   * - otherwise the assembled file is read back (only what the digest lacks). Over an existing
+   *   file with `expected`, that cannot be verified in time, so it is refused (409) with the
+   *   upload left open; over no file, a mismatch removes what was assembled.
    */
   async completeUpload(name: string, uploadId: string, parts: R2UploadedPart[], expected?: string): Promise<FileMeta> {
-    const upload = this.bucket.resumeMultipartUpload(name, uploadId);
+    const { ref, r2Id } = this.openUpload(name, uploadId);
+    const upload = this.bucket.resumeMultipartUpload(name, r2Id);
+    const key = fileShaKey(name, ref);
+    const chain = takeChain(name, uploadId, parts);
+
+    if (chain?.whole) {
+      const sha256 = chain.hash.digest("hex");
+      if (expected && expected !== sha256) {
+        await this.guardUpload(() => upload.abort());
+        throw mismatch(sha256, expected, "nothing was stored and the previous version, if any, is kept");
+      }
+      const previous = this.bucket.head(name).catch(() => null);
+      await this.kv.put(key, JSON.stringify({ sha256 } satisfies ShaSidecar));
+      let object: R2Object;
+      try {
+        object = await this.guardUpload(() => upload.complete(parts));
+      } catch (err) {
+        await this.kv.delete(key).catch(() => {});
+        throw err;
+      }
+      await this.forgetSidecarOf(await previous, object);
+      return toMeta(object, sha256);
+    }
+
+    const previous = await this.bucket.head(name);
+    if (expected && previous) {
+      throw new HttpError(
+        "conflict",
+        `"${name}" exists and this upload's SHA-256 cannot be verified before it would replace it (its parts were not all hashed as they arrived: sent out of order, retried, or received by another instance). The upload is still open: complete it without "sha256" and compare the answer's, or abort it and upload again.`,
+      );
+    }
     const object = await this.guardUpload(() => upload.complete(parts));
-    const sha256 = await this.digestFrom(object, takeChain(name, uploadId, parts));
+    const sha256 = await this.digestFrom(object, chain);
     if (expected && expected !== sha256) {
       await this.bucket.delete(name);
-      throw new HttpError("checksum_mismatch", `The assembled file's SHA-256 is ${sha256}, not ${expected}; it was not kept.`);
+      throw mismatch(sha256, expected, "it was not kept");
     }
-    await this.kv.put(fileShaKey(name), JSON.stringify({ etag: object.etag, sha256 } satisfies ShaSidecar));
-    return toMeta(object, undefined, sha256);
+    await this.kv.put(key, JSON.stringify({ sha256 } satisfies ShaSidecar));
+    await this.forgetSidecarOf(previous, object);
+    return toMeta(object, sha256);
   }
 
+  /**
+   * Aborts an upload. An upload this peer made for `name` that is already completed or aborted
+   * is no error (nothing is left behind either way); an id it did not make for `name` is a 404.
+   */
   async abortUpload(name: string, uploadId: string): Promise<void> {
-    const upload = this.bucket.resumeMultipartUpload(name, uploadId);
-    await this.guardUpload(() => upload.abort());
+    const upload = this.bucket.resumeMultipartUpload(name, this.openUpload(name, uploadId).r2Id);
     dropChain(name, uploadId);
+    try {
+      await this.guardUpload(() => upload.abort());
+    } catch (err) {
+      if (!(err instanceof HttpError && err.code === "not_found")) throw err;
+    }
   }
 
   // --- internals -------------------------------------------------------------------------
 
-  /** Streams `body` into R2 through a digest; the digest is kept in the KV sidecar. */
-  private async putHashing(
-    name: string,
-    body: ReadableStream<Uint8Array>,
-    length: number,
-    options: R2PutOptions,
-  ): Promise<{ object: R2Object | null; sha256: string }> {
-    const hash = newSha256();
-    const object = await this.storeHashing(body, length, { feed: (chunk) => void hash.update(chunk) }, (stream) =>
-      this.bucket.put(name, stream, options),
-    );
-    return { object, sha256: object ? hash.digest("hex") : "" };
-  }
-
   /**
    * Runs `store` on a copy of `body` (through a FixedLengthStream, so R2 knows the length)
    * that hands every chunk to `hasher` on the way; resolves once both the store and the copy
-   * are done, so the digest covers every byte stored. If the store fails, the copy is
-   * cancelled; if the copy fails (the client broke off), the store fails with it.
+   * are done, so the digest covers every byte stored. `beforeLastByte` runs once every byte
+   * is hashed, before the chunk holding the last one reaches the store (so before R2 can
+   * commit). If the store fails, the copy is cancelled; if the copy fails (the client broke
+   * off), the store fails with it.
    */
   private async storeHashing<T>(
     body: ReadableStream<Uint8Array>,
     length: number,
     hasher: Pick<Turn, "feed">,
     store: (stream: ReadableStream<Uint8Array>) => Promise<T>,
+    beforeLastByte?: () => Promise<void>,
   ): Promise<T> {
     const fixed = new FixedLengthStream(length);
     const stop = new AbortController();
-    const copied = copyThrough(body, fixed.writable, (chunk) => hasher.feed(chunk), stop.signal);
+    if (length === 0) await beforeLastByte?.();
+    let seen = 0;
+    const copied = copyThrough(
+      body,
+      fixed.writable,
+      (chunk) => {
+        hasher.feed(chunk);
+        seen += chunk.byteLength;
+        // The chunk that completes the body is written only once this settles.
+        return seen === length && chunk.byteLength > 0 ? beforeLastByte?.() : undefined;
+      },
+      stop.signal,
+    );
     copied.catch(() => {});
     let stored: T;
     try {
@@ -258,8 +345,8 @@ export class FileStore {
   private async sha256Of(object: R2Object): Promise<string | null> {
     const known = knownSha(object);
     if (known) return known;
-    const sidecar = await this.kv.get<ShaSidecar>(fileShaKey(object.key), "json");
-    return sidecar?.etag === object.etag ? sidecar.sha256 : null;
+    const key = sidecarKeyOf(object);
+    return key ? shaFromSidecar(object, await this.kv.get<ShaSidecar>(key, "json")) : null;
   }
 
   private async sidecars(keys: string[]): Promise<Map<string, ShaSidecar>> {
@@ -269,6 +356,20 @@ export class FileStore {
       for (const [k, v] of found) if (v) out.set(k, v);
     }
     return out;
+  }
+
+  /** Drops the sidecar of `previous`, a version `current` replaced (never `current`'s own). */
+  private async forgetSidecarOf(previous: R2Object | null, current: R2Object): Promise<void> {
+    if (!previous) return;
+    const key = sidecarKeyOf(previous);
+    if (key && key !== sidecarKeyOf(current)) await this.kv.delete(key);
+  }
+
+  /** The upload inside a client's id, or 404 when this peer did not issue it for `name`. */
+  private openUpload(name: string, uploadId: string): { ref: string; r2Id: string } {
+    const opened = openUploadId(this.uploadSecret, name, uploadId);
+    if (!opened) throw notFound(`No multipart upload with that id for "${name}" on this peer.`);
+    return opened;
   }
 
   /** Finishes `chain` (or a fresh digest) with the bytes of `object` past its offset. */
@@ -320,6 +421,23 @@ export class FileStore {
 }
 
 const exists = (name: string) => new HttpError("precondition_failed", `A file named "${name}" already exists (If-None-Match: *).`);
+const mismatch = (actual: string, expected: string, outcome: string) =>
+  new HttpError("checksum_mismatch", `The assembled file's SHA-256 is ${actual}, not ${expected}; ${outcome}.`);
+
+/** Where the peer recorded `object`'s SHA-256, or null: it carries its own, or has no record. */
+function sidecarKeyOf(object: R2Object): string | null {
+  if (knownSha(object)) return null;
+  const ref = object.customMetadata?.shaRef;
+  if (ref !== undefined) return isRef(ref) ? fileShaKey(object.key, ref) : null;
+  return legacyFileShaKey(object.key);
+}
+
+/** The SHA-256 in `sidecar` if it is `object`'s (a legacy record must name its etag). */
+function shaFromSidecar(object: R2Object, sidecar: ShaSidecar | null | undefined): string | null {
+  if (!sidecar) return null;
+  if (sidecar.etag !== undefined && sidecar.etag !== object.etag) return null;
+  return sidecar.sha256;
+}
 
 function knownSha(object: R2Object): string | null {
   const native = object.checksums?.sha256;
@@ -327,13 +445,12 @@ function knownSha(object: R2Object): string | null {
   return object.customMetadata?.sha256 ?? null;
 }
 
-function toMeta(object: R2Object, sidecar?: ShaSidecar, sha256?: string): FileMeta {
-  const fromSidecar = sidecar?.etag === object.etag ? sidecar.sha256 : null;
+function toMeta(object: R2Object, sha256: string | null = null): FileMeta {
   return {
     name: object.key,
     size: object.size,
     etag: object.etag,
-    sha256: sha256 ?? knownSha(object) ?? fromSidecar,
+    sha256: sha256 ?? knownSha(object),
     contentType: object.httpMetadata?.contentType ?? DEFAULT_TYPE,
     uploaded: object.uploaded.toISOString(),
   };

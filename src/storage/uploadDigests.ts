@@ -197,14 +197,16 @@ export function joinChain(name: string, uploadId: string, part: number): Turn | 
 }
 
 /**
- * Ends the chain of a completed upload. When the completed parts begin with exactly the parts
- * the chain hashed, gives the digest so far and the offset to read on from; else null.
+ * Ends the chain of an upload being completed. When the completed parts begin with exactly the
+ * parts the chain hashed, gives the digest so far, the offset to read on from, and whether it
+ * is `whole` (every part listed was hashed: the digest is final before R2 assembles a byte);
+ * else null.
  */
 export function takeChain(
   name: string,
   uploadId: string,
   parts: readonly { partNumber: number; etag: string }[],
-): { hash: Hash; offset: number } | null {
+): { hash: Hash; offset: number; whole: boolean } | null {
   const key = chainKey(name, uploadId);
   const chain = chains.get(key);
   if (!chain) return null;
@@ -212,7 +214,7 @@ export function takeChain(
   chain.close();
   if (chain.tainted || parts.length < chain.hashed.length) return null;
   const matches = chain.hashed.every((h, i) => parts[i]?.partNumber === h.part && parts[i]?.etag === h.etag);
-  return matches ? { hash: chain.hash, offset: chain.bytes } : null;
+  return matches ? { hash: chain.hash, offset: chain.bytes, whole: chain.hashed.length === parts.length } : null;
 }
 
 /** Forgets an aborted upload. */

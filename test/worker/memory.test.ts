@@ -61,6 +61,19 @@ describe("memory", () => {
     expect(listed.keys[0]!.expiration! * 1000 - Date.now()).toBeLessThanOrEqual(61_000);
   });
 
+  it("lists by a prefix as long as a key, and refuses a longer one with 400", async () => {
+    const key = "k".repeat(480);
+    expect((await put(key, { value: 1 })).status).toBe(200);
+    const listed = await call(`/api/memory?prefix=${key}`);
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { keys: { key: string }[] }).keys.map((k) => k.key)).toEqual([key]);
+    for (const length of [481, 509, 2000]) {
+      const res = await call(`/api/memory?prefix=${"k".repeat(length)}`);
+      expect(res.status, String(length)).toBe(400);
+      expect((await errorOf(res)).code).toBe("bad_request");
+    }
+  });
+
   it.each([
     ["a TTL under 60 seconds", { value: 1, ttl: 59 }],
     ["a fractional TTL", { value: 1, ttl: 61.5 }],

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, errorOf, sha256 } from "../support/http";
+import { PEER2 } from "../support/peers";
+import { call, errorOf, putFile, sha256 } from "../support/http";
 
 const MiB = 1024 * 1024;
 const chunk = (n: number, seed: number) => new Uint8Array(n).fill(seed);
@@ -15,6 +16,7 @@ async function start(name: string): Promise<string> {
 
 const partPath = (id: string, n: number | string, name: string) =>
   `/api/uploads/${encodeURIComponent(id)}/parts/${n}?name=${encodeURIComponent(name)}`;
+const abortPath = (id: string, name: string) => `/api/uploads/${encodeURIComponent(id)}?name=${encodeURIComponent(name)}`;
 const donePath = (id: string, name: string) => `/api/uploads/${encodeURIComponent(id)}/complete?name=${encodeURIComponent(name)}`;
 
 async function part(id: string, name: string, n: number, body: Uint8Array) {
@@ -115,5 +117,90 @@ describe("multipart uploads", () => {
       const res = await call(donePath(id, "big/empty.bin"), { method: "POST", body });
       expect(res.status, body).toBe(400);
     }
+  });
+
+  it("keeps the previous version byte for byte when an overwrite fails its sha256", async () => {
+    const name = "big/kept.bin";
+    const old = chunk(3000, 11);
+    expect((await putFile(name, old)).status).toBe(201);
+    const before = await call(`/api/files/${name}`, { method: "HEAD" });
+    const id = await start(name);
+    const parts = [await part(id, name, 1, chunk(5 * MiB, 12)), await part(id, name, 2, chunk(100, 13))];
+    const res = await call(donePath(id, name), { method: "POST", body: JSON.stringify({ parts, sha256: "b".repeat(64) }) });
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).code).toBe("checksum_mismatch");
+    const got = await call(`/api/files/${name}`);
+    expect(got.status).toBe(200);
+    expect(new Uint8Array(await got.arrayBuffer())).toEqual(old);
+    expect(got.headers.get("etag")).toBe(before.headers.get("etag"));
+    expect(got.headers.get("x-content-sha256")).toBe(await sha256(old));
+    // Nothing of the refused upload is left: it cannot be completed after all.
+    expect((await call(donePath(id, name), { method: "POST", body: JSON.stringify({ parts }) })).status).toBe(404);
+  });
+
+  it("refuses with 409 to replace a file by an upload whose sha256 it cannot verify first, and keeps the file", async () => {
+    const name = "big/unverifiable.bin";
+    expect((await putFile(name, "the old version")).status).toBe(201);
+    const id = await start(name);
+    // A part sent twice cannot be told from its first copy by its etag: it is read back at complete.
+    await part(id, name, 1, chunk(5 * MiB, 14));
+    const parts = [await part(id, name, 1, chunk(5 * MiB, 14)), await part(id, name, 2, chunk(10, 15))];
+    const whole = new Uint8Array(5 * MiB + 10);
+    whole.set(chunk(5 * MiB, 14));
+    whole.set(chunk(10, 15), 5 * MiB);
+    const digest = await sha256(whole);
+    const res = await call(donePath(id, name), { method: "POST", body: JSON.stringify({ parts, sha256: digest }) });
+    expect(res.status).toBe(409);
+    expect((await errorOf(res)).code).toBe("conflict");
+    expect(await (await call(`/api/files/${name}`)).text()).toBe("the old version");
+    // The upload is still open: completed without sha256, the answer gives the digest to compare.
+    const done = await call(donePath(id, name), { method: "POST", body: JSON.stringify({ parts }) });
+    expect(done.status).toBe(201);
+    expect(((await done.json()) as { sha256: string }).sha256).toBe(digest);
+  });
+
+  it("answers 404 to part, complete and abort with a wrong name, a garbage id or another peer's id", async () => {
+    const name = "big/mine.bin";
+    const id = await start(name);
+    const parts = [await part(id, name, 1, chunk(10, 16))];
+    const created = await (env as unknown as { PEER2: Fetcher }).PEER2.fetch(`${PEER2.url}/api/uploads`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${PEER2.token}` },
+      body: JSON.stringify({ name }),
+    });
+    const theirs = ((await created.json()) as { uploadId: string }).uploadId;
+    const cases: [string, string][] = [
+      [id, "big/other.bin"],
+      ["garbage", name],
+      [`${id.slice(0, -1)}x`, name],
+      [theirs, name],
+    ];
+    for (const [badId, badName] of cases) {
+      const what = `${badId.slice(0, 12)}… ${badName}`;
+      const complete = await call(donePath(badId, badName), { method: "POST", body: JSON.stringify({ parts }) });
+      expect(complete.status, what).toBe(404);
+      expect((await errorOf(complete)).code).toBe("not_found");
+      const abort = await call(abortPath(badId, badName), { method: "DELETE" });
+      expect(abort.status, what).toBe(404);
+      expect((await errorOf(abort)).code).toBe("not_found");
+      expect((await call(partPath(badId, 2, badName), { method: "PUT", body: "x" })).status, what).toBe(404);
+    }
+    // The real upload was not disturbed.
+    expect((await call(donePath(id, name), { method: "POST", body: JSON.stringify({ parts }) })).status).toBe(201);
+  });
+
+  it("answers 204 to every abort of an upload, also once it is aborted or completed", async () => {
+    const name = "big/twice.bin";
+    const id = await start(name);
+    const parts = [await part(id, name, 1, chunk(10, 17))];
+    expect((await call(abortPath(id, name), { method: "DELETE" })).status).toBe(204);
+    expect((await call(abortPath(id, name), { method: "DELETE" })).status).toBe(204);
+    expect((await call(donePath(id, name), { method: "POST", body: JSON.stringify({ parts }) })).status).toBe(404);
+
+    const kept = await start(name);
+    const keptParts = [await part(kept, name, 1, chunk(10, 18))];
+    expect((await call(donePath(kept, name), { method: "POST", body: JSON.stringify({ parts: keptParts }) })).status).toBe(201);
+    expect((await call(abortPath(kept, name), { method: "DELETE" })).status).toBe(204);
+    expect((await env.FILES.head(name))?.size).toBe(10);
   });
 });
