@@ -6,7 +6,10 @@
  * workerd dies is restarted on its port with its data (said on stderr); one that keeps dying
  * stops the network with exit code 1.
  *
- *   npm start -- [--peers N] [--port P] [--dir DIR] [--host H] [--var NAME=VALUE]…
+ * Miniflare fires no Cron Trigger by itself: the runner fires each peer's scheduled handler
+ * (replication's reconciliation) every `--reconcile-every` seconds.
+ *
+ *   npm start -- [--peers N] [--port P] [--dir DIR] [--host H] [--var NAME=VALUE]… [--reconcile-every S]
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -24,6 +27,7 @@ const USAGE = `usage: npm start -- [--peers N] [--port P] [--dir DIR] [--host H]
   --host H    address to listen on (default 127.0.0.1)
   --var NAME=VALUE  set a var of every peer for this run, over wrangler.toml's
               (repeatable, as \`wrangler dev --var\`): --var STORAGE_LIMIT_MB=10
+  --reconcile-every S  seconds between replication reconciliations (the Cron Trigger; default 60, 0 = never)
   --build-only  bundle the worker into the cache and exit (npm install does this)`;
 
 /** Vars the runner sets per peer: one value for every peer would break the network. */
@@ -60,6 +64,7 @@ function options() {
         dir: { type: "string", default: process.env.EDGEPEER_DIR ?? ".peers" },
         host: { type: "string", default: "127.0.0.1" },
         var: { type: "string", multiple: true, default: [] },
+        "reconcile-every": { type: "string", default: "60" },
         "build-only": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -78,7 +83,9 @@ function options() {
   if (!Number.isInteger(count) || count < 1 || count > 64) usageError("--peers must be a whole number from 1 to 64.");
   if (!Number.isInteger(port) || port < 1 || port + count - 1 > 65535) usageError("--port must be a free port number (1–65535).");
   const vars = parseVars(parsed.var);
-  return { count, port, dir: resolve(parsed.dir), host: parsed.host, vars, buildOnly: parsed["build-only"] };
+  const reconcileEvery = Number(parsed["reconcile-every"]);
+  if (!Number.isFinite(reconcileEvery) || reconcileEvery < 0) usageError("--reconcile-every must be a number of seconds (0 = never).");
+  return { count, port, dir: resolve(parsed.dir), host: parsed.host, vars, buildOnly: parsed["build-only"], reconcileEvery };
 }
 
 /** Tokens of an earlier run, by peer name, so a restart keeps them. */
@@ -126,6 +133,23 @@ async function healthy(peer: PeerSpec): Promise<void> {
   }
 }
 
+/**
+ * Fires every peer's scheduled handler every `seconds`, as the Cron Trigger does when deployed
+ * (Miniflare fires none itself). A peer that fails it says so and is tried again next time.
+ */
+function fireSchedules(instances: Miniflare[], peers: PeerSpec[], seconds: number): void {
+  const timer = setInterval(() => {
+    instances.forEach(async (mf, i) => {
+      try {
+        await (await mf.getWorker()).scheduled({ cron: "*/10 * * * *" });
+      } catch (err) {
+        console.error(`${peers[i]?.name}: the scheduled reconciliation failed: ${(err as Error).message}`);
+      }
+    });
+  }, seconds * 1000);
+  timer.unref();
+}
+
 async function writeNetwork(file: string, peers: PeerSpec[]): Promise<void> {
   const temp = `${file}.tmp-${process.pid}`;
   const data = { peers: peers.map(({ name, url, token }) => ({ name, url, token })) };
@@ -144,7 +168,7 @@ function describeStartFailure(err: unknown, peers: PeerSpec[]): string {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const { count, port, dir, host, vars, buildOnly } = options();
+  const { count, port, dir, host, vars, buildOnly, reconcileEvery } = options();
   if (buildOnly) {
     await buildWorker().catch((err: Error) => {
       console.error(`error: ${err.message}`);
@@ -206,6 +230,7 @@ async function main(): Promise<void> {
   }
   await writeNetwork(networkFile, peers);
   await recordRunner(dir);
+  if (reconcileEvery > 0) fireSchedules(instances, peers, reconcileEvery);
 
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const varNames = Object.keys(vars);

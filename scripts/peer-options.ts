@@ -38,6 +38,9 @@ export function runnerOptions(bundle: WorkerBundle, port: number, persistRoot: s
 const storageName = (peer: string, binding: string, main: string) =>
   `edgepeer-${peer}${binding === main ? "" : `-${binding.toLowerCase()}`}`;
 
+/** A queue of wrangler.toml's default peer ("edgepeer-local-…") as `peer`'s own. */
+const queueName = (peer: string, queue: string) => queue.replace(/^edgepeer-local\b/, `edgepeer-${peer}`);
+
 /**
  * The bundled worker as `peer`: its own R2 and KV under `dir/<name>`, its token, and `PEERS`
  * listing every other peer of `all`. `vars` override the bundle's vars (profiling, tests).
@@ -58,10 +61,17 @@ export function peerOptions(
     modulesRules: bundle.modulesRules,
     r2Buckets: Object.fromEntries(bundle.r2Bindings.map((b) => [b, storageName(peer.name, b, "FILES")])),
     kvNamespaces: Object.fromEntries(bundle.kvBindings.map((b) => [b, storageName(peer.name, b, "KV")])),
-    // Each peer is its own Miniflare: its Durable Objects and queues are its own, as when deployed.
     durableObjects: bundle.durableObjects,
-    queueProducers: bundle.queueProducers,
-    queueConsumers: bundle.queueConsumers,
+    // Each peer's queues are its own (one Miniflare per peer), named after it as when deployed.
+    queueProducers: Object.fromEntries(
+      Object.entries(bundle.queueProducers).map(([binding, q]) => [binding, { ...q, queueName: queueName(peer.name, q.queueName) }]),
+    ),
+    queueConsumers: Object.fromEntries(
+      Object.entries(bundle.queueConsumers).map(([queue, settings]) => [
+        queueName(peer.name, queue),
+        { ...settings, ...(settings.deadLetterQueue && { deadLetterQueue: queueName(peer.name, settings.deadLetterQueue) }) },
+      ]),
+    ),
     bindings: {
       ...bundle.vars,
       PEER_NAME: peer.name,

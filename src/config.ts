@@ -30,9 +30,13 @@ export function knownPeers(env: PeerEnv): KnownPeer[] {
 
 /** The base URL under which this peer is reached, for the links it signs. */
 export function publicUrl(env: PeerEnv, request: Request): string {
+  return selfUrl(env) ?? new URL(request.url).origin;
+}
+
+/** This peer's own base URL when configured (PUBLIC_URL, or its entry in PEERS): what background work signs links with. */
+export function selfUrl(env: PeerEnv): string | null {
   if (env.PUBLIC_URL) return env.PUBLIC_URL.replace(/\/+$/, "");
-  const self = knownPeers(env).find((p) => p.name === env.PEER_NAME);
-  return self?.url ?? new URL(request.url).origin;
+  return knownPeers(env).find((p) => p.name === env.PEER_NAME)?.url ?? null;
 }
 
 /** A positive integer var, or its default when unset or malformed. */

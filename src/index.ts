@@ -2,6 +2,7 @@ import type { PeerEnv } from "./env";
 import { deleteFile, getFile, listFiles, putFile } from "./handlers/files";
 import { health, peers } from "./handlers/health";
 import { deleteMemory, getMemory, listMemory, putMemory } from "./handlers/memory";
+import { deleteRule, listRules, putRule, reconcileNow } from "./handlers/replication";
 import { pullFile, shareFile } from "./handlers/share";
 import { stats } from "./handlers/stats";
 import { clearCache, clearTasks, getCache, getTask, listTasks, postBatch, postTask } from "./handlers/tasks";
@@ -12,6 +13,9 @@ import { withCorsHeaders, withCorsPreflight } from "./http/cors";
 import { renderError } from "./http/errors";
 import { withCommonHeaders } from "./http/headers";
 import { type MountTable, type RouteTable, createRouter } from "./http/routes";
+import { consumeReplication } from "./replication/consume";
+import type { ReplicationMessage } from "./replication/enqueue";
+import { reconcileAll } from "./replication/reconcile";
 import { webdav } from "./webdav";
 
 /** Every route of the peer (the contract: docs/api.md). */
@@ -38,6 +42,10 @@ const routes: RouteTable<PeerEnv> = [
   ["/api/tasks/:id", { GET: getTask }],
   ["/api/cache", { GET: getCache, DELETE: clearCache }],
 
+  ["/api/replication", { GET: listRules }],
+  ["/api/replication/:id/reconcile", { POST: reconcileNow }],
+  ["/api/replication/:id", { PUT: putRule, DELETE: deleteRule }],
+
   ["/", { GET: uiShell, HEAD: uiShell }],
   ["/assets/:file", { GET: uiAsset, HEAD: uiAsset }],
 ];
@@ -57,8 +65,14 @@ const answer = createRouter(
   mounts,
 );
 
-export default { fetch: answer } satisfies ExportedHandler<PeerEnv>;
+export default {
+  fetch: answer,
+  // Replication: the queue's consumer delivers, the Cron Trigger reconciles (docs/replication.md).
+  queue: consumeReplication,
+  scheduled: (_controller, env, ctx) => ctx.waitUntil(reconcileAll(env)),
+} satisfies ExportedHandler<PeerEnv, ReplicationMessage>;
 
 /** Durable Object classes (wrangler.toml binds them; docs/storage.md lists them). */
+export { ReplicationLedger } from "./replication/ledger";
 export { StorageQuota } from "./storage/storageQuota";
 export { DavState } from "./webdav";

@@ -5,6 +5,7 @@ import type { Command } from "./command";
 import * as files from "./commands/files";
 import * as info from "./commands/info";
 import * as memory from "./commands/memory";
+import { replicate } from "./commands/replicate";
 import * as tasks from "./commands/tasks";
 import { transfer } from "./commands/transfer";
 import { createContext } from "./context";
@@ -41,6 +42,7 @@ export const COMMANDS: Command[] = [
   info.stats,
   info.health,
   info.peers,
+  replicate,
 ];
 
 const GLOBAL_USAGE = "[--peer NAME | --url URL | --host H --port P] [--token T] [--network FILE] [--json] <command> [options]";

@@ -85,6 +85,29 @@ export const TaskRecord = z.strictObject({
 });
 export const CacheInfo = z.strictObject({ entries: count, ttlSeconds: count });
 
+/** A replication rule and its delivery status (never its token): docs/replication.md. */
+export const ReplicationRule = z.strictObject({
+  id: z.string(),
+  prefix: z.string(),
+  to: z.string(),
+  as: z.string(),
+  deletes: z.enum(["mirror", "keep"]),
+  created: isoTime,
+  /** Messages queued and not yet delivered or dead-lettered. */
+  pending: count,
+  /** Deliveries verified since the rule was added. */
+  delivered: count,
+  lastSuccess: isoTime.nullable(),
+  /** Acknowledged write → verified copy, for the last delivery, in ms. */
+  lagMs: count.nullable(),
+  lastError: z.string().nullable(),
+  lastErrorAt: isoTime.nullable(),
+  /** Messages that ran out of retries (dead-lettered). */
+  failed: count,
+});
+export const ReplicationRules = z.strictObject({ rules: z.array(ReplicationRule) });
+export const ReconcileStarted = z.strictObject({ rule: z.string(), reconciling: z.literal(true) });
+
 /** An answer that is not JSON: the file's bytes, or nothing (204, HEAD). */
 export type NonJson = "bytes" | "empty";
 
@@ -118,6 +141,10 @@ export const ANSWERS = {
   "GET /api/tasks/{id}": TaskRecord,
   "GET /api/cache": CacheInfo,
   "DELETE /api/cache": "empty",
+  "GET /api/replication": ReplicationRules,
+  "POST /api/replication/{id}/reconcile": ReconcileStarted,
+  "PUT /api/replication/{id}": ReplicationRule,
+  "DELETE /api/replication/{id}": "empty",
 } as const satisfies Record<string, z.ZodType | NonJson>;
 
 export type Route = keyof typeof ANSWERS;

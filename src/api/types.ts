@@ -28,3 +28,6 @@ export type TaskSummary = z.infer<typeof shapes.TaskSummary>;
 export type TaskRecord = z.infer<typeof shapes.TaskRecord>;
 export type TaskPage = z.infer<typeof shapes.TaskPage>;
 export type CacheInfo = z.infer<typeof shapes.CacheInfo>;
+/** A replication rule with its delivery status (never its token). */
+export type ReplicationRule = z.infer<typeof shapes.ReplicationRule>;
+export type ReplicationRules = z.infer<typeof shapes.ReplicationRules>;

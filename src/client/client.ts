@@ -10,6 +10,8 @@ import type {
   Health,
   MemoryPage,
   PeerRef,
+  ReplicationRuleInput,
+  ReplicationRuleStatus,
   ShareLink,
   Stats,
   StoredFile,
@@ -251,9 +253,15 @@ export class PeerClient {
     return this.uploadMultipart(name, source, options);
   }
 
-  /** `DELETE /api/files/{name}` */
-  async deleteFile(name: string): Promise<void> {
-    await this.send("DELETE", filePath(name));
+  /**
+   * `DELETE /api/files/{name}`. `ifSha256`: only if the file is that version (412 otherwise);
+   * `origin`: the peer replicating the delete (it is not told of it again).
+   */
+  async deleteFile(name: string, options: { ifSha256?: string; origin?: string } = {}): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (options.ifSha256) headers["x-content-sha256"] = options.ifSha256;
+    if (options.origin) headers["x-edgepeer-origin"] = options.origin;
+    await this.send("DELETE", filePath(name), { headers });
   }
 
   /** `POST /api/files/{name}/share` — a signed GET link that needs no token until it expires. */
@@ -448,6 +456,28 @@ export class PeerClient {
   /** `DELETE /api/cache` */
   async clearCache(): Promise<void> {
     await this.send("DELETE", "/api/cache");
+  }
+
+  // --- replication -----------------------------------------------------------------------
+
+  /** `GET /api/replication` — every rule with its delivery status. */
+  async replicationRules(): Promise<ReplicationRuleStatus[]> {
+    return (await this.json<{ rules: ReplicationRuleStatus[] }>("GET", "/api/replication")).rules;
+  }
+
+  /** `PUT /api/replication/{id}` — adds or replaces a rule; `token` is the destination's, never shown again. */
+  putReplicationRule(id: string, rule: ReplicationRuleInput): Promise<ReplicationRuleStatus> {
+    return this.json("PUT", `/api/replication/${encodeURIComponent(id)}`, { json: rule });
+  }
+
+  /** `DELETE /api/replication/{id}` */
+  async deleteReplicationRule(id: string): Promise<void> {
+    await this.send("DELETE", `/api/replication/${encodeURIComponent(id)}`);
+  }
+
+  /** `POST /api/replication/{id}/reconcile` — compares both sides now and queues every difference. */
+  async reconcileReplication(id: string): Promise<void> {
+    await this.send("POST", `/api/replication/${encodeURIComponent(id)}/reconcile`);
   }
 
   // --- transport -------------------------------------------------------------------------

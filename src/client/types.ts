@@ -12,6 +12,7 @@ export type {
   MemoryKey,
   MemoryPage,
   PeerRef,
+  ReplicationRule as ReplicationRuleStatus,
   ShareLink,
   Stats,
   StoredFile,
@@ -46,4 +47,14 @@ export interface TaskRequest {
   args?: unknown[];
   timeoutMs?: number;
   cache?: boolean;
+}
+
+/** A replication rule as `PUT /api/replication/{id}` takes it. */
+export interface ReplicationRuleInput {
+  prefix: string;
+  to: string;
+  as?: string;
+  /** The destination's token (scoped: write, read for reconcile, delete for mirror). */
+  token: string;
+  deletes?: "mirror" | "keep";
 }

@@ -7,16 +7,16 @@ import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
 import { checkContentType, servableContentType } from "../http/mediaType";
 import { etagMatches, parseRange } from "../http/range";
-import { FileStore } from "../storage/files";
+import { fileStore } from "../storage/fileStore";
 import { checkFileName, checkNamePrefix } from "../storage/names";
+
+export { fileStore };
 import { changeFiles } from "../storage/quota";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** A single R2 put takes at most 5 GiB; larger files go through multipart. */
 const MAX_SINGLE_PUT = 5 * 1024 ** 3;
 
-/** The peer's files; upload ids it issues are bound to its name and token. */
-export const fileStore = (env: PeerEnv) => new FileStore(env.FILES, env.KV, `${env.PEER_NAME}\n${env.PEER_TOKEN ?? ""}`);
 export const fileNameOf = (request: IRequest) => checkFileName(decodeParam(request.params.name, "file name"));
 
 /** `GET /api/files?prefix=&cursor=&limit=` */
@@ -38,6 +38,14 @@ export function claimedSha256(headers: Headers): string | undefined {
   if (!SHA256_HEX.test(hex)) throw badRequest("X-Content-SHA256 must be 64 hex digits.");
   return hex;
 }
+
+/** A peer name as replication sends it in `X-Edgepeer-Origin`; anything else is ignored. */
+export function originOf(headers: Headers): string | undefined {
+  const value = headers.get("x-edgepeer-origin")?.trim();
+  return value && PEER_NAME.test(value) ? value : undefined;
+}
+
+const PEER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** The request's declared body length; 411 without one, 400 when malformed. */
 export function contentLength(request: Request): number {
@@ -144,6 +152,8 @@ function fileResponse(
     "content-security-policy": "default-src 'none'; sandbox",
   });
   if (sha256) headers.set("x-content-sha256", sha256);
+  const origin = object.customMetadata?.origin;
+  if (origin) headers.set("x-edgepeer-origin", origin);
   if (range) {
     headers.set("content-range", `bytes ${range.offset}-${range.offset + range.length - 1}/${object.size}`);
     headers.set("content-length", String(range.length));
@@ -160,15 +170,20 @@ function fileResponse(
   return new Response(body, { status, headers });
 }
 
-/** `DELETE /api/files/{name}` */
+/**
+ * `DELETE /api/files/{name}`. With `X-Content-SHA256` the file is deleted only if it is that
+ * version (412 otherwise); `X-Edgepeer-Origin` names the peer that replicated the delete here.
+ */
 export async function deleteFile(request: IRequest, env: PeerEnv): Promise<Response> {
   const name = fileNameOf(request);
+  const ifSha256 = claimedSha256(request.headers);
+  const origin = originOf(request.headers);
   const files = fileStore(env);
   const deleted = await changeFiles(
     env,
     files,
     { names: [name], bytes: 0 },
-    () => files.delete(name),
+    () => files.delete(name, { ifSha256, origin }),
     () => 0,
   );
   if (!deleted) throw notFound(`No file "${name}".`);

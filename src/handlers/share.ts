@@ -9,7 +9,7 @@ import { json } from "../http/json";
 import { servableContentType } from "../http/mediaType";
 import { signShareLink } from "../http/shareLinks";
 import { changeFiles } from "../storage/quota";
-import { claimedSha256, fileNameOf, fileStore } from "./files";
+import { claimedSha256, fileNameOf, fileStore, originOf } from "./files";
 
 const DEFAULT_TTL = 3600;
 const MAX_TTL = 604800;
@@ -77,6 +77,9 @@ export async function pullFile(request: IRequest, env: PeerEnv): Promise<Respons
           md5: md5Etag(response.headers),
           // The source's type, if it is one a file may have (an older peer may serve anything).
           contentType: servableContentType(response.headers.get("content-type") ?? undefined),
+          // A replica remembers where it came from (the source's own origin when it is a replica
+          // itself), so replication never sends it back there.
+          origin: originOf(response.headers) ?? source.name,
         }),
       (stored) => stored.size,
     );

@@ -2,6 +2,7 @@ import { HttpError, badRequest, notFound } from "../http/errors";
 import { toHex } from "../http/crypto";
 import { DEFAULT_CONTENT_TYPE } from "../http/mediaType";
 import { type Hash, copyThrough, hashStream, newSha256 } from "./hashing";
+import type { FileEvents } from "../replication/enqueue";
 import { fileShaKey, legacyFileShaKey } from "./keys";
 import { type Turn, dropChain, joinChain, readBack, startChain, takeChain } from "./uploadDigests";
 import { isRef, newRef, openUploadId, sealUploadId } from "./uploadIds";
@@ -35,6 +36,15 @@ export interface PutOptions {
   contentType?: string;
   /** Refuse (412) if a file of that name already exists. */
   onlyIfAbsent?: boolean;
+  /** The peer this file was replicated from (kept with it, so it is never replicated back there). */
+  origin?: string;
+}
+
+export interface DeleteOptions {
+  /** Delete only if the file's SHA-256 is this one (412 otherwise): a replica deleted by its origin. */
+  ifSha256?: string;
+  /** The peer that asked for the delete by replication: it is not told of it again. */
+  origin?: string;
 }
 
 /** Read range of a GET. */
@@ -72,6 +82,8 @@ export class FileStore {
     private readonly bucket: R2Bucket,
     private readonly kv: KVNamespace,
     private readonly uploadSecret = "",
+    /** Told of every acknowledged write and delete (replication), before the answer. */
+    private readonly events?: FileEvents,
   ) {}
 
   async list(prefix: string, cursor: string | undefined, limit: number): Promise<FilePage> {
@@ -124,16 +136,18 @@ export class FileStore {
     // The version this put replaces: its sidecar, if any, goes once the new one is in. Read
     // alongside the upload, so it costs no time.
     const previous = this.bucket.head(name).catch(() => null);
+    const origin: Record<string, string> = opts.origin ? { origin: opts.origin } : {};
 
     if (opts.sha256) {
       const sha256 = opts.sha256;
       const check = opts.md5 ? { md5: opts.md5 } : { sha256 };
       const object = await this.guardDigest(
-        () => this.bucket.put(name, body, { httpMetadata, customMetadata: { sha256 }, ...check, onlyIf }),
+        () => this.bucket.put(name, body, { httpMetadata, customMetadata: { sha256, ...origin }, ...check, onlyIf }),
         opts.md5 ? "its MD5" : "X-Content-SHA256",
       );
       if (!object) throw exists(name);
       await this.forgetSidecarOf(await previous, object);
+      await this.events?.written(name, opts.origin);
       return toMeta(object, sha256);
     }
 
@@ -147,7 +161,7 @@ export class FileStore {
         body,
         opts.length,
         { feed: (chunk) => void hash.update(chunk) },
-        (stream) => this.bucket.put(name, stream, { httpMetadata, customMetadata: { shaRef: ref }, onlyIf }),
+        (stream) => this.bucket.put(name, stream, { httpMetadata, customMetadata: { shaRef: ref, ...origin }, onlyIf }),
         // Every byte is hashed and the last is still held back: R2 cannot commit before this.
         async () => {
           sha256 = hash.digest("hex");
@@ -163,6 +177,7 @@ export class FileStore {
       throw exists(name);
     }
     await this.forgetSidecarOf(await previous, object);
+    await this.events?.written(name, opts.origin);
     return toMeta(object, sha256);
   }
 
@@ -172,12 +187,17 @@ export class FileStore {
   }
 
   /** Deletes a file; false when there was none. */
-  async delete(name: string): Promise<boolean> {
+  async delete(name: string, opts: DeleteOptions = {}): Promise<boolean> {
     const object = await this.bucket.head(name);
     if (!object) return false;
+    const sha256 = this.events || opts.ifSha256 ? await this.sha256Of(object) : null;
+    if (opts.ifSha256 && sha256 !== opts.ifSha256) {
+      throw new HttpError("precondition_failed", `"${name}" is not the version with SHA-256 ${opts.ifSha256}; it was kept.`);
+    }
     await this.bucket.delete(name);
     const key = sidecarKeyOf(object);
     if (key) await this.kv.delete(key);
+    await this.events?.deleted(name, sha256, opts.origin);
     return true;
   }
 
@@ -261,6 +281,7 @@ export class FileStore {
         throw err;
       }
       await this.forgetSidecarOf(await previous, object);
+      await this.events?.written(name);
       return toMeta(object, sha256);
     }
 
@@ -279,6 +300,7 @@ export class FileStore {
     }
     await this.kv.put(key, JSON.stringify({ sha256 } satisfies ShaSidecar));
     await this.forgetSidecarOf(previous, object);
+    await this.events?.written(name);
     return toMeta(object, sha256);
   }
 

@@ -16,6 +16,7 @@ export const KV_PREFIX = {
   legacyFileSha: "sha:",
   fileSha: "fsha:",
   quota: "quota:",
+  replication: "repl:",
 } as const;
 
 /** KV's limit on a key, in bytes of UTF-8. */

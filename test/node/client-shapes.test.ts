@@ -97,6 +97,11 @@ describe("every answer has the shape of src/api/shapes.ts", () => {
     await peer1.clearCache();
     await peer1.clearHistory();
 
+    await peer1.putReplicationRule("shapes", { prefix: "shapes/", to: "peer2", token: net.peers[1]?.token ?? "" });
+    await peer1.replicationRules();
+    await peer1.reconcileReplication("shapes");
+    await peer1.deleteReplicationRule("shapes");
+
     const routes = apiRoutes();
     // The table of shapes and the route table name the same routes.
     expect(Object.keys(ANSWERS).sort()).toEqual(routes.map((r) => r.route).sort());

@@ -69,17 +69,18 @@ export interface TestNetwork {
 
 /**
  * Starts the network runner (`npm start`'s dist/network.js) and waits for "ready". `vars` are
- * passed as `--var NAME=VALUE` (every peer's vars, as `npm start -- --var` does).
+ * passed as `--var NAME=VALUE` (every peer's vars, as `npm start -- --var` does); `args` are
+ * more of the runner's flags.
  */
 export async function startNetwork(
-  options: { peers?: number; dir?: string; port?: number; vars?: Record<string, string> } = {},
+  options: { peers?: number; dir?: string; port?: number; vars?: Record<string, string>; args?: string[] } = {},
 ): Promise<TestNetwork> {
   buildScripts();
   const count = options.peers ?? 3;
   const dir = options.dir ?? (await makeTemp("net"));
   const port = options.port ?? (await freePorts(count));
   const varFlags = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}=${value}`]);
-  const args = ["dist/network.js", "--peers", String(count), "--port", String(port), "--dir", dir, ...varFlags];
+  const args = ["dist/network.js", "--peers", String(count), "--port", String(port), "--dir", dir, ...varFlags, ...(options.args ?? [])];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
