@@ -6,6 +6,7 @@ import * as files from "./commands/files";
 import * as info from "./commands/info";
 import * as memory from "./commands/memory";
 import { replicate } from "./commands/replicate";
+import { check, sync } from "./commands/sync";
 import * as tasks from "./commands/tasks";
 import { transfer } from "./commands/transfer";
 import { createContext } from "./context";
@@ -32,6 +33,8 @@ export const COMMANDS: Command[] = [
   files.share,
   files.findFile,
   transfer,
+  check,
+  sync,
   memory.setMem,
   memory.getMem,
   memory.listMem,

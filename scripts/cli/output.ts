@@ -32,7 +32,8 @@ export class Progress {
     private readonly enabled = Boolean(process.stderr.isTTY),
   ) {}
 
-  update(done: number): void {
+  /** `note` is shown after the label, e.g. `12/300 files`. */
+  update(done: number, note?: string): void {
     if (!this.enabled) return;
     const now = performance.now();
     if (now - this.last < 100 && done < this.total) return;
@@ -44,7 +45,7 @@ export class Progress {
     const speed = seconds > 0 ? `${formatBytes(done / seconds)}/s` : "";
     const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
     const columns = process.stderr.columns ?? 100;
-    const line = `${this.label} ${bar} ${(ratio * 100).toFixed(0).padStart(3)}% ${formatBytes(done)} / ${formatBytes(this.total)} ${speed}`;
+    const line = `${this.label}${note ? ` ${note}` : ""} ${bar} ${(ratio * 100).toFixed(0).padStart(3)}% ${formatBytes(done)} / ${formatBytes(this.total)} ${speed}`;
     process.stderr.write(`\r${line.slice(0, columns - 1)}\x1b[K`);
     this.drawn = true;
   }

@@ -27,6 +27,8 @@ const MiB = 1024 * 1024;
 /** Above this size `upload` goes multipart: the platform refuses request bodies over 100 MB. */
 export const DEFAULT_MULTIPART_THRESHOLD = 64 * MiB;
 export const DEFAULT_PART_SIZE = 16 * MiB;
+/** The most files one page of `GET /api/files` holds. */
+export const MAX_LIST_LIMIT = 1000;
 /** R2's floor for every part but the last. */
 export const MIN_PART_SIZE = 5 * MiB;
 const MAX_PARTS = 10000;
@@ -158,10 +160,11 @@ export class PeerClient {
 
   // --- files -----------------------------------------------------------------------------
 
-  /** One page of `GET /api/files`. */
-  async listFiles(options: { prefix?: string; cursor?: string; limit?: number } = {}): Promise<FilePage> {
-    check(filePrefixProblem(options.prefix ?? ""));
-    return this.json("GET", "/api/files", { query: options });
+  /** One page of `GET /api/files` (at most `MAX_LIST_LIMIT` files). */
+  async listFiles(options: { prefix?: string; cursor?: string; limit?: number; signal?: AbortSignal } = {}): Promise<FilePage> {
+    const { signal, ...query } = options;
+    check(filePrefixProblem(query.prefix ?? ""));
+    return this.json("GET", "/api/files", { query, signal });
   }
 
   /** Every file (under `prefix`), page after page. */
@@ -265,8 +268,17 @@ export class PeerClient {
   }
 
   /** `POST /api/files/{name}/share` — a signed GET link that needs no token until it expires. */
-  async shareFile(name: string, ttlSeconds?: number): Promise<ShareLink> {
-    return this.json("POST", `${filePath(name)}/share`, { json: ttlSeconds === undefined ? {} : { ttl: ttlSeconds } });
+  async shareFile(name: string, ttlSeconds?: number, signal?: AbortSignal): Promise<ShareLink> {
+    return this.json("POST", `${filePath(name)}/share`, { json: ttlSeconds === undefined ? {} : { ttl: ttlSeconds }, signal });
+  }
+
+  /**
+   * `POST /api/files/{name}/copy` — a copy inside this peer, SHA-256 kept; without
+   * `overwrite` an existing `to` is 412 `precondition_failed`.
+   */
+  async copyFile(name: string, to: string, options: { overwrite?: boolean; signal?: AbortSignal } = {}): Promise<FileMeta> {
+    check(fileNameProblem(to));
+    return this.json("POST", `${filePath(name)}/copy`, { json: { to, overwrite: options.overwrite ?? false }, signal: options.signal });
   }
 
   /** `POST /api/files/{name}/pull` — this peer fetches another peer's signed link into `name`. */

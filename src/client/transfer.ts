@@ -19,6 +19,12 @@ export interface TransferOptions {
   signal?: AbortSignal;
   /** Lifetime of the signed link in pull mode (default 3600 s). */
   linkTtlSeconds?: number;
+  /**
+   * The source file's SHA-256 as the caller already knows it (from a listing): pull skips its
+   * HEAD, and a source whose file no longer has this SHA-256 is refused before a byte moves
+   * (relay) or its copy is not kept (pull).
+   */
+  expectedSha256?: string;
 }
 
 export interface TransferResult {
@@ -50,6 +56,9 @@ export async function transferFile(
   const { meta, expected } =
     mode === "pull" ? await pull(source, destination, name, target, options) : await relay(source, destination, name, target, options);
   if (meta.sha256 !== expected) {
+    // The source's file changed after it was listed: the peer verified the bytes against the
+    // source's new SHA-256, so its copy is good, but it is not the version that was asked for.
+    if (mode === "pull" && options.expectedSha256 !== undefined) throw changedOnSource(source, name);
     // The peer verified the bytes, so this means something is badly wrong: never keep it.
     await destination.deleteFile(target).catch(() => undefined);
     throw new PeerError(
@@ -63,10 +72,13 @@ export async function transferFile(
 }
 
 async function pull(source: PeerClient, destination: PeerClient, name: string, target: string, options: TransferOptions) {
-  const info = await source.headFile(name, options.signal);
-  if (!info) throw new PeerError("not_found", `${source.name} has no file "${name}".`, 404, source.name);
-  const expected = requireSha(source, name, info.sha256);
-  const link = await source.shareFile(name, options.linkTtlSeconds ?? 3600);
+  let expected = options.expectedSha256;
+  if (expected === undefined) {
+    const info = await source.headFile(name, options.signal);
+    if (!info) throw new PeerError("not_found", `${source.name} has no file "${name}".`, 404, source.name);
+    expected = requireSha(source, name, info.sha256);
+  }
+  const link = await source.shareFile(name, options.linkTtlSeconds ?? 3600, options.signal);
   try {
     const meta = await destination.pullFile(target, link.url, options.signal);
     options.onProgress?.(meta.size, meta.size);
@@ -87,6 +99,10 @@ async function relay(source: PeerClient, destination: PeerClient, name: string, 
     throw err;
   }
   const expected = requireSha(source, name, download.sha256);
+  if (options.expectedSha256 !== undefined && options.expectedSha256 !== expected) {
+    await download.body.cancel().catch(() => undefined);
+    throw changedOnSource(source, name);
+  }
   const size = download.size;
   const watched = watchStream(download.body);
   try {
@@ -115,6 +131,15 @@ async function relay(source: PeerClient, destination: PeerClient, name: string, 
     throw inContext(err, destination, `storing "${target}"`);
   }
 }
+
+/** A source's file no longer has the SHA-256 it was listed with. */
+export const changedOnSource = (source: PeerClient, name: string): PeerError =>
+  new PeerError(
+    "changed",
+    `"${name}" changed on ${source.name} while it was being copied; run again to copy its new version.`,
+    0,
+    source.name,
+  );
 
 function requireSha(source: PeerClient, name: string, sha256: string | null): string {
   if (!sha256)

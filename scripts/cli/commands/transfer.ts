@@ -1,17 +1,19 @@
 import { fileNameProblem } from "../../../src/api/names";
-import { type PeerClient, PeerError, type TransferMode, transferFile } from "../../../src/client/index";
+import { type PeerClient, PeerError, planSync, syncSummary, transferFile } from "../../../src/client/index";
 import { UsageError } from "../args";
 import type { Command } from "../command";
 import type { Context } from "../context";
 import { Progress, formatBytes, rate } from "../output";
+import { modeOf, runPlan, syncJson } from "./sync";
 
-export const TRANSFER_USAGE = "--from PEER --to PEER[,PEER…] --filename NAME [--as NAME] [--mode pull|relay]";
+export const TRANSFER_USAGE =
+  "--from PEER --to PEER[,PEER…] (--filename NAME | --prefix FOLDER) [--as NAME|FOLDER] [--mode pull|relay] [--concurrency N]";
 
 export const transfer: Command = {
   name: "transfer",
   summary: "copy a file between peers (to several at once), verified by SHA-256 end to end",
   usage: TRANSFER_USAGE,
-  flags: { from: "string", to: "string", filename: "string", as: "string", mode: "string" },
+  flags: { from: "string", to: "string", filename: "string", prefix: "string", as: "string", mode: "string", concurrency: "string" },
   streams: true,
   run: (ctx) => runTransfer(ctx),
 };
@@ -23,25 +25,16 @@ export const transfer: Command = {
  * destination keeps no partial or wrong file.
  */
 export async function runTransfer(ctx: Context): Promise<number> {
+  if (ctx.flags.has("prefix")) return runFolderTransfer(ctx);
   const name = ctx.flags.required("filename");
-  const mode = (ctx.flags.string("mode") ?? "pull") as TransferMode;
-  if (mode !== "pull" && mode !== "relay") throw new UsageError("--mode is pull or relay.");
+  const mode = modeOf(ctx);
   const as = ctx.flags.string("as");
   // Refused here, before any peer is asked: a per-destination failure would be exit 1.
   const nameProblem = fileNameProblem(name);
   if (nameProblem) throw new UsageError(`--filename: ${nameProblem}`);
   const asProblem = as === undefined ? null : fileNameProblem(as);
   if (asProblem) throw new UsageError(`--as: ${asProblem}`);
-  const toNames = [
-    ...new Set(
-      ctx.flags
-        .required("to")
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean),
-    ),
-  ];
-  if (toNames.length === 0) throw new UsageError("--to needs at least one peer.");
+  const toNames = destinationNames(ctx);
 
   const source = await resolvePeer(ctx, ctx.flags.required("from"));
   const destinations = await Promise.all(toNames.map((n) => resolvePeer(ctx, n)));
@@ -100,8 +93,52 @@ export async function runTransfer(ctx: Context): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
+/**
+ * `transfer --prefix`: every file of a folder to each destination, by the sync engine without
+ * deletes (what is already there with the same SHA-256 is skipped). Exit 1 when any file failed.
+ */
+async function runFolderTransfer(ctx: Context): Promise<number> {
+  if (ctx.flags.has("filename")) throw new UsageError("Pass either --filename or --prefix, not both.");
+  const prefix = ctx.flags.required("prefix");
+  const mode = modeOf(ctx);
+  const concurrency = ctx.flags.int("concurrency", 1);
+  const as = ctx.flags.string("as");
+  const source = await resolvePeer(ctx, ctx.flags.required("from"));
+  const destinations = await Promise.all(destinationNames(ctx).map((n) => resolvePeer(ctx, n)));
+  let code = 0;
+  const reports = [];
+  // One destination after another: each already moves `concurrency` files at once.
+  for (const destination of destinations) {
+    const plan = await planSync(source, destination, { prefix, as });
+    const report = await runPlan(ctx, source, destination, plan, { mode, concurrency, label: `${source.name} → ${destination.name}` });
+    if (report.failed.length > 0 || report.interrupted) code = 1;
+    if (ctx.json) reports.push(syncJson(source, destination, report, mode));
+    else {
+      for (const f of report.failed) process.stderr.write(`error: ${destination.name}: ${f.action.to}: ${f.message}\n`);
+      ctx.print(`${destination.name}: ${syncSummary(report, formatBytes)}`);
+    }
+    if (report.interrupted) break;
+  }
+  if (ctx.json) ctx.printJson({ from: source.name, prefix, mode, results: reports });
+  return code;
+}
+
+function destinationNames(ctx: Context): string[] {
+  const names = [
+    ...new Set(
+      ctx.flags
+        .required("to")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
+  if (names.length === 0) throw new UsageError("--to needs at least one peer.");
+  return names;
+}
+
 /** A peer by its name in the network file, or by a URL (with its token from the file when listed). */
-async function resolvePeer(ctx: Context, ref: string): Promise<PeerClient> {
+export async function resolvePeer(ctx: Context, ref: string): Promise<PeerClient> {
   if (/^https?:\/\//.test(ref)) {
     const listed = (await ctx.network())?.peers.find((p) => p.url.replace(/\/+$/, "") === ref.replace(/\/+$/, ""));
     return ctx.clientFor(listed ?? { name: ref, url: ref, token: ctx.flags.string("token") ?? process.env.EDGEPEER_TOKEN });

@@ -1,0 +1,216 @@
+import {
+  type CheckReport,
+  type FileComparison,
+  type PeerClient,
+  type SyncAction,
+  type SyncPlan,
+  type SyncReport,
+  type TransferMode,
+  applySync,
+  checkPeers,
+  checkSummary,
+  planSync,
+  syncSummary,
+} from "../../../src/client/index";
+import { UsageError } from "../args";
+import type { Command } from "../command";
+import type { Context } from "../context";
+import { Progress, formatBytes } from "../output";
+import { resolvePeer } from "./transfer";
+
+export const CHECK_USAGE = "--from PEER --to PEER [--prefix FOLDER] [--as FOLDER]";
+export const SYNC_USAGE =
+  "--from PEER --to PEER [--prefix FOLDER] [--as FOLDER] [--delete] [--dry-run] [--concurrency N] [--mode pull|relay]";
+
+/** How a difference is named on its line. */
+const LABELS = { differs: "differs", onlyA: "only on A", onlyB: "only on B", identical: "identical" } as const;
+
+export const check: Command = {
+  name: "check",
+  summary: "compare a folder on two peers by name, size and SHA-256 (exit 0 identical, 1 not)",
+  usage: CHECK_USAGE,
+  flags: { from: "string", to: "string", prefix: "string", as: "string" },
+  async run(ctx) {
+    const { a, b } = await twoPeers(ctx);
+    const lines = !ctx.json;
+    const report = await checkPeers(a, b, {
+      prefix: ctx.flags.string("prefix"),
+      as: ctx.flags.string("as"),
+      onDifference: lines ? (d) => ctx.print(differenceLine(d)) : undefined,
+    });
+    if (ctx.json) ctx.printJson(checkJson(a, b, report));
+    else {
+      for (const file of report.comparedBySize) ctx.print(sizeOnlyLine(file));
+      ctx.print(checkSummary(report));
+    }
+    return report.differences.length === 0 ? 0 : 1;
+  },
+};
+
+export const sync: Command = {
+  name: "sync",
+  summary: "make a folder on one peer identical to another's (copies what differs, verified by SHA-256)",
+  usage: SYNC_USAGE,
+  flags: {
+    from: "string",
+    to: "string",
+    prefix: "string",
+    as: "string",
+    delete: "boolean",
+    "dry-run": "boolean",
+    concurrency: "string",
+    mode: "string",
+  },
+  streams: true,
+  async run(ctx) {
+    const mode = modeOf(ctx);
+    const concurrency = ctx.flags.int("concurrency", 1);
+    const { a, b } = await twoPeers(ctx);
+    const options = {
+      prefix: ctx.flags.string("prefix"),
+      as: ctx.flags.string("as"),
+      delete: ctx.flags.bool("delete"),
+      mode,
+      concurrency,
+    };
+    const plan = await planSync(a, b, options);
+    if (ctx.flags.bool("dry-run")) {
+      if (ctx.json) ctx.printJson({ ...planJson(a, b, plan), dryRun: true });
+      else printPlan(ctx, plan);
+      return 0;
+    }
+    const report = await runPlan(ctx, a, b, plan, { ...options, label: `sync ${a.name} → ${b.name}` });
+    if (ctx.json) ctx.printJson(syncJson(a, b, report, mode));
+    else {
+      for (const f of report.failed) process.stderr.write(`error: ${f.action.to}: ${f.message}\n`);
+      if (report.deletesSkipped > 0)
+        process.stderr.write(`note: ${report.deletesSkipped} deletes not done because not every copy arrived; run again to do them.\n`);
+      if (report.interrupted) process.stderr.write(`note: interrupted; run again to move what is left.\n`);
+      ctx.print(syncSummary(report, formatBytes));
+    }
+    return report.failed.length === 0 && !report.interrupted && report.deletesSkipped === 0 ? 0 : 1;
+  },
+};
+
+/**
+ * Applies a plan with a progress bar (files and bytes) on a terminal; Ctrl-C stops taking new
+ * files, lets the ones in flight end, and reports what was done (a rerun does the rest).
+ */
+export async function runPlan(
+  ctx: Context,
+  a: PeerClient,
+  b: PeerClient,
+  plan: SyncPlan,
+  options: { mode: TransferMode; concurrency?: number; label: string },
+): Promise<SyncReport> {
+  const bar = new Progress(options.label, plan.bytes, !ctx.json && Boolean(process.stderr.isTTY));
+  const stop = new AbortController();
+  const onInterrupt = () => {
+    if (stop.signal.aborted) process.exit(130);
+    stop.abort();
+  };
+  process.on("SIGINT", onInterrupt);
+  try {
+    return await applySync(a, b, plan, {
+      ...options,
+      signal: stop.signal,
+      onProgress: (p) => bar.update(p.bytes.done, `${p.files.done}/${p.files.total} files`),
+    });
+  } finally {
+    process.off("SIGINT", onInterrupt);
+    bar.done();
+  }
+}
+
+/** Both peers of a check or sync: names of the network file or URLs. */
+async function twoPeers(ctx: Context): Promise<{ a: PeerClient; b: PeerClient }> {
+  const from = ctx.flags.required("from");
+  const to = ctx.flags.required("to");
+  if (to.includes(",")) throw new UsageError("--to takes one peer.");
+  return { a: await resolvePeer(ctx, from), b: await resolvePeer(ctx, to) };
+}
+
+export function modeOf(ctx: Context): TransferMode {
+  const mode = ctx.flags.string("mode") ?? "pull";
+  if (mode !== "pull" && mode !== "relay") throw new UsageError("--mode is pull or relay.");
+  return mode;
+}
+
+function differenceLine(d: FileComparison): string {
+  const name = d.status === "onlyB" ? d.b?.name : d.a?.name;
+  let detail = "";
+  if (d.status === "differs" && d.a && d.b) {
+    detail =
+      d.a.size !== d.b.size ? `  (size ${formatBytes(d.a.size)} on A, ${formatBytes(d.b.size)} on B)` : "  (same size, SHA-256 differs)";
+  }
+  return `${LABELS[d.status].padEnd(9)}  ${name}${detail}`;
+}
+
+function sizeOnlyLine(d: FileComparison): string {
+  const side = !d.a?.sha256 && !d.b?.sha256 ? "either side" : !d.a?.sha256 ? "A" : "B";
+  return `size only  ${d.a?.name}  (no SHA-256 on ${side}: counted identical by size)`;
+}
+
+const fileJson = (f: FileComparison) => ({
+  status: f.status,
+  path: f.path,
+  a: f.a ? { name: f.a.name, size: f.a.size, sha256: f.a.sha256 } : null,
+  b: f.b ? { name: f.b.name, size: f.b.size, sha256: f.b.sha256 } : null,
+});
+
+function checkJson(a: PeerClient, b: PeerClient, r: CheckReport) {
+  return {
+    from: a.name,
+    to: b.name,
+    prefix: r.prefix,
+    as: r.as,
+    identical: r.identical,
+    differ: r.differ,
+    onlyOnA: r.onlyOnA,
+    onlyOnB: r.onlyOnB,
+    differences: r.differences.map(fileJson),
+    comparedBySize: r.comparedBySize.map(fileJson),
+    pages: r.pages,
+  };
+}
+
+const actionJson = (x: SyncAction) => ({ op: x.op, path: x.path, from: x.from ?? null, to: x.to, size: x.size, reason: x.reason });
+
+function planJson(a: PeerClient, b: PeerClient, plan: SyncPlan) {
+  return {
+    from: a.name,
+    to: b.name,
+    prefix: plan.prefix,
+    as: plan.as,
+    copies: plan.copies.map(actionJson),
+    deletes: plan.deletes.map(actionJson),
+    bytes: plan.bytes,
+    identical: plan.identical,
+    comparedBySize: plan.comparedBySize,
+    kept: plan.kept,
+    pages: plan.pages,
+  };
+}
+
+export function syncJson(a: PeerClient, b: PeerClient, r: SyncReport, mode: TransferMode) {
+  return {
+    ...planJson(a, b, r.plan),
+    mode: r.plan.samePeer ? "copy" : mode,
+    copied: r.copied,
+    copiedBytes: r.copiedBytes,
+    deleted: r.deleted,
+    failed: r.failed.map((f) => ({ ...actionJson(f.action), code: f.code, message: f.message })),
+    deletesSkipped: r.deletesSkipped,
+    interrupted: r.interrupted,
+    notStarted: r.notStarted,
+  };
+}
+
+function printPlan(ctx: Context, plan: SyncPlan): void {
+  for (const c of plan.copies) ctx.print(`copy    ${c.to}  (${formatBytes(c.size)}, ${LABELS[c.reason]})`);
+  for (const d of plan.deletes) ctx.print(`delete  ${d.to}  (${LABELS.onlyB})`);
+  const kept = plan.kept > 0 ? `, kept ${plan.kept} only on B (no --delete)` : "";
+  ctx.print(
+    `dry run: would copy ${plan.copies.length} (${formatBytes(plan.bytes)}), delete ${plan.deletes.length}, identical ${plan.identical}${kept}`,
+  );
+}

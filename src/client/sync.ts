@@ -1,0 +1,308 @@
+import { compareFolders, folderPrefix, type CompareOptions, type ListingProgress } from "./check";
+import type { PeerClient } from "./client";
+import { PeerError, describeCause } from "./errors";
+import { type TransferMode, changedOnSource, transferFile } from "./transfer";
+
+/** Files copied at once when the caller does not say. */
+export const DEFAULT_SYNC_CONCURRENCY = 4;
+/** More at once only queues on the peers. */
+export const MAX_SYNC_CONCURRENCY = 64;
+
+/** One step of a sync: copy A's file over B's, or delete B's. */
+export interface SyncAction {
+  op: "copy" | "delete";
+  /** The name under the folders, the same on both sides. */
+  path: string;
+  /** A's name (copies only). */
+  from?: string;
+  /** B's name: where the copy goes, or the file deleted. */
+  to: string;
+  /** Bytes copied (A's size), or the size of B's file deleted. */
+  size: number;
+  /** A's SHA-256, which the copy must have on arrival (copies only; null when A has none). */
+  sha256?: string | null;
+  /** Why: the file is only on A, differs, or is only on B. */
+  reason: "onlyA" | "differs" | "onlyB";
+}
+
+/** What a sync will do, from the two listings alone: nothing is changed by making it. */
+export interface SyncPlan {
+  /** The folders, as normalised (`photos/`). */
+  prefix: string;
+  as: string;
+  copies: SyncAction[];
+  /** Only with `delete`: the files only on B. */
+  deletes: SyncAction[];
+  identical: number;
+  /** Identical on size alone: one side has no SHA-256 for them. */
+  comparedBySize: number;
+  /** Files only on B that stay, because `delete` was not asked for. */
+  kept: number;
+  /** Bytes the copies will move. */
+  bytes: number;
+  /** Listing pages read from each side. */
+  pages: { a: number; b: number };
+  /** A and B are the same peer: copies are server-side copies. */
+  samePeer: boolean;
+}
+
+/** Files and bytes done so far, of the plan's totals. */
+export interface SyncProgress {
+  files: { done: number; total: number };
+  bytes: { done: number; total: number };
+}
+
+export interface SyncFailure {
+  action: SyncAction;
+  code: string;
+  message: string;
+}
+
+/** What one step came to. */
+export type SyncOutcome = { action: SyncAction; ok: true; via: TransferMode | "copy" | "delete" } | ({ ok: false } & SyncFailure);
+
+export interface SyncOptions extends CompareOptions {
+  /** How bytes move between two peers (default `pull`); within one peer: server-side copy. */
+  mode?: TransferMode;
+  /** Delete what is only on B (never without it). */
+  delete?: boolean;
+  /** Files moved at once (default 4). */
+  concurrency?: number;
+  /** Lifetime of each signed link in pull mode (default 3600 s). */
+  linkTtlSeconds?: number;
+  onProgress?: (progress: SyncProgress) => void;
+  /** Called as each step ends, done or failed. */
+  onOutcome?: (outcome: SyncOutcome) => void;
+}
+
+export interface SyncReport {
+  plan: SyncPlan;
+  copied: number;
+  copiedBytes: number;
+  deleted: number;
+  identical: number;
+  /** Every step that failed, with the reason; the others were still done. */
+  failed: SyncFailure[];
+  /**
+   * Deletes not done because a copy failed: a file renamed on A is deleted on B only once
+   * its new name has arrived (rclone's rule too). A rerun does them.
+   */
+  deletesSkipped: number;
+  /** The signal stopped the sync; what was not done is left for a rerun. */
+  interrupted: boolean;
+  /** Steps never started because the signal stopped the sync. */
+  notStarted: number;
+}
+
+/**
+ * What `syncPeers` would do to make `as` on B identical to `prefix` on A: copies of every file
+ * only on A or different there, and, with `delete`, deletes of every file only on B. Reads the
+ * two listings and nothing else.
+ */
+export async function planSync(a: PeerClient, b: PeerClient, options: SyncOptions = {}): Promise<SyncPlan> {
+  const prefix = folderPrefix(options.prefix);
+  const as = options.as === undefined ? prefix : folderPrefix(options.as);
+  const samePeer = sameOrigin(a.url, b.url);
+  if (samePeer && (prefix.startsWith(as) || as.startsWith(prefix))) {
+    const what = prefix === as ? "are the same folder" : "overlap";
+    throw new PeerError(
+      "bad_request",
+      `"${prefix || "/"}" and "${as || "/"}" on ${a.name} ${what}: a folder cannot be synced into itself.`,
+    );
+  }
+  const plan: SyncPlan = {
+    prefix,
+    as,
+    copies: [],
+    deletes: [],
+    identical: 0,
+    comparedBySize: 0,
+    kept: 0,
+    bytes: 0,
+    pages: { a: 0, b: 0 },
+    samePeer,
+  };
+  const onListed = (listed: ListingProgress) => {
+    plan.pages = listed.pages;
+    options.onListed?.(listed);
+  };
+  for await (const file of compareFolders(a, b, { ...options, prefix, as, onListed })) {
+    if (file.status === "identical") {
+      plan.identical++;
+      if (file.by === "size") plan.comparedBySize++;
+    } else if (file.status === "onlyB") {
+      if (options.delete && file.b)
+        plan.deletes.push({ op: "delete", path: file.path, to: file.b.name, size: file.b.size, reason: "onlyB" });
+      else plan.kept++;
+    } else if (file.a) {
+      plan.copies.push({
+        op: "copy",
+        path: file.path,
+        from: file.a.name,
+        to: as + file.path,
+        size: file.a.size,
+        sha256: file.a.sha256,
+        reason: file.status,
+      });
+      plan.bytes += file.a.size;
+    }
+  }
+  return plan;
+}
+
+/**
+ * Carries out a plan: copies `concurrency` at a time — pulled by B from a link A signs (no
+ * byte through the caller), relayed through the caller (multipart for big files), or copied
+ * inside the peer when A and B are one — each verified by SHA-256 on arrival; then the deletes,
+ * only if every copy arrived. A step that fails does not stop the others. Aborting `signal`
+ * stops taking new steps; a rerun (a new plan) moves only what is left.
+ */
+export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, options: SyncOptions = {}): Promise<SyncReport> {
+  const report: SyncReport = {
+    plan,
+    copied: 0,
+    copiedBytes: 0,
+    deleted: 0,
+    identical: plan.identical,
+    failed: [],
+    deletesSkipped: 0,
+    interrupted: false,
+    notStarted: 0,
+  };
+  const concurrency = Math.min(MAX_SYNC_CONCURRENCY, Math.max(1, Math.floor(options.concurrency ?? DEFAULT_SYNC_CONCURRENCY)));
+  const total = { files: plan.copies.length + plan.deletes.length, bytes: plan.bytes };
+  let filesDone = 0;
+  let bytesDone = 0;
+  const moving = new Map<SyncAction, number>();
+  const progress = () => {
+    let bytes = bytesDone;
+    for (const n of moving.values()) bytes += n;
+    options.onProgress?.({ files: { done: filesDone, total: total.files }, bytes: { done: bytes, total: total.bytes } });
+  };
+  const fail = (action: SyncAction, err: unknown) => {
+    const failure: SyncFailure = {
+      action,
+      code: err instanceof PeerError ? err.code : "internal",
+      message: err instanceof Error ? err.message : String(err),
+    };
+    report.failed.push(failure);
+    options.onOutcome?.({ ok: false, ...failure });
+  };
+
+  const copy = async (action: SyncAction) => {
+    moving.set(action, 0);
+    try {
+      const via = await copyOne(a, b, action, plan.samePeer, options, (sent) => {
+        moving.set(action, sent);
+        progress();
+      });
+      report.copied++;
+      report.copiedBytes += action.size;
+      options.onOutcome?.({ action, ok: true, via });
+    } catch (err) {
+      fail(action, err);
+    } finally {
+      moving.delete(action);
+      bytesDone += action.size;
+      filesDone++;
+      progress();
+    }
+  };
+  const remove = async (action: SyncAction) => {
+    try {
+      await b.deleteFile(action.to).catch((err: unknown) => {
+        // Already gone is what was wanted.
+        if (!(err instanceof PeerError && err.code === "not_found")) throw err;
+      });
+      report.deleted++;
+      options.onOutcome?.({ action, ok: true, via: "delete" });
+    } catch (err) {
+      fail(action, err);
+    } finally {
+      filesDone++;
+      progress();
+    }
+  };
+
+  progress();
+  report.notStarted = plan.copies.length - (await pool(plan.copies, concurrency, copy, options.signal));
+  if (plan.deletes.length > 0) {
+    if (report.failed.length > 0 || options.signal?.aborted) report.deletesSkipped = plan.deletes.length;
+    else report.notStarted += plan.deletes.length - (await pool(plan.deletes, concurrency, remove, options.signal));
+  }
+  report.interrupted = options.signal?.aborted ?? false;
+  return report;
+}
+
+/**
+ * `edgepeer sync`: makes `as` on B identical to `prefix` on A — `planSync`, then `applySync`.
+ * Identical files (same SHA-256) are skipped, so a rerun after an interruption moves only
+ * what is left. Runs in Node and in browsers.
+ */
+export async function syncPeers(a: PeerClient, b: PeerClient, options: SyncOptions = {}): Promise<SyncReport> {
+  return applySync(a, b, await planSync(a, b, options), options);
+}
+
+/** `copied N (size), deleted N, identical N, failed N`, with sizes as `formatSize` writes them. */
+export function syncSummary(report: SyncReport, formatSize: (bytes: number) => string = (n) => `${n} B`): string {
+  return `copied ${report.copied} (${formatSize(report.copiedBytes)}), deleted ${report.deleted}, identical ${report.identical}, failed ${report.failed.length}`;
+}
+
+async function copyOne(
+  a: PeerClient,
+  b: PeerClient,
+  action: SyncAction,
+  samePeer: boolean,
+  options: SyncOptions,
+  onBytes: (sent: number) => void,
+): Promise<TransferMode | "copy"> {
+  const from = action.from as string;
+  const expectedSha256 = action.sha256 ?? undefined;
+  if (samePeer) {
+    try {
+      const meta = await a.copyFile(from, action.to, { overwrite: true, signal: options.signal });
+      if (expectedSha256 && meta.sha256 !== expectedSha256) {
+        throw changedOnSource(a, from);
+      }
+      return "copy";
+    } catch (err) {
+      // A peer from before server-side copy answers 405: the bytes go through the caller instead.
+      if (!(err instanceof PeerError && err.code === "method_not_allowed")) throw err;
+    }
+  }
+  const mode = samePeer ? "relay" : (options.mode ?? "pull");
+  try {
+    await transferFile(a, b, from, {
+      mode,
+      as: action.to,
+      expectedSha256,
+      signal: options.signal,
+      linkTtlSeconds: options.linkTtlSeconds,
+      onProgress: (sent) => onBytes(sent),
+    });
+  } catch (err) {
+    if (err instanceof PeerError) throw err;
+    throw new PeerError("internal", `Copying "${from}" failed: ${describeCause(err)}.`);
+  }
+  return mode;
+}
+
+/** Runs `work` on each item, `concurrency` at a time, until `signal` stops it; resolves to how many were started. */
+async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>, signal?: AbortSignal): Promise<number> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !signal?.aborted) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return next;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** Two URLs of one peer (loopback spellings count as one host). */
+export function sameOrigin(x: string, y: string): boolean {
+  const u = new URL(x);
+  const v = new URL(y);
+  const host = (url: URL) => (LOOPBACK.has(url.hostname) ? "loopback" : url.hostname);
+  return u.protocol === v.protocol && u.port === v.port && host(u) === host(v);
+}
