@@ -192,10 +192,12 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
   const copy = async (action: SyncAction) => {
     moving.set(action, 0);
     try {
-      const via = await copyOne(a, b, action, plan.samePeer, options, (sent) => {
-        moving.set(action, sent);
-        progress();
-      });
+      const via = await copyAgainAfterReset(() =>
+        copyOne(a, b, action, plan.samePeer, options, (sent) => {
+          moving.set(action, sent);
+          progress();
+        }),
+      );
       report.copied++;
       report.copiedBytes += action.size;
       options.onOutcome?.({ action, ok: true, via });
@@ -246,6 +248,26 @@ export async function syncPeers(a: PeerClient, b: PeerClient, options: SyncOptio
 /** `copied N (size), deleted N, identical N, failed N`, with sizes as `formatSize` writes them. */
 export function syncSummary(report: SyncReport, formatSize: (bytes: number) => string = (n) => `${n} B`): string {
   return `copied ${report.copied} (${formatSize(report.copiedBytes)}), deleted ${report.deleted}, identical ${report.identical}, failed ${report.failed.length}`;
+}
+
+/** Tries of one copy whose connection was reset or closed under it. */
+const COPY_TRIES = 3;
+
+/**
+ * Runs a copy again when a connection was reset or closed before any answer — a kept-alive
+ * connection the peer had just closed. Every step of a copy is safe to repeat (a new link, the
+ * same bytes pulled or relayed to the same name again), unlike a POST in general, which the
+ * transport does not send twice.
+ */
+async function copyAgainAfterReset<T>(copy: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await copy();
+    } catch (err) {
+      const reset = err instanceof PeerError && err.code === "unreachable" && /connection (reset|closed)/.test(err.message);
+      if (!reset || tries >= COPY_TRIES) throw err;
+    }
+  }
 }
 
 async function copyOne(

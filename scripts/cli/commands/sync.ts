@@ -80,9 +80,10 @@ export const sync: Command = {
       return 0;
     }
     const report = await runPlan(ctx, a, b, plan, { ...options, label: `sync ${a.name} → ${b.name}` });
+    // Failures go to stderr in every output mode: one line each, naming the file.
+    for (const f of report.failed) process.stderr.write(`error: ${f.action.to}: ${f.message}\n`);
     if (ctx.json) ctx.printJson(syncJson(a, b, report, mode));
     else {
-      for (const f of report.failed) process.stderr.write(`error: ${f.action.to}: ${f.message}\n`);
       if (report.deletesSkipped > 0)
         process.stderr.write(`note: ${report.deletesSkipped} deletes not done because not every copy arrived; run again to do them.\n`);
       if (report.interrupted) process.stderr.write(`note: interrupted; run again to move what is left.\n`);
