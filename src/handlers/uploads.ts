@@ -78,13 +78,20 @@ export async function completeUpload(request: IRequest, env: PeerEnv): Promise<R
   if (new Set(numbers).size !== numbers.length) throw badRequest("Each part may be listed only once.");
   const parts = body.parts.map((p) => ({ partNumber: p.part, etag: p.etag })).sort((a, b) => a.partNumber - b.partNumber);
   const files = fileStore(env);
-  const meta = await changeFiles(
-    env,
-    files,
-    { names: [name], bytes: 0, completes: uploadId },
-    () => files.completeUpload(name, uploadId, parts, body.sha256?.toLowerCase()),
-    (stored) => stored.size,
-  );
+  let meta: FileMeta;
+  try {
+    meta = await changeFiles(
+      env,
+      files,
+      { names: [name], bytes: 0, completes: uploadId },
+      () => files.completeUpload(name, uploadId, parts, body.sha256?.toLowerCase()),
+      (stored) => stored.size,
+    );
+  } catch (err) {
+    // A checksum mismatch ends the upload (aborted, or its object removed): free its parts.
+    if (err instanceof HttpError && err.code === "checksum_mismatch") await abortedUpload(env, uploadId);
+    throw err;
+  }
   return json(meta satisfies FileMeta, 201);
 }
 

@@ -1,5 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { PeerEnv } from "../../src/env";
+import { storageUsage } from "../../src/storage/quota";
 import { PEER2 } from "../support/peers";
 import { call, errorOf, putFile, sha256 } from "../support/http";
 
@@ -124,6 +126,7 @@ describe("multipart uploads", () => {
     const old = chunk(3000, 11);
     expect((await putFile(name, old)).status).toBe(201);
     const before = await call(`/api/files/${name}`, { method: "HEAD" });
+    const reservedBefore = (await storageUsage(env as PeerEnv)).reserved;
     const id = await start(name);
     const parts = [await part(id, name, 1, chunk(5 * MiB, 12)), await part(id, name, 2, chunk(100, 13))];
     const res = await call(donePath(id, name), { method: "POST", body: JSON.stringify({ parts, sha256: "b".repeat(64) }) });
@@ -134,8 +137,10 @@ describe("multipart uploads", () => {
     expect(new Uint8Array(await got.arrayBuffer())).toEqual(old);
     expect(got.headers.get("etag")).toBe(before.headers.get("etag"));
     expect(got.headers.get("x-content-sha256")).toBe(await sha256(old));
-    // Nothing of the refused upload is left: it cannot be completed after all.
+    // Nothing of the refused upload is left: it cannot be completed after all, and its parts
+    // no longer count against the storage quota.
     expect((await call(donePath(id, name), { method: "POST", body: JSON.stringify({ parts }) })).status).toBe(404);
+    expect((await storageUsage(env as PeerEnv)).reserved).toBe(reservedBefore);
   });
 
   it("refuses with 409 to replace a file by an upload whose sha256 it cannot verify first, and keeps the file", async () => {
