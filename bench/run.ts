@@ -3,7 +3,7 @@
  * same run, on the same machine; prints the ratios, writes bench/results/latest.json and
  * regenerates BENCHMARKS.md.
  *
- *   npm run bench -- [--quick] [--only upload,download,transfer,rss,memory,tasks,start]
+ *   npm run bench -- [--quick] [--only upload,download,transfer,rss,memory,tasks,start,webdav]
  *                    [--runs N] [--out FILE] [--no-report] [--render]
  *
  * `--quick`: tiny sizes, one run, short load tests; writes bench/results/quick.json and leaves
@@ -27,8 +27,9 @@ import { rss } from "./workloads/rss";
 import { start } from "./workloads/start";
 import { tasks } from "./workloads/tasks";
 import { transfer } from "./workloads/transfer";
+import { webdav } from "./workloads/webdav";
 
-const WORKLOADS: Record<string, Workload> = { upload, download, transfer, rss, memory, tasks, start };
+const WORKLOADS: Record<string, Workload> = { upload, download, transfer, rss, memory, tasks, start, webdav };
 
 const USAGE = `usage: npm run bench -- [--quick] [--only ${Object.keys(WORKLOADS).join(",")}] [--runs N] [--out FILE] [--no-report] [--render]`;
 

@@ -84,7 +84,10 @@ export async function put(c: DavContext): Promise<Response> {
         try {
           return await files.put(c.name, body.stream, { length, sha256, contentType });
         } catch (err) {
-          if (!(err instanceof HttpError) && (await body.brokenOff())) throw bodyBrokenOff(length);
+          if (err instanceof HttpError) throw err;
+          // The runtime holds a body to its Content-Length, not to X-Expected-Entity-Length: a
+          // body of another length fails the FixedLengthStream, the client's doing.
+          if ((await body.brokenOff()) || /FixedLengthStream/.test(String(err))) throw bodyBrokenOff(length);
           throw err;
         }
       },

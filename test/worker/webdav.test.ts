@@ -74,8 +74,10 @@ describe("WebDAV PUT and GET", () => {
     expect((await dav("PUT", "/dav/a.txt", { body: "again" })).status).toBe(204);
   });
 
-  it("stores a chunked body of unknown length, past one part, streamed, with its SHA-256", async () => {
-    const size = 9 * 1024 * 1024 + 123;
+  it.each([
+    ["past one part", 9 * 1024 * 1024 + 123],
+    ["of exactly one part", 8 * 1024 * 1024],
+  ])("stores a chunked body of unknown length %s, streamed, with its SHA-256", async (_, size) => {
     const chunk = Uint8Array.from({ length: 64 * 1024 }, (_, i) => (i * 7) % 251);
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
@@ -88,9 +90,9 @@ describe("WebDAV PUT and GET", () => {
     });
     const whole = new Uint8Array(size);
     for (let at = 0; at < size; at += chunk.byteLength) whole.set(chunk.subarray(0, Math.min(chunk.byteLength, size - at)), at);
-    const res = await dav("PUT", "/dav/chunked.bin", { body });
+    const res = await dav("PUT", `/dav/chunked-${size}.bin`, { body });
     expect(res.status).toBe(201);
-    const head = await call("/api/files/chunked.bin", { method: "HEAD" });
+    const head = await call(`/api/files/chunked-${size}.bin`, { method: "HEAD" });
     expect(head.headers.get("content-length")).toBe(String(size));
     expect(head.headers.get("x-content-sha256")).toBe(await sha256(whole));
   });
@@ -105,6 +107,34 @@ describe("WebDAV PUT and GET", () => {
     });
     expect((await dav("PUT", "/dav/small-chunked.txt", { body })).status).toBe(201);
     expect(await (await env.FILES.get("small-chunked.txt"))!.text()).toBe("small chunks");
+  });
+
+  it("stores Finder's chunked body with X-Expected-Entity-Length, and its ._ and .DS_Store files", async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(text("finder "));
+        c.enqueue(text("bytes"));
+        c.close();
+      },
+    });
+    const res = await dav("PUT", "/dav/finder.txt", { body, headers: { "x-expected-entity-length": "12" } });
+    expect(res.status).toBe(201);
+    expect(await (await env.FILES.get("finder.txt"))!.text()).toBe("finder bytes");
+    expect((await dav("PUT", "/dav/._finder.txt", { body: "appledouble" })).status).toBe(201);
+    expect((await dav("PUT", "/dav/.DS_Store", { body: "ds" })).status).toBe(201);
+    expect(await env.FILES.head("._finder.txt")).not.toBeNull();
+  });
+
+  it("refuses an X-Expected-Entity-Length the body does not match, storing nothing", async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(text("abc"));
+        c.close();
+      },
+    });
+    const res = await dav("PUT", "/dav/short.txt", { body, headers: { "x-expected-entity-length": "10" } });
+    expect(res.status).toBe(400);
+    expect(await env.FILES.head("short.txt")).toBeNull();
   });
 
   it("answers 409 to a PUT into a folder that does not exist", async () => {
@@ -327,6 +357,12 @@ describe("WebDAV LOCK and UNLOCK", () => {
     const unmapped = await lockOf("/dav/lockdir/fresh.txt");
     expect(unmapped.res.status).toBe(201);
     expect((await env.FILES.head("lockdir/fresh.txt"))?.size).toBe(0);
+  });
+
+  it("grants Windows' Timeout: Infinite as the longest lock (7 days)", async () => {
+    await dav("PUT", "/dav/win.txt", { body: "w" });
+    const { res } = await lockOf("/dav/win.txt", "exclusive", { timeout: "Infinite, Second-4100000000" });
+    expect(await res.text()).toMatch(/<D:timeout>Second-60480\d<\/D:timeout>/);
   });
 
   it("answers 412 when an If etag does not match", async () => {
