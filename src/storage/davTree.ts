@@ -1,6 +1,7 @@
 import type { PeerEnv } from "../env";
 import { HttpError } from "../http/errors";
-import { type FileMeta, FileStore } from "./files";
+import type { FileMeta, FileStore } from "./files";
+import { fileStore } from "./fileStore";
 import { changeFiles } from "./quota";
 
 /**
@@ -37,7 +38,7 @@ export class DavTree {
 
   constructor(private readonly env: PeerEnv) {
     this.bucket = env.FILES;
-    this.files = new FileStore(env.FILES, env.KV);
+    this.files = fileStore(env);
   }
 
   /** The file or folder `name` stands for, or null. */

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PeerClient } from "../../src/client/index";
-import { type TestNetwork, makeTemp, removeTemp, startNetwork } from "../support/network";
+import { type TestNetwork, makeTemp, removeTemp, startNetwork, waitFor } from "../support/network";
 
 /**
  * /dav/ of a real peer (the network runner's workerd) driven by real clients: the `litmus`
@@ -22,7 +22,7 @@ let token: string;
 let work: string;
 
 beforeAll(async () => {
-  net = await startNetwork({ peers: 1 });
+  net = await startNetwork({ peers: 2 });
   peer = net.client("peer1");
   const info = net.peers[0]!;
   davUrl = `${info.url}/dav/`;
@@ -153,5 +153,19 @@ describe("rclone's webdav backend against /dav/", () => {
     expect(await apiTree("backup/")).toEqual({});
     await rclone("purge", ":webdav:moved");
     expect((await peer.listFiles({ prefix: "moved" })).files).toEqual([]);
+  });
+});
+
+describe("WebDAV writes and replication", () => {
+  it("replicates a file written and deleted over WebDAV, like any other write", async () => {
+    const peer2 = net.client("peer2");
+    await peer.putReplicationRule("dav", { prefix: "replicated/", to: "peer2", token: net.peers[1]!.token });
+    const local = join(work, "replicated");
+    const sums = await writeTree(local, { "report ✓.txt": "written over WebDAV" });
+    await rclone("copy", local, ":webdav:replicated");
+    await waitFor(async () => (await peer2.headFile("replicated/report ✓.txt")) !== null, 60_000, "the replica");
+    expect((await peer2.headFile("replicated/report ✓.txt"))?.sha256).toBe(sums["report ✓.txt"]);
+    await rclone("delete", ":webdav:replicated");
+    await waitFor(async () => (await peer2.headFile("replicated/report ✓.txt")) === null, 60_000, "the replica's delete");
   });
 });
