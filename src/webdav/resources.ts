@@ -7,6 +7,7 @@ import { putStreamed } from "../storage/streamedPut";
 import { type DavContext, guardWrite } from "./context";
 import { hrefOf, nameOfUrl, parentName } from "./paths";
 import { escapeXml as escapeHtml } from "./xml";
+import { checkContentType } from "../http/mediaType";
 
 /** Every method /dav/ answers. */
 export const DAV_METHODS = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK";
@@ -67,7 +68,7 @@ export async function put(c: DavContext): Promise<Response> {
   await guardWrite(c, [{ name: c.name, membership: !entry }]);
 
   const files = c.tree.files;
-  const contentType = c.request.headers.get("content-type") ?? undefined;
+  const contentType = checkContentType(c.request.headers.get("content-type"));
   const length = declaredLength(c.request);
   let meta;
   if (length === null || length > MAX_SINGLE_PUT) {

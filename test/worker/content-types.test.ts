@@ -30,6 +30,21 @@ describe("content types", () => {
     expect(await env.FILES.head("typed/put.txt")).toBeNull();
   });
 
+  it("refuses a WebDAV PUT whose Content-Type is not a media type with 400, of known length or chunked", async () => {
+    const chunked = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode("chunked"));
+        c.close();
+      },
+    });
+    for (const body of ["x", chunked]) {
+      const res = await call("/dav/typed-dav.txt", { method: "PUT", body, headers: { "content-type": "text/plain; charset" } });
+      expect(res.status).toBe(400);
+      expect((await errorOf(res)).code).toBe("bad_request");
+      expect(await env.FILES.head("typed-dav.txt")).toBeNull();
+    }
+  });
+
   it("keeps a valid type with parameters, and gives a file without one application/octet-stream", async () => {
     expect((await putFile("typed/ok.txt", "x", { "content-type": 'text/plain; charset="utf-8"' })).status).toBe(201);
     expect((await call("/api/files/typed/ok.txt")).headers.get("content-type")).toBe('text/plain; charset="utf-8"');
