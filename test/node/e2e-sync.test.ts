@@ -4,6 +4,7 @@
  * 64 MiB, unicode names, nested folders, with planted differences on the destination.
  */
 import { createCipheriv, createHash } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FetchLike, type FileMeta, PeerClient, checkPeers, syncPeers } from "../../src/client/index";
@@ -277,6 +278,25 @@ describe("edgepeer sync", () => {
     expect(first.stdout.toString()).toBe("peer2: copied 1 (10 B), deleted 0, identical 0, failed 0\n");
     const second = await cli(args);
     expect(second.stdout.toString()).toBe("peer2: copied 0 (0 B), deleted 0, identical 1, failed 0\n");
+  });
+});
+
+describe("tokens", () => {
+  it("--to-token gives B its own token (a network file without B's), and a wrong one is a clear 401", async () => {
+    const network = JSON.parse(await readFile(net.file, "utf8")) as { peers: { name: string; token: string }[] };
+    const real = network.peers.find((p) => p.name === "peer2")!.token;
+    for (const p of network.peers) if (p.name === "peer2") p.token = "not-the-token";
+    const file = join(tmp, "no-b-token.json");
+    await writeFile(file, JSON.stringify(network));
+
+    const refused = await cli(["--network", file, "check", "--from", "peer1", "--to", "peer2", "--prefix", "photos"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: .*token.*\n$/i);
+    const run = await cli(["--network", file, "check", "--from", "peer1", "--to", "peer2", "--prefix", "photos", "--to-token", real]);
+    const withFile = await cli([...N, "check", "--from", "peer1", "--to", "peer2", "--prefix", "photos"]);
+    expect(run.stderr).toBe("");
+    expect(run.stdout.toString()).toBe(withFile.stdout.toString());
+    expect(run.stdout.toString()).toMatch(/ identical, /);
   });
 });
 

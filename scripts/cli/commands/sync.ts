@@ -18,9 +18,19 @@ import type { Context } from "../context";
 import { Progress, formatBytes } from "../output";
 import { resolvePeer } from "./transfer";
 
-export const CHECK_USAGE = "--from PEER --to PEER [--prefix FOLDER] [--as FOLDER]";
+export const CHECK_USAGE = "--from PEER --to PEER [--prefix FOLDER] [--as FOLDER] [--from-token T] [--to-token T]";
 export const SYNC_USAGE =
-  "--from PEER --to PEER [--prefix FOLDER] [--as FOLDER] [--delete] [--dry-run] [--concurrency N] [--mode pull|relay]";
+  "--from PEER --to PEER [--prefix FOLDER] [--as FOLDER] [--delete] [--dry-run] [--concurrency N] [--mode pull|relay] [--from-token T] [--to-token T]";
+
+/** The flags that give each side of a copy its own token. */
+export const TOKEN_FLAGS = {
+  "from-token": { kind: "string", value: "TOKEN", help: "the source's token (default: the network file's, else --token)" },
+  "to-token": {
+    kind: "string",
+    value: "TOKEN",
+    help: "the destination's token, e.g. a scoped one (default: the network file's, else --token)",
+  },
+} as const;
 
 /** How a difference is named on its line. */
 const LABELS = { differs: "differs", onlyA: "only on A", onlyB: "only on B", identical: "identical" } as const;
@@ -29,7 +39,13 @@ export const check: Command = {
   name: "check",
   summary: "compare a folder on two peers by name, size and SHA-256 (exit 0 identical, 1 not)",
   usage: CHECK_USAGE,
-  flags: { from: "string", to: "string", prefix: "string", as: "string" },
+  flags: {
+    from: { kind: "string", value: "PEER", help: "peer A: a name of the network file or a URL" },
+    to: { kind: "string", value: "PEER", help: "peer B" },
+    prefix: { kind: "string", value: "FOLDER", help: "the folder on A (default: every file)" },
+    as: { kind: "string", value: "FOLDER", help: "the folder on B that mirrors it (default: the same)" },
+    ...TOKEN_FLAGS,
+  },
   async run(ctx) {
     const { a, b } = await twoPeers(ctx);
     const lines = !ctx.json;
@@ -52,14 +68,15 @@ export const sync: Command = {
   summary: "make a folder on one peer identical to another's (copies what differs, verified by SHA-256)",
   usage: SYNC_USAGE,
   flags: {
-    from: "string",
-    to: "string",
-    prefix: "string",
-    as: "string",
-    delete: "boolean",
-    "dry-run": "boolean",
-    concurrency: "string",
-    mode: "string",
+    from: { kind: "string", value: "PEER", help: "peer A, the source: a name of the network file or a URL" },
+    to: { kind: "string", value: "PEER", help: "peer B, made identical to A" },
+    prefix: { kind: "string", value: "FOLDER", help: "the folder on A (default: every file)" },
+    as: { kind: "string", value: "FOLDER", help: "the folder on B that mirrors it (default: the same)" },
+    delete: { kind: "boolean", help: "delete what is only on B (never without this flag)" },
+    "dry-run": { kind: "boolean", help: "print the plan, change nothing" },
+    concurrency: { kind: "string", value: "N", help: "files moved at once (default 4)" },
+    mode: { kind: "string", value: "MODE", help: "pull (B fetches a link A signs; default) or relay (through this process)" },
+    ...TOKEN_FLAGS,
   },
   streams: true,
   async run(ctx) {
@@ -123,12 +140,19 @@ export async function runPlan(
   }
 }
 
-/** Both peers of a check or sync: names of the network file or URLs. */
+/** Both peers of a check or sync: names of the network file or URLs, each with its own token. */
 async function twoPeers(ctx: Context): Promise<{ a: PeerClient; b: PeerClient }> {
   const from = ctx.flags.required("from");
   const to = ctx.flags.required("to");
   if (to.includes(",")) throw new UsageError("--to takes one peer.");
-  return { a: await resolvePeer(ctx, from), b: await resolvePeer(ctx, to) };
+  return { a: await peerWithToken(ctx, from, "from-token"), b: await peerWithToken(ctx, to, "to-token") };
+}
+
+/** A peer as `resolvePeer` finds it, with the token of `flag` when given (a scoped token of that peer). */
+export async function peerWithToken(ctx: Context, ref: string, flag: "from-token" | "to-token"): Promise<PeerClient> {
+  const peer = await resolvePeer(ctx, ref);
+  const token = ctx.flags.string(flag);
+  return token === undefined ? peer : ctx.clientFor({ name: peer.name, url: peer.url, token });
 }
 
 export function modeOf(ctx: Context): TransferMode {
