@@ -16,7 +16,7 @@ import { type MountTable, type RouteTable, createRouter } from "./http/routes";
 import { consumeReplication } from "./replication/consume";
 import type { ReplicationMessage } from "./replication/enqueue";
 import { reconcileAll } from "./replication/reconcile";
-import { webdav } from "./webdav";
+import { davOptions, webdav } from "./webdav";
 
 /** Every route of the peer (the contract: docs/api.md). */
 const routes: RouteTable<PeerEnv> = [
@@ -46,7 +46,7 @@ const routes: RouteTable<PeerEnv> = [
   ["/api/replication/:id/reconcile", { POST: reconcileNow }],
   ["/api/replication/:id", { PUT: putRule, DELETE: deleteRule }],
 
-  ["/", { GET: uiShell, HEAD: uiShell }],
+  ["/", { GET: uiShell, HEAD: uiShell, OPTIONS: davOptions }],
   ["/assets/:file", { GET: uiAsset, HEAD: uiAsset }],
 ];
 

@@ -4,7 +4,7 @@ import { HttpError } from "./errors";
 /** A route handler: itty-router request, the worker's env and execution context. */
 export type Handler<E> = (request: IRequest, env: E, ctx: ExecutionContext) => Promise<Response> | Response;
 
-export type Method = "GET" | "HEAD" | "PUT" | "POST" | "DELETE";
+export type Method = "GET" | "HEAD" | "PUT" | "POST" | "DELETE" | "OPTIONS";
 
 /** One path and the handler of each method it answers. */
 export type RouteTable<E> = ReadonlyArray<readonly [path: string, methods: Partial<Record<Method, Handler<E>>>]>;

@@ -10,6 +10,8 @@ import { propfind, proppatch } from "./props";
 import { DAV_METHODS, copyOrMove, get, mkcol, options, put, remove } from "./resources";
 
 export { DavState } from "./state";
+/** `OPTIONS /`: Windows' mini-redirector and Office ask the server root whether it speaks WebDAV. */
+export { options as davOptions } from "./resources";
 
 /** WebDAV's methods (RFC 4918 classes 1 and 2), each with its handler. */
 const METHODS: Record<string, (c: DavContext) => Promise<Response>> = {

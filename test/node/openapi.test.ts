@@ -141,12 +141,12 @@ describe("docs/openapi.json", () => {
     }
   });
 
-  it("marks exactly health, the UI and its assets public", () => {
+  it("marks exactly health, the UI and its assets, and WebDAV discovery at the root public", () => {
     const publicOps = operations()
       .filter((o) => isPublic(o.op))
       .map((o) => o.id)
       .sort();
-    expect(publicOps).toEqual(["GET /", "GET /api/health", "GET /assets/{file}", "HEAD /", "HEAD /assets/{file}"]);
+    expect(publicOps).toEqual(["GET /", "GET /api/health", "GET /assets/{file}", "HEAD /", "HEAD /assets/{file}", "OPTIONS /"]);
     // File GET/HEAD: bearer or the signed link.
     for (const m of ["get", "head"]) {
       const op = spec.paths["/api/files/{name}"]?.[m] as Operation;

@@ -62,7 +62,7 @@ describe("web UI shell and assets", () => {
   it("refuses other methods on / with 405", async () => {
     const res = await call("/", { method: "POST", token: null });
     expect(res.status).toBe(405);
-    expect(res.headers.get("allow")).toBe("GET, HEAD");
+    expect(res.headers.get("allow")).toBe("GET, HEAD, OPTIONS");
   });
 });
 

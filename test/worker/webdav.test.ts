@@ -37,6 +37,13 @@ describe("WebDAV OPTIONS and auth", () => {
     }
   });
 
+  it("answers OPTIONS at the server root too, as Windows and Office ask there", async () => {
+    const res = await dav("OPTIONS", "/", { auth: null });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("ms-author-via")).toBe("DAV");
+    expect(res.headers.get("dav")).toBe("1, 2");
+  });
+
   it("answers 401 with a Basic challenge without a token, and JSON", async () => {
     const res = await dav("PROPFIND", "/dav/", { auth: null, headers: { depth: "0" } });
     expect(res.status).toBe(401);
