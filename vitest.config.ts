@@ -10,7 +10,8 @@ process.env.WRANGLER_SEND_METRICS = "false";
  * Worker tests run inside workerd against the real local R2 and KV. The worker under test
  * is the default peer of wrangler.toml ("local"); a second, separately bound peer ("peer2",
  * the same code bundled by test/support/build-peer.ts) answers at http://peer2.test, so pull,
- * isolation and foreign tokens are tested between two real peers.
+ * isolation and foreign tokens are tested between two real peers. Every fetch the peer makes
+ * passes through test/support/outbound-worker.js, which logs it (a refused pull fetched nothing).
  */
 const workerProject = {
   plugins: [
@@ -23,9 +24,17 @@ const workerProject = {
           PUBLIC_URL: "http://local.test",
           CACHE_TTL: "3600",
         },
-        serviceBindings: { PEER2: "peer2" },
-        outboundService: "peer2",
+        serviceBindings: { PEER2: "peer2", OUTBOUND: "outbound" },
+        // Every fetch the peer makes goes through a logging stand-in for the network (peer2 behind it).
+        outboundService: "outbound",
         workers: [
+          {
+            name: "outbound",
+            modules: true,
+            scriptPath: "./test/support/outbound-worker.js",
+            compatibilityDate: "2026-04-20",
+            serviceBindings: { PEER2: "peer2" },
+          },
           {
             name: "peer2",
             modules: true,

@@ -4,6 +4,28 @@ import worker from "../../src/index";
 import { constantTimeEquals } from "../../src/http/auth";
 import { PEER2, TEST_TOKEN } from "../support/peers";
 import { BASE, call, errorOf, putFile } from "../support/http";
+
+/**
+ * A string that counts how many of its code units are read (index, `charCodeAt`, `charAt`,
+ * `codePointAt`, `at`), to show that a comparison reads the same amount whatever it compares.
+ */
+function counting(value: string): { text: string; reads: () => number } {
+  let reads = 0;
+  const target = new String(value);
+  const readers = new Set(["charCodeAt", "charAt", "codePointAt", "at"]);
+  const proxy = new Proxy(target, {
+    get(t, prop) {
+      if (typeof prop === "string" && /^\d+$/.test(prop)) reads++;
+      const v = Reflect.get(t, prop, t) as unknown;
+      if (typeof v !== "function") return v;
+      return (...args: unknown[]) => {
+        if (readers.has(prop as string)) reads++;
+        return (v as (...a: unknown[]) => unknown).apply(t, args);
+      };
+    },
+  });
+  return { text: proxy as unknown as string, reads: () => reads };
+}
 import { env } from "cloudflare:test";
 
 describe("auth", () => {
@@ -101,10 +123,27 @@ describe("auth", () => {
     expect((await worker.fetch(request(), env, {} as ExecutionContext)).status).toBe(200);
   });
 
-  it("compares in constant time: equal only for the same text, whatever the lengths", () => {
+  it("compares tokens as equal only for the same text, whatever the lengths", () => {
     expect(constantTimeEquals("abc", "abc")).toBe(true);
     for (const presented of ["", "ab", "abd", "abcd", "abcabc", "ABC", "\u0000abc"]) {
       expect(constantTimeEquals(presented, "abc"), presented).toBe(false);
+    }
+  });
+
+  it("compares in constant time: reads every code unit of the token, wherever the first difference is", () => {
+    const token = "s3cret-token-0123456789";
+    const reads = (presented: string) => {
+      const a = counting(presented);
+      const b = counting(token);
+      const equal = constantTimeEquals(a.text, b.text);
+      return { equal, presented: a.reads(), known: b.reads() };
+    };
+    const same = reads(token);
+    expect(same).toEqual({ equal: true, presented: token.length, known: token.length });
+    const differing = [`X${token.slice(1)}`, `${token.slice(0, -1)}X`, "", "s", token.slice(0, 5), `${token}extra`, token.toUpperCase()];
+    for (const presented of differing) {
+      // An early exit (at the first difference, or on a length mismatch) reads fewer units.
+      expect(reads(presented), JSON.stringify(presented)).toEqual({ ...same, equal: false });
     }
   });
 });

@@ -3,6 +3,25 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ERROR_STATUS } from "../../src/http/errors";
 import { BASE, call, putFile } from "../support/http";
+import { outboundRequests } from "../support/outbound";
+
+/** Every key of the bucket and of KV, to show that a refused request stored nothing anywhere. */
+async function everythingStored(): Promise<string[]> {
+  const keys: string[] = [];
+  for (let cursor: string | undefined, done = false; !done; ) {
+    const page = await env.FILES.list({ cursor, include: ["customMetadata"] });
+    keys.push(...page.objects.map((o) => `r2:${o.key}:${o.etag}`));
+    cursor = page.truncated ? page.cursor : undefined;
+    done = !page.truncated;
+  }
+  for (let cursor: string | undefined, done = false; !done; ) {
+    const page = await env.KV.list({ cursor });
+    keys.push(...page.keys.map((k) => `kv:${k.name}`));
+    cursor = page.list_complete ? undefined : page.cursor;
+    done = page.list_complete;
+  }
+  return keys.sort();
+}
 
 /** Every refused answer has the contract's shape, its code's status, and is JSON. */
 async function expectContractError(res: Response, allowed: number[]): Promise<void> {
@@ -27,6 +46,7 @@ describe("fuzzing every input (never a 500, always the contract's error shape)",
   it("file names on PUT: stored and readable byte for byte, or refused with 400 and nothing stored", async () => {
     await fc.assert(
       fc.asyncProperty(fileName, fc.uint8Array({ maxLength: 64 }), async (name, bytes) => {
+        const before = await everythingStored();
         const res = await call(`/api/files/${encodeName(name)}`, { method: "PUT", body: bytes });
         if (res.status === 201) {
           const meta = (await res.json()) as { name: string; size: number };
@@ -37,7 +57,7 @@ describe("fuzzing every input (never a 500, always the contract's error shape)",
         }
         // 404/405: the URL parser folded the name into another route (e.g. "a/.." or "").
         await expectContractError(res, [400, 404, 405]);
-        if (res.status === 400 && name !== "") expect(await env.FILES.head(name)).toBeNull();
+        expect(await everythingStored()).toEqual(before);
       }),
       { numRuns: 60 },
     );
@@ -51,6 +71,7 @@ describe("fuzzing every input (never a 500, always the contract's error shape)",
     await fc.assert(
       fc.asyncProperty(key, fc.jsonValue({ maxDepth: 3 }), fc.option(fc.integer({ min: -10, max: 100000 })), async (k, value, ttl) => {
         const body = ttl === null ? { value } : { value, ttl };
+        const before = await everythingStored();
         const res = await call(`/api/memory/${encodeURIComponent(k)}`, { method: "PUT", body: JSON.stringify(body) });
         if (res.status === 200) {
           const got = (await (await call(`/api/memory/${encodeURIComponent(k)}`)).json()) as { value: unknown };
@@ -59,6 +80,7 @@ describe("fuzzing every input (never a 500, always the contract's error shape)",
           return;
         }
         await expectContractError(res, [400, 404, 405, 413]);
+        expect(await everythingStored()).toEqual(before);
       }),
       { numRuns: 60 },
     );
@@ -126,14 +148,18 @@ describe("fuzzing every input (never a 500, always the contract's error shape)",
   });
 
   it("pull bodies: 400 or 403, never a fetch of an unknown origin", async () => {
+    const sent = (await outboundRequests()).length;
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.webUrl(), fc.string(), fc.json()), async (from) => {
+        const before = await everythingStored();
         const res = await call("/api/files/fuzz-pull.txt/pull", { method: "POST", body: JSON.stringify({ from }) });
         await expectContractError(res, [400, 403]);
-        expect(await env.FILES.head("fuzz-pull.txt")).toBeNull();
+        expect(await everythingStored()).toEqual(before);
       }),
       { numRuns: 40 },
     );
+    // Not one of those bodies made the peer fetch anything.
+    expect((await outboundRequests()).slice(sent)).toEqual([]);
   });
 
   it("multipart calls in any order: never a 500, nothing left unless completed", async () => {

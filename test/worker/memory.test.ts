@@ -45,20 +45,28 @@ describe("memory", () => {
     expect(body.keys[0]!.expires).toBeNull();
     const expires = Date.parse(body.keys[1]!.expires!);
     expect(expires - Date.now()).toBeGreaterThan(3500_000);
+    expect(expires - Date.now()).toBeLessThanOrEqual(3600_000);
     expect(body.cursor).toBeNull();
   });
 
   it("accepts a TTL of ten years, the most there is", async () => {
+    const before = Date.now();
     const res = await put("decade", { value: 1, ttl: 315_360_000 });
+    const after = Date.now();
     expect(res.status).toBe(200);
     const listed = await env.KV.list({ prefix: "mem:decade" });
-    expect(listed.keys[0]!.expiration! - Date.now() / 1000).toBeGreaterThan(315_360_000 - 60);
+    expect(listed.keys[0]!.expiration!).toBeGreaterThanOrEqual(Math.floor(before / 1000) + 315_360_000);
+    expect(listed.keys[0]!.expiration!).toBeLessThanOrEqual(Math.ceil(after / 1000) + 315_360_000);
   });
 
   it("sets a TTL that KV enforces", async () => {
+    const before = Date.now();
     await put("short", { value: "x", ttl: 60 });
+    const after = Date.now();
     const listed = await env.KV.list({ prefix: "mem:short" });
-    expect(listed.keys[0]!.expiration! * 1000 - Date.now()).toBeLessThanOrEqual(61_000);
+    // 60 s from the write, to the second: neither sooner (a key that expires at once) nor later.
+    expect(listed.keys[0]!.expiration!).toBeGreaterThanOrEqual(Math.floor(before / 1000) + 60);
+    expect(listed.keys[0]!.expiration!).toBeLessThanOrEqual(Math.ceil(after / 1000) + 60);
   });
 
   it("lists by a prefix as long as a key, and refuses a longer one with 400", async () => {

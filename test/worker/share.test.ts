@@ -2,6 +2,7 @@ import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { PEER2 } from "../support/peers";
 import { call, errorOf, putFile, sha256 } from "../support/http";
+import { outboundRequests } from "../support/outbound";
 
 interface Link {
   url: string;
@@ -36,8 +37,12 @@ describe("POST /api/files/{name}/share", () => {
 
   it("honours the ttl and refuses one above 7 days with 400", async () => {
     await putFile("ttl.txt", "t");
+    const before = Date.now();
     const link = await share("ttl.txt", 60);
-    expect(Date.parse(link.expires) - Date.now()).toBeLessThanOrEqual(60_000);
+    const after = Date.now();
+    // Whole seconds: 60 s from the request, not less (a link that expires at once fails here).
+    expect(Date.parse(link.expires)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 60_000);
+    expect(Date.parse(link.expires)).toBeLessThanOrEqual(after + 60_000);
     const res = await call("/api/files/ttl.txt/share", { method: "POST", body: JSON.stringify({ ttl: 604801 }) });
     expect(res.status).toBe(400);
     expect((await errorOf(res)).code).toBe("bad_request");
@@ -152,6 +157,7 @@ describe("POST /api/files/{name}/pull", () => {
   });
 
   it("refuses a link whose origin is not a known peer with 403 and fetches nothing", async () => {
+    const sent = (await outboundRequests()).length;
     const res = await call("/api/files/evil.txt/pull", {
       method: "POST",
       body: JSON.stringify({ from: "http://attacker.test/api/files/x?expires=1&sig=00" }),
@@ -159,6 +165,22 @@ describe("POST /api/files/{name}/pull", () => {
     expect(res.status).toBe(403);
     expect((await errorOf(res)).code).toBe("forbidden");
     expect(await env.FILES.head("evil.txt")).toBeNull();
+    expect((await outboundRequests()).slice(sent)).toEqual([]);
+  });
+
+  it("does not follow a redirect from the source: 502, the target is never fetched, nothing stored", async () => {
+    const target = await sharedOnPeer2("behind-redirect.txt", "reached through a redirect");
+    const from = new URL(`${PEER2.url}/api/files/redirecting.txt`);
+    from.searchParams.set("__redirect", target);
+    const sent = (await outboundRequests()).length;
+    const res = await call("/api/files/redirected.txt/pull", { method: "POST", body: JSON.stringify({ from: from.toString() }) });
+    expect(res.status).toBe(502);
+    const error = await errorOf(res);
+    expect(error.code).toBe("upstream_failed");
+    expect(error.message).toContain("redirect");
+    expect(await env.FILES.head("redirected.txt")).toBeNull();
+    // The source was asked once; the place it pointed to, never.
+    expect((await outboundRequests()).slice(sent)).toEqual([{ method: "GET", url: from.toString() }]);
   });
 
   it.each([

@@ -2,6 +2,8 @@ import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { TaskAnswer as Answer } from "../../src/tasks/execute";
 import type { TaskSummary as Summary } from "../../src/storage/history";
+import { TaskHistory } from "../../src/storage/history";
+import { newTaskId, taskIdTime } from "../../src/tasks/ids";
 import { call, errorOf } from "../support/http";
 
 interface Page {
@@ -53,7 +55,7 @@ describe("task history", () => {
     expect(tasks[1]).toMatchObject({ status: "failed", function: "boom", result: null, error: "Error: bad input" });
   });
 
-  it("keeps order among tasks of the same batch (same millisecond)", async () => {
+  it("keeps the order of a batch's tasks, newest first", async () => {
     const res = await call("/api/tasks/batch", {
       method: "POST",
       body: JSON.stringify({ tasks: Array.from({ length: 30 }, (_, i) => ({ program: ECHO, args: [i], cache: false })) }),
@@ -61,6 +63,30 @@ describe("task history", () => {
     const { results } = (await res.json()) as { results: Answer[] };
     const { tasks } = await page();
     expect(tasks.map((t) => t.id)).toEqual(results.map((r) => r.id).reverse());
+  });
+
+  it("keeps order among tasks recorded in the same millisecond, newest first", async () => {
+    const history = new TaskHistory(env.KV, 3600);
+    // The clock stands still while the isolate computes: these ids share one millisecond.
+    const ids = Array.from({ length: 30 }, () => newTaskId());
+    expect(new Set(ids.map(taskIdTime)).size).toBe(1);
+    const createdAt = new Date(taskIdTime(ids[0]!)).toISOString();
+    for (const [i, id] of ids.entries()) {
+      await history.add({
+        id,
+        status: "succeeded",
+        function: "main",
+        program: ECHO,
+        args: [i],
+        result: i,
+        cached: false,
+        durationMs: 0,
+        createdAt,
+        peer: "local",
+      });
+    }
+    const { tasks } = await page("?limit=30");
+    expect(tasks.map((t) => t.id)).toEqual([...ids].reverse());
   });
 
   it("cuts result and error to 200 characters in the list, keeps them whole by id", async () => {

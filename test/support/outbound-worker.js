@@ -1,0 +1,23 @@
+/**
+ * The network between the worker under test and the world, for worker tests (its
+ * `outboundService`): every fetch the peer makes arrives here and is logged, so a test can
+ * show that a refused pull fetched nothing. `http://peer2.test` is passed to the second test
+ * peer; a link of peer2 carrying `__redirect=<url>` answers 302 to that URL (pull must not
+ * follow it); any other host is unreachable (502). The log is read at `http://outbound.test/log`
+ * through the OUTBOUND service binding. Plain JavaScript: Miniflare loads it as it is.
+ */
+const log = [];
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.host === "outbound.test") {
+      return Response.json(log);
+    }
+    log.push({ method: request.method, url: request.url });
+    const to = url.searchParams.get("__redirect");
+    if (to) return new Response(null, { status: 302, headers: { location: to } });
+    if (url.host === "peer2.test") return env.PEER2.fetch(request);
+    return new Response("unreachable host", { status: 502 });
+  },
+};
