@@ -2,7 +2,7 @@ import { intVar } from "../config";
 import { readText } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import type { DavEntry } from "../storage/davTree";
-import { DEFAULT_STORAGE_LIMIT_MB } from "../storage/quota";
+import { DEFAULT_STORAGE_LIMIT_MB, storageUsage } from "../storage/quota";
 import { type DavContext, guardWrite } from "./context";
 import { activeLock, supportedLock } from "./locks";
 import { baseName, hrefOf } from "./paths";
@@ -61,14 +61,18 @@ export function parsePropfind(text: string): Request {
   throw badRequest("A DAV:propfind holds DAV:allprop, DAV:propname or DAV:prop.");
 }
 
-/** Quota of the peer, counted once per request and only when a quota property is asked for. */
+/**
+ * Quota of the peer from its storage counter (the `QUOTA` Durable Object), asked once per
+ * request and only when a quota property is asked for. Room reserved by uploads in flight is
+ * not available.
+ */
 class QuotaReader {
   private counted: Promise<{ used: number; available: number }> | null = null;
   constructor(private readonly c: DavContext) {}
   read() {
-    this.counted ??= this.c.tree.files.usage().then(({ bytes }) => {
+    this.counted ??= storageUsage(this.c.env).then(({ used, reserved }) => {
       const limit = intVar(this.c.env.STORAGE_LIMIT_MB, DEFAULT_STORAGE_LIMIT_MB) * 1024 * 1024;
-      return { used: bytes, available: Math.max(0, limit - bytes) };
+      return { used, available: Math.max(0, limit - used - reserved) };
     });
     return this.counted;
   }

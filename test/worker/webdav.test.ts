@@ -216,10 +216,15 @@ describe("WebDAV PROPFIND", () => {
   });
 
   it("gives the quota properties from the peer's usage when asked", async () => {
+    await dav("PUT", "/dav/quota.txt", { body: "counted" });
     const body = `<D:propfind xmlns:D="DAV:"><D:prop><D:quota-used-bytes/><D:quota-available-bytes/></D:prop></D:propfind>`;
     const xml = await (await dav("PROPFIND", "/dav/", { headers: { depth: "0" }, body })).text();
-    expect(Number(/<D:quota-used-bytes>(\d+)</.exec(xml)?.[1])).toBeGreaterThan(0);
-    expect(Number(/<D:quota-available-bytes>(\d+)</.exec(xml)?.[1])).toBeGreaterThan(0);
+    const used = Number(/<D:quota-used-bytes>(\d+)</.exec(xml)?.[1]);
+    const available = Number(/<D:quota-available-bytes>(\d+)</.exec(xml)?.[1]);
+    const stats = (await (await call("/api/stats")).json()) as { files: { bytes: number } };
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBe(stats.files.bytes);
+    expect(used + available).toBe(51200 * 1024 * 1024);
   });
 
   it("answers 404 for nothing there and 400 for malformed XML or an entity bomb", async () => {
