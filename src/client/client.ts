@@ -451,8 +451,7 @@ export class PeerClient {
 
   /** `GET /api/tasks/{id}` */
   async getTask(id: string): Promise<TaskRecord> {
-    check(idProblem(id, "task id"));
-    return this.json("GET", `/api/tasks/${encodeURIComponent(id)}`);
+    return this.json("GET", `/api/tasks/${idSegment(id, "task id")}`);
   }
 
   /** `DELETE /api/tasks` — clears the history. */
@@ -478,18 +477,18 @@ export class PeerClient {
   }
 
   /** `PUT /api/replication/{id}` — adds or replaces a rule; `token` is the destination's, never shown again. */
-  putReplicationRule(id: string, rule: ReplicationRuleInput): Promise<ReplicationRuleStatus> {
-    return this.json("PUT", `/api/replication/${encodeURIComponent(id)}`, { json: rule });
+  async putReplicationRule(id: string, rule: ReplicationRuleInput): Promise<ReplicationRuleStatus> {
+    return this.json("PUT", `/api/replication/${idSegment(id, "rule id")}`, { json: rule });
   }
 
   /** `DELETE /api/replication/{id}` */
   async deleteReplicationRule(id: string): Promise<void> {
-    await this.send("DELETE", `/api/replication/${encodeURIComponent(id)}`);
+    await this.send("DELETE", `/api/replication/${idSegment(id, "rule id")}`);
   }
 
   /** `POST /api/replication/{id}/reconcile` — compares both sides now and queues every difference. */
   async reconcileReplication(id: string): Promise<void> {
-    await this.send("POST", `/api/replication/${encodeURIComponent(id)}/reconcile`);
+    await this.send("POST", `/api/replication/${idSegment(id, "rule id")}/reconcile`);
   }
 
   // --- transport -------------------------------------------------------------------------
@@ -569,8 +568,13 @@ function memoryPath(key: string): string {
 
 /** `/api/uploads/<id>`; an id that is not one path segment throws. */
 function uploadPath(uploadId: string): string {
-  check(idProblem(uploadId, "upload id"));
-  return `/api/uploads/${encodeURIComponent(uploadId)}`;
+  return `/api/uploads/${idSegment(uploadId, "upload id")}`;
+}
+
+/** An id the peer made, as one encoded path segment; an id that is not one segment throws. */
+function idSegment(id: string, what: string): string {
+  check(idProblem(id, what));
+  return encodeURIComponent(id);
 }
 
 /** Throws `invalid_argument` for a problem found before anything is sent. */

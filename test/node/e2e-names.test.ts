@@ -81,6 +81,8 @@ describe("the CLI sends a file name as a file name", () => {
     expectUsageError(await cli([...N, "share", "--filename", "../stats"]), /'\.\.' segment/);
     expectUsageError(await cli([...N, "find-file", "--filename", "../cache"]), /'\.\.' segment/);
     expectUsageError(await cli([...N, "list-files", "--prefix", "../"]), /'\.\.' segment/);
+    expectUsageError(await cli([...N, "replicate", "remove", "--id", ".."]), /cannot be sent in a URL path/);
+    expectUsageError(await cli([...N, "replicate", "reconcile", "--id", "../cache"]), /slash/);
     await expectHistoryAndCacheKept(id);
   });
 
@@ -175,6 +177,9 @@ describe("the client sends a name as a name", () => {
         [`uploadPart id ${id}`, () => client.uploadPart(id, "ok.txt", 1, bytes, 1)],
         [`completeUpload id ${id}`, () => client.completeUpload(id, "ok.txt", [{ part: 1, etag: "e" }])],
         [`abortUpload id ${id}`, () => client.abortUpload(id, "ok.txt")],
+        [`putReplicationRule ${id}`, () => client.putReplicationRule(id, { prefix: "a/", to: "peer2", token: "t" })],
+        [`deleteReplicationRule ${id}`, () => client.deleteReplicationRule(id)],
+        [`reconcileReplication ${id}`, () => client.reconcileReplication(id)],
       );
     }
     const other = net.client("peer2");
