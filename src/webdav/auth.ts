@@ -5,10 +5,36 @@ import { HttpError } from "../http/errors";
 /** What a file operation needs of the token (the contract's scope names). */
 export type DavOp = "read" | "write" | "delete";
 
+/** What a resource is, once known: a scope holds a folder by its prefix (`name/`), a file by its name. */
+export type DavKind = "file" | "folder";
+
 /** What the request's token may do. */
 export interface DavAccess {
-  /** Throws 403 unless the token may do `op` on `name` ("" is the root folder). */
-  require(op: DavOp, name: string): void;
+  /**
+   * Throws 403 unless the token may do `op` on `name` ("" is the root folder) as a `kind`.
+   * Before the kind is known (no `kind`), a name passes if it could be either: handlers check
+   * again with the kind once they know it.
+   */
+  require(op: DavOp, name: string, kind?: DavKind): void;
+}
+
+/** A token's reach: the operations it may do, on names under `prefix` ("" for all). */
+export interface DavScope {
+  ops: ReadonlySet<string>;
+  prefix: string;
+}
+
+/** The access of a scoped token: 403 for an operation it lacks or a name outside its prefix. */
+export function scopedAccess(scope: DavScope): DavAccess {
+  const within = (name: string, kind: DavKind) =>
+    kind === "file" ? name.startsWith(scope.prefix) : (name === "" ? "" : `${name}/`).startsWith(scope.prefix);
+  return {
+    require(op, name, kind) {
+      if (!scope.ops.has(op)) throw new HttpError("forbidden", `This token does not allow "${op}".`);
+      const inside = kind ? within(name, kind) : within(name, "file") || within(name, "folder");
+      if (!inside) throw new HttpError("forbidden", `This token may only touch names under "${scope.prefix}".`);
+    },
+  };
 }
 
 /** The realm every WebDAV client sees in its password prompt. */

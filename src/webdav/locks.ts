@@ -87,6 +87,7 @@ export async function lock(c: DavContext): Promise<Response> {
 
   if (c.name === "") throw new HttpError("forbidden", "The root of /dav/ cannot be locked.");
   let entry = await c.tree.stat(c.name);
+  c.access.require("write", c.name, entry?.kind ?? "file");
   let created = false;
   if (!entry) {
     if (!(await c.tree.folderExists(parentName(c.name)))) throw new HttpError("conflict", `The folder of "${c.name}" does not exist.`);

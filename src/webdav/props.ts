@@ -164,6 +164,7 @@ export async function propfind(c: DavContext): Promise<Response> {
   const ask = parsePropfind(await readText(c.request, PROP_BODY_BYTES, "PROPFIND body"));
   const entry = await c.tree.stat(c.name);
   if (!entry) throw notFound(`No file or folder "${c.name}".`);
+  c.access.require("read", c.name, entry.kind);
   const quota = new QuotaReader(c);
 
   const describePage = async (entries: DavEntry[]) => {
@@ -208,9 +209,10 @@ export async function proppatch(c: DavContext): Promise<Response> {
   c.access.require("write", c.name);
   const root = parseXml(await readText(c.request, PROP_BODY_BYTES, "PROPPATCH body"));
   if (root.ns !== DAV || root.local !== "propertyupdate") throw badRequest("A PROPPATCH body is a DAV:propertyupdate element.");
-  await guardWrite(c, [{ name: c.name }]);
   const entry = await c.tree.stat(c.name);
   if (!entry) throw notFound(`No file or folder "${c.name}".`);
+  c.access.require("write", c.name, entry.kind);
+  await guardWrite(c, [{ name: c.name }]);
 
   const changes: PropChange[] = [];
   const protectedProps: XmlElement[] = [];

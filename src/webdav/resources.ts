@@ -28,6 +28,7 @@ export async function get(c: DavContext): Promise<Response> {
   c.access.require("read", c.name);
   const entry = await c.tree.stat(c.name);
   if (!entry) throw notFound(`No file or folder "${c.name}".`);
+  c.access.require("read", c.name, entry.kind);
   if (entry.kind === "file") return serveFile(c.request, c.env, c.name);
   const rows: string[] = [];
   for await (const page of c.tree.children(c.name)) {
@@ -60,7 +61,7 @@ function declaredLength(request: Request): number | null {
  * folder it goes in must exist (409), and a folder cannot be overwritten by a file (405).
  */
 export async function put(c: DavContext): Promise<Response> {
-  c.access.require("write", c.name);
+  c.access.require("write", c.name, "file");
   if (c.name === "") throw new HttpError("method_not_allowed", "/dav/ is a folder: PUT a file inside it.", { allow: DAV_METHODS });
   const [entry, parentExists] = await Promise.all([c.tree.stat(c.name), c.tree.folderExists(parentName(c.name))]);
   if (entry?.kind === "folder") throw new HttpError("method_not_allowed", `"${c.name}" is a folder.`, { allow: DAV_METHODS });
@@ -110,6 +111,7 @@ export async function remove(c: DavContext): Promise<Response> {
   if (c.name === "") throw new HttpError("forbidden", "The root of /dav/ cannot be deleted.");
   const entry = await c.tree.stat(c.name);
   if (!entry) throw notFound(`No file or folder "${c.name}".`);
+  c.access.require("delete", c.name, entry.kind);
   await guardWrite(c, [{ name: c.name, deep: true, membership: true }]);
   await removeResource(c, entry);
   return new Response(null, { status: 204 });
@@ -117,7 +119,7 @@ export async function remove(c: DavContext): Promise<Response> {
 
 /** `MKCOL`: a folder (its zero-byte `name/` marker). 405 when the name exists, 409 without a parent, 415 with a body. */
 export async function mkcol(c: DavContext): Promise<Response> {
-  c.access.require("write", c.name);
+  c.access.require("write", c.name, "folder");
   const length = c.request.headers.get("content-length");
   if ((length !== null && length.trim() !== "0") || c.request.headers.has("transfer-encoding")) {
     await c.request.body?.cancel();
@@ -157,6 +159,9 @@ export async function copyOrMove(c: DavContext): Promise<Response> {
   if (to === c.name) throw new HttpError("forbidden", "The source and the destination are the same.");
   const source = await c.tree.stat(c.name);
   if (!source) throw notFound(`No file or folder "${c.name}".`);
+  c.access.require("read", c.name, source.kind);
+  c.access.require("write", to, source.kind);
+  if (move) c.access.require("delete", c.name, source.kind);
   if (source.kind === "folder" && to.startsWith(`${c.name}/`)) throw new HttpError("forbidden", "A folder cannot be copied into itself.");
 
   const [target, parentExists] = await Promise.all([c.tree.stat(to), c.tree.folderExists(parentName(to))]);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import type { HttpError } from "../../src/http/errors";
+import { scopedAccess } from "../../src/webdav/auth";
 import { parseIf } from "../../src/webdav/ifHeader";
 import { hrefOf, nameOfPath } from "../../src/webdav/paths";
 import { DAV, childElements, dav, el, fromParsed, parseXml, renderXml, textOf } from "../../src/webdav/xml";
@@ -78,5 +80,31 @@ describe("WebDAV hrefs and If headers", () => {
     ]);
     expect(parseIf(`</dav/a> (<urn:uuid:2>)`)).toEqual([{ resource: "/dav/a", conditions: [{ not: false, token: "urn:uuid:2" }] }]);
     for (const bad of ["", "<urn:x>", "(", "()", "(<a>", "x"]) expect(() => parseIf(bad), bad).toThrowError(/malformed/);
+  });
+});
+
+describe("WebDAV scope of a token", () => {
+  const access = scopedAccess({ ops: new Set(["read", "write"]), prefix: "photos/" });
+  const refused = (fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      return (err as HttpError).status;
+    }
+    return 0;
+  };
+
+  it("allows its operations on files under its prefix and the prefix's own folder", () => {
+    expect(refused(() => access.require("write", "photos/2025/a.jpg", "file"))).toBe(0);
+    expect(refused(() => access.require("read", "photos", "folder"))).toBe(0);
+    expect(refused(() => access.require("read", "photos"))).toBe(0);
+  });
+
+  it("refuses with 403 an operation it lacks, a name outside, the root, and a file named as its folder", () => {
+    expect(refused(() => access.require("delete", "photos/a.jpg", "file"))).toBe(403);
+    expect(refused(() => access.require("read", "docs/a.txt", "file"))).toBe(403);
+    expect(refused(() => access.require("read", "", "folder"))).toBe(403);
+    expect(refused(() => access.require("write", "photos", "file"))).toBe(403);
+    expect(refused(() => access.require("read", "photosx/a", "file"))).toBe(403);
   });
 });
