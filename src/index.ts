@@ -1,5 +1,6 @@
 import type { PeerEnv } from "./env";
 import { deleteFile, getFile, listFiles, putFile } from "./handlers/files";
+import { copyFileRoute, copyFolderRoute, createFolder, deleteFolder, moveFileRoute, moveFolderRoute } from "./handlers/folders";
 import { health, peers } from "./handlers/health";
 import { deleteMemory, getMemory, listMemory, putMemory } from "./handlers/memory";
 import { deleteRule, listRules, putRule, reconcileNow } from "./handlers/replication";
@@ -27,7 +28,14 @@ const routes: RouteTable<PeerEnv> = [
   ["/api/files", { GET: listFiles }],
   ["/api/files/:name+/share", { POST: shareFile }],
   ["/api/files/:name+/pull", { POST: pullFile }],
+  ["/api/files/:name+/copy", { POST: copyFileRoute }],
+  ["/api/files/:name+/move", { POST: moveFileRoute }],
   ["/api/files/:name+", { GET: getFile, HEAD: getFile, PUT: putFile, DELETE: deleteFile }],
+
+  ["/api/folders", { POST: createFolder }],
+  ["/api/folders/:path+/copy", { POST: copyFolderRoute }],
+  ["/api/folders/:path+/move", { POST: moveFolderRoute }],
+  ["/api/folders/:path+", { DELETE: deleteFolder }],
 
   ["/api/uploads", { POST: createUpload }],
   ["/api/uploads/:uploadId/parts/:n", { PUT: uploadPart }],

@@ -32,7 +32,20 @@ export const Stats = z.strictObject({
 export const StoredFile = z.strictObject({ name: z.string(), size: count, etag: z.string(), sha256: sha256.nullable() });
 /** A stored file as listings, pull and multipart `complete` show it. */
 export const FileMeta = StoredFile.extend({ contentType: z.string(), uploaded: isoTime });
-export const FilePage = z.strictObject({ files: z.array(FileMeta), cursor: z.string().nullable() });
+/** A listing page; with `delimiter=/` also the sub-folders one level down (each ending in `/`). */
+export const FilePage = z.strictObject({
+  files: z.array(FileMeta),
+  folders: z.array(z.string()).optional(),
+  cursor: z.string().nullable(),
+});
+/** A page of a search by name: `scanned` names read; may hold fewer than `limit` matches. */
+export const SearchPage = z.strictObject({ files: z.array(FileMeta), cursor: z.string().nullable(), scanned: count });
+/** `POST /api/folders`: the folder's path with its trailing `/`. */
+export const FolderCreated = z.strictObject({ path: z.string() });
+/** `DELETE /api/folders/{path}?recursive=true`: how many files were deleted. */
+export const FolderDeleted = z.strictObject({ deleted: count });
+/** What a folder copy or move moved. */
+export const CopyTotals = z.strictObject({ files: count, bytes: count });
 
 export const ShareLink = z.strictObject({ url: z.url(), expires: isoTime });
 
@@ -119,13 +132,21 @@ export const ANSWERS = {
   "GET /api/health": Health,
   "GET /api/peers": PeerList,
   "GET /api/stats": Stats,
-  "GET /api/files": FilePage,
+  // With `search=`, a SearchPage.
+  "GET /api/files": z.union([FilePage, SearchPage]),
   "POST /api/files/{name}/share": ShareLink,
   "POST /api/files/{name}/pull": FileMeta,
+  "POST /api/files/{name}/copy": FileMeta,
+  "POST /api/files/{name}/move": FileMeta,
   "GET /api/files/{name}": "bytes",
   "HEAD /api/files/{name}": "empty",
   "PUT /api/files/{name}": StoredFile,
   "DELETE /api/files/{name}": "empty",
+  "POST /api/folders": FolderCreated,
+  "POST /api/folders/{path}/copy": CopyTotals,
+  "POST /api/folders/{path}/move": CopyTotals,
+  // 204 with no body when the folder was empty; with recursive=true this.
+  "DELETE /api/folders/{path}": FolderDeleted,
   "POST /api/uploads": UploadCreated,
   "PUT /api/uploads/{uploadId}/parts/{n}": UploadPart,
   "POST /api/uploads/{uploadId}/complete": FileMeta,

@@ -14,6 +14,10 @@ export type StoredFile = z.infer<typeof shapes.StoredFile>;
 /** A stored file as listings, pull and multipart `complete` show it. */
 export type FileMeta = z.infer<typeof shapes.FileMeta>;
 export type FilePage = z.infer<typeof shapes.FilePage>;
+export type SearchPage = z.infer<typeof shapes.SearchPage>;
+export type FolderCreated = z.infer<typeof shapes.FolderCreated>;
+export type FolderDeleted = z.infer<typeof shapes.FolderDeleted>;
+export type CopyTotals = z.infer<typeof shapes.CopyTotals>;
 export type ShareLink = z.infer<typeof shapes.ShareLink>;
 export type UploadCreated = z.infer<typeof shapes.UploadCreated>;
 export type UploadPart = z.infer<typeof shapes.UploadPart>;

@@ -1,17 +1,20 @@
-import { fileNameProblem, filePrefixProblem, idProblem, memoryKeyProblem, memoryPrefixProblem } from "../api/names";
+import { fileNameProblem, filePrefixProblem, folderPathProblem, idProblem, memoryKeyProblem, memoryPrefixProblem } from "../api/names";
 import { PeerError, invalidArgument, unreachable } from "./errors";
 import { StreamWindows, countBytes } from "./streams";
 import type {
   CacheInfo,
+  CopyTotals,
   FileDownload,
   FileInfo,
   FileMeta,
   FilePage,
+  FolderCreated,
   Health,
   MemoryPage,
   PeerRef,
   ReplicationRuleInput,
   ReplicationRuleStatus,
+  SearchPage,
   ShareLink,
   Stats,
   StoredFile,
@@ -21,6 +24,7 @@ import type {
   TaskResult,
   UploadCreated,
   UploadPart,
+  ZipDownload,
 } from "./types";
 
 const MiB = 1024 * 1024;
@@ -160,11 +164,87 @@ export class PeerClient {
 
   // --- files -----------------------------------------------------------------------------
 
-  /** One page of `GET /api/files` (at most `MAX_LIST_LIMIT` files). */
-  async listFiles(options: { prefix?: string; cursor?: string; limit?: number; signal?: AbortSignal } = {}): Promise<FilePage> {
+  /** One page of `GET /api/files` (at most `MAX_LIST_LIMIT` files); `delimiter: "/"` lists one level, with its `folders`. */
+  async listFiles(
+    options: { prefix?: string; cursor?: string; limit?: number; delimiter?: "/"; signal?: AbortSignal } = {},
+  ): Promise<FilePage> {
     const { signal, ...query } = options;
     check(filePrefixProblem(query.prefix ?? ""));
     return this.json("GET", "/api/files", { query, signal });
+  }
+
+  /** One page of `GET /api/files?search=`: names under `prefix` containing `search`, in any case. */
+  async searchFiles(options: {
+    search: string;
+    prefix?: string;
+    cursor?: string;
+    limit?: number;
+    signal?: AbortSignal;
+  }): Promise<SearchPage> {
+    const { signal, ...query } = options;
+    check(filePrefixProblem(query.prefix ?? ""));
+    return this.json("GET", "/api/files", { query, signal });
+  }
+
+  /** Every match of a search, page after page (a page may hold none: the cursor is followed). */
+  async *allMatches(search: string, prefix?: string): AsyncGenerator<FileMeta> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.searchFiles({ search, prefix, cursor });
+      yield* page.files;
+      cursor = page.cursor ?? undefined;
+    } while (cursor);
+  }
+
+  /** `POST /api/folders` — an empty folder (its `path/` marker); answers the path with its `/`. */
+  async createFolder(path: string): Promise<FolderCreated> {
+    return this.json("POST", "/api/folders", { json: { path: folderName(path) } });
+  }
+
+  /**
+   * `DELETE /api/folders/{path}`: an empty folder (resolves to 0), or with `recursive` every
+   * file under it (resolves to how many); a non-empty folder without it is a `conflict`.
+   */
+  async deleteFolder(path: string, options: { recursive?: boolean } = {}): Promise<number> {
+    const response = await this.send("DELETE", folderPath(path), { query: { recursive: options.recursive ? "true" : undefined } });
+    if (response.status === 204) return 0;
+    return ((await response.json()) as { deleted: number }).deleted;
+  }
+
+  /** `POST /api/files/{name}/move` — the old name goes only once the copy is whole and verified. */
+  async moveFile(name: string, to: string, options: { overwrite?: boolean; signal?: AbortSignal } = {}): Promise<FileMeta> {
+    check(fileNameProblem(to));
+    return this.json("POST", `${filePath(name)}/move`, { json: { to, overwrite: options.overwrite ?? false }, signal: options.signal });
+  }
+
+  /** `POST /api/folders/{path}/copy` — every file under it, to the same relative names under `to`. */
+  async copyFolder(path: string, to: string, options: { overwrite?: boolean } = {}): Promise<CopyTotals> {
+    return this.json("POST", `${folderPath(path)}/copy`, { json: { to: folderName(to), overwrite: options.overwrite ?? false } });
+  }
+
+  /** `POST /api/folders/{path}/move` — every file copied whole first, then the sources go. */
+  async moveFolder(path: string, to: string, options: { overwrite?: boolean } = {}): Promise<CopyTotals> {
+    return this.json("POST", `${folderPath(path)}/move`, { json: { to: folderName(to), overwrite: options.overwrite ?? false } });
+  }
+
+  /**
+   * A zip, streamed: `GET /api/zip?prefix=` (a folder; entries named relative to it) or, with
+   * `names`, `POST /api/zip` (chosen files; a name ending in `/` is a whole folder).
+   */
+  async zip(selection: { prefix: string } | { names: string[] }, signal?: AbortSignal): Promise<ZipDownload> {
+    let response: Reply;
+    if ("prefix" in selection) {
+      check(filePrefixProblem(selection.prefix));
+      response = await this.send("GET", "/api/zip", { query: { prefix: selection.prefix }, signal });
+    } else {
+      for (const name of selection.names) check(name.endsWith("/") ? folderPathProblem(name) : fileNameProblem(name));
+      response = await this.send("POST", "/api/zip", { json: { names: selection.names }, signal });
+    }
+    if (!response.body) throw new PeerError("bad_response", `${this.name} sent no body for the zip.`, response.status, this.name);
+    const disposition = response.headers.get("content-disposition") ?? "";
+    const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition)?.[1];
+    const filename = encoded ? decodeURIComponent(encoded) : (/filename="([^"]*)"/.exec(disposition)?.[1] ?? "files.zip");
+    return { size: Number(response.headers.get("content-length")), filename, body: response.body };
   }
 
   /** Every file (under `prefix`), page after page. */
@@ -558,6 +638,18 @@ export class PeerClient {
 export function filePath(name: string): string {
   check(fileNameProblem(name));
   return `/api/files/${name.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+/** A folder path the contract allows (with or without its trailing `/`), or an `invalid_argument` PeerError. */
+function folderName(path: string): string {
+  check(folderPathProblem(path));
+  return path;
+}
+
+/** `/api/folders/<path>`, each segment percent-encoded, the trailing `/` dropped; a path the contract refuses throws. */
+export function folderPath(path: string): string {
+  const bare = folderName(path).replace(/\/$/, "");
+  return `/api/folders/${bare.split("/").map(encodeURIComponent).join("/")}`;
 }
 
 /** `/api/memory/<key>`, the key one encoded segment; a key the contract refuses throws. */

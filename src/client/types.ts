@@ -6,13 +6,16 @@
  */
 export type {
   CacheInfo,
+  CopyTotals,
   FileMeta,
   FilePage,
   Health,
   MemoryKey,
   MemoryPage,
+  FolderCreated,
   PeerRef,
   ReplicationRule as ReplicationRuleStatus,
+  SearchPage,
   ShareLink,
   Stats,
   StoredFile,
@@ -37,6 +40,13 @@ export interface FileInfo {
 /** A file being downloaded: its headers and its body as a stream. */
 export interface FileDownload extends FileInfo {
   status: 200 | 206;
+  body: ReadableStream<Uint8Array>;
+}
+
+/** A zip being downloaded: its exact size, its file name and its body as a stream. */
+export interface ZipDownload {
+  size: number;
+  filename: string;
   body: ReadableStream<Uint8Array>;
 }
 

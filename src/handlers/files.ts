@@ -1,5 +1,5 @@
 import type { IRequest } from "itty-router";
-import type { FilePage, StoredFile } from "../api/types";
+import type { FilePage, SearchPage, StoredFile } from "../api/types";
 import type { PeerEnv } from "../env";
 import { bodyBrokenOff, watchedBody } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
@@ -7,8 +7,8 @@ import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
 import { checkContentType, servableContentType } from "../http/mediaType";
 import { etagMatches, parseRange } from "../http/range";
-import { fileStore } from "../storage/fileStore";
-import { checkFileName, checkNamePrefix } from "../storage/names";
+import { fileStore, folderStore } from "../storage/fileStore";
+import { MAX_FILE_NAME_BYTES, checkFileName, checkNamePrefix, utf8Length } from "../storage/names";
 
 export { fileStore };
 import { changeFiles } from "../storage/quota";
@@ -19,7 +19,10 @@ const MAX_SINGLE_PUT = 5 * 1024 ** 3;
 
 export const fileNameOf = (request: IRequest) => checkFileName(decodeParam(request.params.name, "file name"));
 
-/** `GET /api/files?prefix=&cursor=&limit=` */
+/**
+ * `GET /api/files?prefix=&cursor=&limit=`; `delimiter=/` for one level with its `folders`;
+ * `search=` for the names containing a term (with `scanned`).
+ */
 export async function listFiles(request: IRequest, env: PeerEnv): Promise<Response> {
   const url = new URL(request.url);
   const limitParam = url.searchParams.get("limit");
@@ -27,7 +30,15 @@ export async function listFiles(request: IRequest, env: PeerEnv): Promise<Respon
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest("limit must be a whole number from 1 to 1000.");
   const prefix = checkNamePrefix(url.searchParams.get("prefix") ?? "");
   const cursor = url.searchParams.get("cursor") || undefined;
-  return json((await fileStore(env).list(prefix, cursor, limit)) satisfies FilePage);
+  const delimiter = url.searchParams.get("delimiter");
+  if (delimiter !== null && delimiter !== "/") throw badRequest('The only delimiter is "/".');
+  const search = url.searchParams.get("search");
+  if (search !== null) {
+    if (search === "" || utf8Length(search) > MAX_FILE_NAME_BYTES) throw badRequest("search must be 1 to 1024 bytes of a name.");
+    if (delimiter !== null) throw badRequest("search scans every name under the prefix; it takes no delimiter.");
+    return json((await folderStore(env).search(prefix, search, cursor, limit)) satisfies SearchPage);
+  }
+  return json((await fileStore(env).list(prefix, cursor, limit, delimiter ?? undefined)) satisfies FilePage);
 }
 
 /** A client's `X-Content-SHA256`, lower-cased, or undefined; malformed is a 400. */

@@ -19,8 +19,13 @@ export interface FileMeta {
 
 export interface FilePage {
   files: FileMeta[];
+  /** With a delimiter: the sub-folders one level down (`docs/a/`), from R2's delimitedPrefixes. */
+  folders?: string[];
   cursor: string | null;
 }
+
+/** An empty folder is a zero-byte object named `path/` (no file name ends in `/`); it is never shown as a file. */
+export const isFolderMarker = (key: string) => key.endsWith("/");
 
 export interface PutOptions {
   /** Exact byte count of `body` (R2 needs a known length). */
@@ -86,20 +91,41 @@ export class FileStore {
     private readonly events?: FileEvents,
   ) {}
 
-  async list(prefix: string, cursor: string | undefined, limit: number): Promise<FilePage> {
+  /** A page of files under `prefix`; with `delimiter` ("/") one level only, and its sub-folders. */
+  async list(prefix: string, cursor: string | undefined, limit: number, delimiter?: "/"): Promise<FilePage> {
     const page = await this.bucket.list({
       prefix,
       cursor,
       limit,
+      ...(delimiter && { delimiter }),
       include: ["httpMetadata", "customMetadata"],
     });
-    const keys = page.objects.map(sidecarKeyOf);
+    const files = await this.metaOf(page.objects);
+    const next = page.truncated ? page.cursor : null;
+    return delimiter ? { files, folders: page.delimitedPrefixes, cursor: next } : { files, cursor: next };
+  }
+
+  /** Listed objects (listed with their metadata) as files, folder markers left out, each with its SHA-256. */
+  async metaOf(objects: R2Object[]): Promise<FileMeta[]> {
+    const files = objects.filter((o) => !isFolderMarker(o.key));
+    const keys = files.map(sidecarKeyOf);
     const wanted = keys.filter((k): k is string => k !== null);
     const sidecars = wanted.length ? await this.sidecars(wanted) : new Map<string, ShaSidecar>();
-    return {
-      files: page.objects.map((o, i) => toMeta(o, shaFromSidecar(o, sidecars.get(keys[i] ?? "")))),
-      cursor: page.truncated ? page.cursor : null,
-    };
+    return files.map((o, i) => toMeta(o, shaFromSidecar(o, sidecars.get(keys[i] ?? ""))));
+  }
+
+  /**
+   * Deletes listed objects (at most 1000, R2's batch; listed with their metadata), the KV
+   * SHA-256 records of those that have one, and tells replication of each file deleted.
+   */
+  async deleteMany(objects: R2Object[]): Promise<void> {
+    if (objects.length === 0) return;
+    const files = objects.filter((o) => !isFolderMarker(o.key));
+    const deleted = this.events ? await this.metaOf(files) : [];
+    await this.bucket.delete(objects.map((o) => o.key));
+    const keys = files.map(sidecarKeyOf).filter((k): k is string => k !== null);
+    for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((k) => this.kv.delete(k)));
+    for (const file of deleted) await this.events?.deleted(file.name, file.sha256);
   }
 
   /** Metadata without the body, or null. */
@@ -209,6 +235,7 @@ export class FileStore {
     do {
       const page = await this.bucket.list({ cursor, limit: 1000 });
       for (const o of page.objects) {
+        if (isFolderMarker(o.key)) continue;
         count++;
         bytes += o.size;
       }

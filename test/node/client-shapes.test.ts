@@ -73,6 +73,16 @@ describe("every answer has the shape of src/api/shapes.ts", () => {
     const link = await peer1.shareFile("shapes/a.txt", 600);
     await peer2.pullFile("shapes/pulled.txt", link.url);
 
+    await peer1.listFiles({ prefix: "shapes/", delimiter: "/" });
+    await peer1.searchFiles({ search: "A.TXT", prefix: "shapes/" });
+    await peer1.createFolder("shapes/empty");
+    await peer1.copyFile("shapes/a.txt", "shapes/copied/a.txt");
+    await peer1.moveFile("shapes/copied/a.txt", "shapes/moved/a.txt");
+    await peer1.copyFolder("shapes/moved", "shapes/folder-copy");
+    await peer1.moveFolder("shapes/folder-copy/", "shapes/folder-moved");
+    // With recursive=true: the JSON answer (an empty folder is a 204 with no body).
+    await peer1.deleteFolder("shapes/folder-moved", { recursive: true });
+
     const created = await peer1.createUpload("shapes/parts.bin", "application/octet-stream");
     const part = await peer1.uploadPart(created.uploadId, "shapes/parts.bin", 1, new Uint8Array(1000), 1000);
     await peer1.completeUpload(created.uploadId, "shapes/parts.bin", [part]);
