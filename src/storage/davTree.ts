@@ -1,7 +1,8 @@
 import type { PeerEnv } from "../env";
-import { HttpError } from "../http/errors";
+import { HttpError, badRequest } from "../http/errors";
 import type { FileMeta, FileStore } from "./files";
 import { fileStore } from "./fileStore";
+import { MAX_FILE_NAME_BYTES, utf8Length } from "./names";
 import { changeFiles } from "./quota";
 
 /**
@@ -20,6 +21,8 @@ const FOLDER_MARKER_TYPE = "application/x-directory";
 /** The marker object of folder `name` ("" is the root, which has none). */
 export const markerOf = (name: string) => `${name}/`;
 const prefixOf = (name: string) => (name === "" ? "" : `${name}/`);
+/** Whether folder `name`'s marker fits R2's key limit (a longer name has nothing under it either). */
+const canBeFolder = (name: string) => utf8Length(markerOf(name)) <= MAX_FILE_NAME_BYTES;
 
 function fileEntry(object: R2Object): DavEntry {
   return {
@@ -44,6 +47,11 @@ export class DavTree {
   /** The file or folder `name` stands for, or null. */
   async stat(name: string): Promise<DavEntry | null> {
     if (name === "") return { kind: "folder", name, modified: null };
+    // A 1024-byte name can be a file but not a folder: its marker would pass R2's key limit.
+    if (!canBeFolder(name)) {
+      const file = await this.bucket.head(name);
+      return file ? fileEntry(file) : null;
+    }
     const [file, marker, under] = await Promise.all([
       this.bucket.head(name),
       this.bucket.head(markerOf(name)),
@@ -86,6 +94,7 @@ export class DavTree {
 
   /** Creates folder `name`'s marker. */
   async makeFolder(name: string): Promise<void> {
+    if (!canBeFolder(name)) throw badRequest(`A folder name is at most ${MAX_FILE_NAME_BYTES - 1} bytes: its marker adds a '/'.`);
     await this.bucket.put(markerOf(name), new Uint8Array(0), { httpMetadata: { contentType: FOLDER_MARKER_TYPE } });
   }
 

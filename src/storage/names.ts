@@ -32,13 +32,18 @@ export function checkFileName(name: string): string {
 }
 
 /**
- * A folder path: a file name with an optional trailing `/`. Returns it in NFC, ending in `/`
- * (the form a folder marker and a listing prefix take), or throws 400.
+ * A folder path: a file name with an optional trailing `/`, at most 1023 bytes without it.
+ * Returns it in NFC, ending in `/` (the form a folder marker and a listing prefix take), or
+ * throws 400.
  */
 export function checkFolderPath(path: string): string {
   refuse(folderPathProblem(path));
   const nfc = path.normalize("NFC");
-  return nfc.endsWith("/") ? nfc : `${nfc}/`;
+  const marker = nfc.endsWith("/") ? nfc : `${nfc}/`;
+  // The marker is an object: with its `/` it must fit R2's 1024-byte key limit.
+  if (utf8Length(marker) > MAX_FILE_NAME_BYTES)
+    throw badRequest(`A folder path is at most ${MAX_FILE_NAME_BYTES - 1} bytes: its marker adds a '/'.`);
+  return marker;
 }
 
 /**

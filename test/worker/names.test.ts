@@ -101,6 +101,35 @@ describe("names up to 1024 bytes work on every route", () => {
     expect((await peer2(path, { method: "DELETE" })).status).toBe(204);
   });
 
+  it.each(LONG_NAMES)("%s over WebDAV: PUT, GET, PROPFIND, PROPPATCH, MOVE and DELETE", async (_what, name) => {
+    const path = `/dav/${encodeName(name)}`;
+    expect((await call("/dav/deep/", { method: "MKCOL" })).status).toBeLessThan(500);
+    expect((await call(`/dav/deep/${encodeName("d".repeat(200))}/`, { method: "MKCOL" })).status).toBeLessThan(500);
+    const put = await call(path, { method: "PUT", body: "over dav" });
+    expect(put.status).toBe(201);
+    expect(await (await call(path)).text()).toBe("over dav");
+    expect((await call(`/api/files/${encodeName(name)}`, { method: "HEAD" })).headers.get("x-content-sha256")).toBe(
+      await sha256("over dav"),
+    );
+    const found = await call(path, { method: "PROPFIND", headers: { depth: "0" } });
+    expect(found.status).toBe(207);
+    const patched = await call(path, {
+      method: "PROPPATCH",
+      body: '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x"><D:set><D:prop><Z:tag>t</Z:tag></D:prop></D:set></D:propertyupdate>',
+    });
+    expect(patched.status).toBe(207);
+    // Moved to a name as long or nearly (the last character changed), then deleted.
+    const to = `${[...name].slice(0, -1).join("")}${name.endsWith("a") ? "b" : "a"}`;
+    const moved = await call(path, { method: "MOVE", headers: { destination: `http://local.test/dav/${encodeName(to)}` } });
+    expect(moved.status).toBe(201);
+    expect((await call(`/dav/${encodeName(to)}`, { method: "DELETE" })).status).toBe(204);
+    expect(await env.FILES.head(to)).toBeNull();
+    // A folder of that name cannot exist: its marker would be 1025 bytes.
+    const mkcol = await call(path, { method: "MKCOL" });
+    if (bytesOf(name) === 1024) expect(mkcol.status).toBe(400);
+    else expect(mkcol.status).toBe(201);
+  });
+
   it("keeps a peer's listing whole when it holds a 1024-byte name stored without a SHA-256", async () => {
     const name = `list/${"n".repeat(1019)}`;
     expect((await putFile(name, "x")).status).toBe(201);
