@@ -130,6 +130,37 @@ describe("names up to 1024 bytes work on every route", () => {
     else expect(mkcol.status).toBe(201);
   });
 
+  it.each(LONG_NAMES)("%s: copy and move, to and from, with the SHA-256 kept", async (_what, name) => {
+    const body = new TextEncoder().encode(`copied ${name.length}`);
+    const digest = await sha256(body);
+    expect((await putFile(name, body)).status).toBe(201);
+    const other = `${[...name].slice(0, -1).join("")}${name.endsWith("a") ? "b" : "a"}`;
+    const copied = await call(`/api/files/${encodeName(name)}/copy`, { method: "POST", body: JSON.stringify({ to: other }) });
+    expect(copied.status).toBe(201);
+    expect(await copied.json()).toMatchObject({ name: other, sha256: digest });
+    // Moved back over the original (which is replaced), leaving one file.
+    const moved = await call(`/api/files/${encodeName(other)}/move`, {
+      method: "POST",
+      body: JSON.stringify({ to: name, overwrite: true }),
+    });
+    expect(moved.status).toBe(201);
+    expect(await moved.json()).toMatchObject({ name, sha256: digest });
+    expect(await env.FILES.head(other)).toBeNull();
+    expect(new Uint8Array(await (await call(`/api/files/${encodeName(name)}`)).arrayBuffer())).toEqual(body);
+    expect((await call(`/api/files/${encodeName(name)}`, { method: "DELETE" })).status).toBe(204);
+  });
+
+  it("takes a folder path up to 1023 bytes (its marker adds the '/') and refuses a longer one with 400", async () => {
+    const path = `folders/${"f".repeat(1023 - 8)}`;
+    const made = await call("/api/folders", { method: "POST", body: JSON.stringify({ path }) });
+    expect(made.status).toBe(201);
+    expect(await made.json()).toEqual({ path: `${path}/` });
+    const tooLong = await call("/api/folders", { method: "POST", body: JSON.stringify({ path: `${path}g` }) });
+    expect(tooLong.status).toBe(400);
+    expect((await errorOf(tooLong)).code).toBe("bad_request");
+    expect((await call(`/api/folders/${encodeName(path)}`, { method: "DELETE" })).status).toBe(204);
+  });
+
   it("keeps a peer's listing whole when it holds a 1024-byte name stored without a SHA-256", async () => {
     const name = `list/${"n".repeat(1019)}`;
     expect((await putFile(name, "x")).status).toBe(201);
@@ -209,6 +240,19 @@ describe("names are normalised to NFC", () => {
     expect(await (await call(`/api/files/${encodeName(nfc)}`)).text()).toBe("theirs");
     expect((await env.FILES.list({ prefix: "accents/" })).objects.map((o) => o.key)).toEqual([nfc]);
     expect((await peer2(`/api/files/${encodeName(nfc)}`, { method: "DELETE" })).status).toBe(204);
+  });
+
+  it("makes them one file in copy and move", async () => {
+    await call(`/api/files/${encodeName(nfc)}`, { method: "DELETE" });
+    expect((await putFile("accents/src.txt", "copied")).status).toBe(201);
+    const copied = await call("/api/files/accents/src.txt/copy", { method: "POST", body: JSON.stringify({ to: nfd }) });
+    expect(copied.status).toBe(201);
+    expect(((await copied.json()) as { name: string }).name).toBe(nfc);
+    const moved = await call(`/api/files/${encodeName(nfd)}/move`, { method: "POST", body: JSON.stringify({ to: "accents/dst.txt" }) });
+    expect(moved.status).toBe(201);
+    expect(await env.FILES.head(nfc)).toBeNull();
+    expect((await env.FILES.list({ prefix: "accents/" })).objects.map((o) => o.key)).toEqual(["accents/dst.txt", "accents/src.txt"]);
+    for (const name of ["accents/dst.txt", "accents/src.txt"]) await call(`/api/files/${name}`, { method: "DELETE" });
   });
 
   it("measures a name's length after normalising it", async () => {
