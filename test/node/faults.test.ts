@@ -326,6 +326,11 @@ describe("faults on a network of two peers (each its own workerd)", () => {
   });
 
   it("at the end, peer1 holds exactly the files that were acknowledged, byte for byte", async () => {
+    // One acknowledged upload and one broken off of its own, so that run alone it checks something.
+    const acked = seeded(MiB + 3, "final-acked");
+    await peer1.putFile("final/acked.bin", acked, { sha256: sha256(acked) });
+    expected.set("final/acked.bin", acked);
+    await brokenUpload("final/broken.bin", seeded(2 * MiB, "final-broken"), MiB, "destroy", false);
     const names: string[] = [];
     for await (const f of peer1.allFiles()) names.push(f.name);
     expect(names.sort()).toEqual([...expected.keys()].sort());

@@ -76,7 +76,27 @@ describe("the digest of a multipart upload", { timeout: 60_000 }, () => {
     const name = "digests/concurrent.bin";
     const id = await files.createUpload(name);
     const bodies = [bytesOf(1, 7), bytesOf(2, 7), bytesOf(3, 7), bytesOf(4, 7, 99)];
-    const parts = await Promise.all(bodies.map((b, i) => upload(files, name, id, i + 1, b)));
+    // Part 1 sends its first MiB and holds the rest until parts 2-4 are stored: they arrive
+    // ahead of their turn for certain, and must wait in memory (the race this test is about).
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first = bodies[0]!;
+    const gated = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(first.slice(0, MiB));
+      },
+      async pull(controller) {
+        await held;
+        controller.enqueue(first.slice(MiB));
+        controller.close();
+      },
+    });
+    const part1 = files.uploadPart(name, id, 1, gated, first.byteLength);
+    const later = await Promise.all(bodies.slice(1).map((b, i) => upload(files, name, id, i + 2, b)));
+    expect(waitingPartBytes()).toBe(bodies.slice(1).reduce((n, b) => n + b.byteLength, 0));
+    release();
+    const p1 = await part1;
+    const parts = [{ partNumber: p1.partNumber, etag: p1.etag }, ...later];
     expect(waitingPartBytes()).toBe(0);
     const meta = await files.completeUpload(name, id, parts);
     expect(meta.sha256).toBe(await digestOf(bodies));
