@@ -76,7 +76,9 @@ async function checkToken(request: IRequest, url: URL, header: string | null, to
   // with a stray `sig` is judged by its token.
   const file = FILE_ROUTE.exec(url.pathname);
   if (file && header === null && url.searchParams.has("sig")) {
-    await verifyShareLink(token, peer, request.method, decodeParam(file[1], "file name"), url.searchParams);
+    // Links are signed for the NFC name; the file is the same whatever the spelling of the path.
+    const name = decodeParam(file[1], "file name").normalize("NFC");
+    await verifyShareLink(token, peer, request.method, name, url.searchParams);
     return;
   }
 

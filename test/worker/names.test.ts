@@ -229,6 +229,10 @@ describe("names are normalised to NFC", () => {
     const link = ((await shared.json()) as { url: string }).url;
     expect(link).toContain(encodeName(nfc));
     expect((await SELF.fetch(link)).status).toBe(200);
+    // The same link with its path spelled in NFD (as a macOS tool may rewrite it) is the same file.
+    const respelled = link.replace(encodeName(nfc), encodeName(nfd));
+    expect(respelled).not.toBe(link);
+    expect((await SELF.fetch(respelled)).status).toBe(200);
 
     // Pulled into the NFD spelling from a link to the NFD spelling on another peer: one NFC file.
     expect((await peer2(`/api/files/${encodeName(nfd)}`, { method: "PUT", body: "theirs" })).status).toBe(201);
