@@ -153,8 +153,10 @@ export class FileStore {
 
   /**
    * Streams `body` into R2. With a client SHA-256, R2 verifies it (the fast path); without,
-   * the stream is teed into a digest beside the put and the result kept in the sidecar.
-   * A failed or short stream stores nothing: R2 writes an object whole or not at all.
+   * the stream is teed into a digest beside the put and the result kept in the version's
+   * sidecar, written before the last byte reaches R2. A failed or short stream stores
+   * nothing: R2 writes an object whole or not at all. `contentType` must be checked already
+   * (`checkContentType`): a stored type is served as it is.
    */
   async put(name: string, body: ReadableStream<Uint8Array>, opts: PutOptions): Promise<FileMeta> {
     const httpMetadata = { contentType: opts.contentType || DEFAULT_TYPE };
