@@ -7,28 +7,15 @@ import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
 import { copyFile, copyFolder, moveFile } from "../storage/copy";
 import { fileStore, folderStore } from "../storage/fileStore";
-import type { FileStore } from "../storage/files";
-import { type Quota, folderPathOf, markerOf } from "../storage/folders";
+import { folderPathOf, markerOf } from "../storage/folders";
 import { checkFileName } from "../storage/names";
-import { changeFiles } from "../storage/quota";
+import { fileQuota } from "../storage/quota";
 import { fileNameOf } from "./files";
 
 const folderBody = z.object({ path: z.string().min(1) });
 const copyBody = z.object({ to: z.string().min(1), overwrite: z.boolean().default(false) });
 
 const folderPathIn = (request: IRequest) => folderPathOf(decodeParam(request.params.path, "folder path"));
-
-/**
- * The storage quota for copies and moves: every byte copied counts like an upload, exactly
- * (`changeFiles` holds the destination name); a batch delete frees the listed sizes.
- */
-function quotaOf(env: PeerEnv, files: FileStore): Quota {
-  return {
-    change: (names, bytes, write) => changeFiles(env, files, { names, bytes }, write),
-    // No names are held for a batch of up to 1000: the sizes listed are what it frees.
-    freed: (bytes, write) => changeFiles(env, files, { names: [], bytes: 0 }, write, () => -bytes),
-  };
-}
 
 /** `POST /api/folders` `{"path"}` — makes an (empty) folder: its zero-byte `path/` marker. */
 export async function createFolder(request: IRequest, env: PeerEnv): Promise<Response> {
@@ -43,7 +30,7 @@ export async function deleteFolder(request: IRequest, env: PeerEnv): Promise<Res
   const path = folderPathIn(request);
   const recursive = new URL(request.url).searchParams.get("recursive") === "true";
   const files = fileStore(env);
-  const deleted = await folderStore(env, files).remove(path, recursive, quotaOf(env, files));
+  const deleted = await folderStore(env, files).remove(path, recursive, fileQuota(env, files));
   return deleted === null ? noContent() : json({ deleted } satisfies FolderDeleted);
 }
 
@@ -52,7 +39,7 @@ export async function copyFileRoute(request: IRequest, env: PeerEnv): Promise<Re
   const name = fileNameOf(request);
   const { to, overwrite } = await readJson(request, copyBody);
   const files = fileStore(env);
-  const copy = await copyFile(files, name, checkFileName(to), { overwrite, quota: quotaOf(env, files) });
+  const copy = await copyFile(files, name, checkFileName(to), { overwrite, quota: fileQuota(env, files) });
   return json(copy satisfies FileMeta, 201);
 }
 
@@ -61,7 +48,7 @@ export async function moveFileRoute(request: IRequest, env: PeerEnv): Promise<Re
   const name = fileNameOf(request);
   const { to, overwrite } = await readJson(request, copyBody);
   const files = fileStore(env);
-  const moved = await moveFile(files, name, checkFileName(to), { overwrite, quota: quotaOf(env, files) });
+  const moved = await moveFile(files, name, checkFileName(to), { overwrite, quota: fileQuota(env, files) });
   return json(moved satisfies FileMeta, 201);
 }
 
@@ -79,5 +66,5 @@ async function copyOrMoveFolder(request: IRequest, env: PeerEnv, move: boolean):
   const from = folderPathIn(request);
   const { to, overwrite } = await readJson(request, copyBody);
   const files = fileStore(env);
-  return copyFolder(files, folderStore(env, files), from, folderPathOf(to), { overwrite, move, quota: quotaOf(env, files) });
+  return copyFolder(files, folderStore(env, files), from, folderPathOf(to), { overwrite, move, quota: fileQuota(env, files) });
 }

@@ -1,9 +1,11 @@
 import type { PeerEnv } from "../env";
-import { HttpError, badRequest } from "../http/errors";
-import type { FileMeta, FileStore } from "./files";
-import { fileStore } from "./fileStore";
+import { badRequest } from "../http/errors";
+import { copyFile, copyFolder, moveFile } from "./copy";
+import type { FileStore } from "./files";
+import type { FolderStore, Quota } from "./folders";
+import { fileStore, folderStore } from "./fileStore";
 import { MAX_FILE_NAME_BYTES, utf8Length } from "./names";
-import { changeFiles } from "./quota";
+import { fileQuota } from "./quota";
 
 /**
  * The bucket seen as a tree, for WebDAV: a folder `a/b` exists when its zero-byte marker
@@ -15,8 +17,6 @@ import { changeFiles } from "./quota";
 export type DavEntry =
   | { kind: "file"; name: string; size: number; etag: string; modified: Date; contentType: string }
   | { kind: "folder"; name: string; modified: Date | null };
-
-const FOLDER_MARKER_TYPE = "application/x-directory";
 
 /** The marker object of folder `name` ("" is the root, which has none). */
 export const markerOf = (name: string) => `${name}/`;
@@ -37,11 +37,15 @@ function fileEntry(object: R2Object): DavEntry {
 
 export class DavTree {
   readonly files: FileStore;
+  private readonly folders: FolderStore;
   private readonly bucket: R2Bucket;
+  private readonly quota: Quota;
 
-  constructor(private readonly env: PeerEnv) {
+  constructor(env: PeerEnv) {
     this.bucket = env.FILES;
     this.files = fileStore(env);
+    this.folders = folderStore(env, this.files);
+    this.quota = fileQuota(env, this.files);
   }
 
   /** The file or folder `name` stands for, or null. */
@@ -82,86 +86,41 @@ export class DavTree {
     } while (cursor);
   }
 
-  /** Every object under folder `name`, its marker and the markers of its subfolders included. */
-  async *objectsUnder(name: string): AsyncGenerator<R2Object[]> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.bucket.list({ prefix: prefixOf(name), cursor, limit: 1000, include: ["httpMetadata", "customMetadata"] });
-      yield page.objects;
-      cursor = page.truncated ? page.cursor : undefined;
-    } while (cursor);
-  }
-
   /** Creates folder `name`'s marker. */
   async makeFolder(name: string): Promise<void> {
     if (!canBeFolder(name)) throw badRequest(`A folder name is at most ${MAX_FILE_NAME_BYTES - 1} bytes: its marker adds a '/'.`);
-    await this.bucket.put(markerOf(name), new Uint8Array(0), { httpMetadata: { contentType: FOLDER_MARKER_TYPE } });
+    await this.folders.putMarker(name);
   }
 
   /**
-   * Copies one object of `size` bytes, streamed, inside the storage quota, keeping its content
-   * type and SHA-256 (R2 verifies the copy against it: byte-identical or not stored).
+   * Copies file `from` to `to`, or a folder: its marker, then (when `deep`) every object under
+   * it, with the API's own copy (streamed, multipart past 4.9 GiB, SHA-256 verified, quota).
    */
-  async copyObject(from: string, to: string, size: number): Promise<FileMeta | null> {
-    return changeFiles(
-      this.env,
-      this.files,
-      { names: [to], bytes: size },
-      async () => {
-        const source = await this.files.get(from);
-        if (!source) return null;
-        const { object, sha256 } = source;
-        const fixed = new FixedLengthStream(object.size);
-        object.body.pipeTo(fixed.writable).catch(() => {});
-        return this.files.put(to, fixed.readable, {
-          length: object.size,
-          sha256: sha256 ?? undefined,
-          contentType: object.httpMetadata?.contentType,
-        });
-      },
-      (copied) => copied?.size ?? 0,
-    );
-  }
-
-  /** Copies file `from` to `to` (a folder: its marker, then every object under it when `deep`). */
   async copy(from: DavEntry, to: string, deep: boolean): Promise<void> {
     if (from.kind === "file") {
-      if (!(await this.copyObject(from.name, to, from.size)))
-        throw new HttpError("not_found", `"${from.name}" went away while being copied.`);
+      await copyFile(this.files, from.name, to, { overwrite: true, quota: this.quota });
       return;
     }
     await this.makeFolder(to);
-    if (!deep) return;
-    const base = prefixOf(from.name);
-    for await (const page of this.objectsUnder(from.name)) {
-      for (const object of page) {
-        const target = `${to}/${object.key.slice(base.length)}`;
-        if (object.key.endsWith("/") && object.size === 0) {
-          await this.makeFolder(target.slice(0, -1));
-        } else {
-          await this.copyObject(object.key, target, object.size);
-        }
-      }
-    }
+    if (deep) await copyFolder(this.files, this.folders, from.name, to, { overwrite: true, quota: this.quota });
   }
 
-  /** Deletes a file, or a folder with everything under it (each object inside the quota); the number removed. */
-  async remove(entry: DavEntry): Promise<number> {
-    if (entry.kind === "file") return (await this.deleteObject(entry.name)) ? 1 : 0;
-    let removed = 0;
-    for await (const page of this.objectsUnder(entry.name)) {
-      for (const object of page) if (await this.deleteObject(object.key)) removed++;
+  /** Moves a file or a whole folder: every copy whole first, then the sources that did not change meanwhile. */
+  async move(from: DavEntry, to: string): Promise<void> {
+    if (from.kind === "file") {
+      await moveFile(this.files, from.name, to, { overwrite: true, quota: this.quota });
+      return;
     }
-    return removed;
+    await this.makeFolder(to);
+    await copyFolder(this.files, this.folders, from.name, to, { overwrite: true, move: true, quota: this.quota });
   }
 
-  private deleteObject(name: string): Promise<boolean> {
-    return changeFiles(
-      this.env,
-      this.files,
-      { names: [name], bytes: 0 },
-      () => this.files.delete(name),
-      () => 0,
-    );
+  /** Deletes a file, or a folder with everything under it (1000 objects per R2 call), inside the quota. */
+  async remove(entry: DavEntry): Promise<void> {
+    if (entry.kind === "file") {
+      await this.quota.change([entry.name], 0, () => this.files.delete(entry.name));
+      return;
+    }
+    await this.folders.remove(entry.name, true, this.quota);
   }
 }

@@ -3,6 +3,7 @@ import type { PeerEnv } from "../env";
 import { HttpError } from "../http/errors";
 import { sha256Hex } from "../http/crypto";
 import type { FileStore } from "./files";
+import type { Quota } from "./folders";
 import type { TaskHistory } from "./history";
 import type { MemoryStore } from "./memory";
 import type { QuotaUsage, ReserveRequest } from "./storageQuota";
@@ -160,6 +161,19 @@ export async function storePart<T>(env: PeerEnv, uploadId: string, part: number,
 export async function abortedUpload(env: PeerEnv, uploadId: string): Promise<void> {
   const group = await digestOf("upload", uploadId);
   await settle("release", () => counterOf(env).releaseGroup(group));
+}
+
+/**
+ * The storage quota as a copy, a move or a folder delete counts against it: every byte copied
+ * counts like an upload, exactly (`changeFiles` holds the destination name); a batch delete
+ * frees the listed sizes.
+ */
+export function fileQuota(env: PeerEnv, files: FileStore): Quota {
+  return {
+    change: (names, bytes, write) => changeFiles(env, files, { names, bytes }, write),
+    // No names are held for a batch of up to 1000: the sizes listed are what it frees.
+    freed: (bytes, write) => changeFiles(env, files, { names: [], bytes: 0 }, write, () => -bytes),
+  };
 }
 
 /** Bytes stored and reserved, as the counter knows them. */

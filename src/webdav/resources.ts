@@ -170,11 +170,9 @@ export async function copyOrMove(c: DavContext): Promise<Response> {
   await guardWrite(c, [{ name: to, deep: true, membership: true }, ...(move ? [{ name: c.name, deep: true, membership: true }] : [])]);
 
   if (target) await removeResource(c, target);
-  await c.tree.copy(source, to, depth === "infinity");
+  if (move) await c.tree.move(source, to);
+  else await c.tree.copy(source, to, depth === "infinity");
   await c.state.copyProps(c.name, to, move);
-  if (move) {
-    await c.tree.remove(source);
-    await c.state.dropLocks(c.name);
-  }
+  if (move) await c.state.dropLocks(c.name);
   return new Response(null, { status: target ? 204 : 201 });
 }
