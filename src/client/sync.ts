@@ -70,6 +70,11 @@ export interface SyncOptions extends CompareOptions {
   concurrency?: number;
   /** Lifetime of each signed link in pull mode (default 3600 s). */
   linkTtlSeconds?: number;
+  /**
+   * Stops starting new steps; those in flight end as they would (a Ctrl-C). `signal` (from
+   * `CompareOptions`) stops new steps too, and aborts those in flight.
+   */
+  stop?: AbortSignal;
   onProgress?: (progress: SyncProgress) => void;
   /** Called as each step ends, done or failed. */
   onOutcome?: (outcome: SyncOutcome) => void;
@@ -88,9 +93,9 @@ export interface SyncReport {
    * its new name has arrived (rclone's rule too). A rerun does them.
    */
   deletesSkipped: number;
-  /** The signal stopped the sync; what was not done is left for a rerun. */
+  /** `stop` or `signal` stopped the sync; what was not done is left for a rerun. */
   interrupted: boolean;
-  /** Steps never started because the signal stopped the sync. */
+  /** Steps never started because the sync was stopped. */
   notStarted: number;
 }
 
@@ -154,7 +159,7 @@ export async function planSync(a: PeerClient, b: PeerClient, options: SyncOption
  * Carries out a plan: copies `concurrency` at a time — pulled by B from a link A signs (no
  * byte through the caller), relayed through the caller (multipart for big files), or copied
  * inside the peer when A and B are one — each verified by SHA-256 on arrival; then the deletes,
- * only if every copy arrived. A step that fails does not stop the others. Aborting `signal`
+ * only if every copy arrived. A step that fails does not stop the others. Aborting `stop` or `signal`
  * stops taking new steps; a rerun (a new plan) moves only what is left.
  */
 export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, options: SyncOptions = {}): Promise<SyncReport> {
@@ -226,13 +231,14 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
     }
   };
 
+  const stopped = () => Boolean(options.signal?.aborted || options.stop?.aborted);
   progress();
-  report.notStarted = plan.copies.length - (await pool(plan.copies, concurrency, copy, options.signal));
+  report.notStarted = plan.copies.length - (await pool(plan.copies, concurrency, copy, stopped));
   if (plan.deletes.length > 0) {
-    if (report.failed.length > 0 || options.signal?.aborted) report.deletesSkipped = plan.deletes.length;
-    else report.notStarted += plan.deletes.length - (await pool(plan.deletes, concurrency, remove, options.signal));
+    if (report.failed.length > 0 || stopped()) report.deletesSkipped = plan.deletes.length;
+    else report.notStarted += plan.deletes.length - (await pool(plan.deletes, concurrency, remove, stopped));
   }
-  report.interrupted = options.signal?.aborted ?? false;
+  report.interrupted = stopped();
   return report;
 }
 
@@ -309,11 +315,11 @@ async function copyOne(
   return mode;
 }
 
-/** Runs `work` on each item, `concurrency` at a time, until `signal` stops it; resolves to how many were started. */
-async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>, signal?: AbortSignal): Promise<number> {
+/** Runs `work` on each item, `concurrency` at a time, until `stopped`; resolves to how many were started. */
+async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>, stopped: () => boolean): Promise<number> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length && !signal?.aborted) await work(items[next++] as T);
+    while (next < items.length && !stopped()) await work(items[next++] as T);
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   return next;

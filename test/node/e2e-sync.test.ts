@@ -281,6 +281,30 @@ describe("edgepeer sync", () => {
   });
 });
 
+describe("Ctrl-C", () => {
+  it("stops starting new files, lets those in flight end, prints the summary; a rerun moves the rest", async () => {
+    const args = [...N, "sync", "--from", "peer1", "--to", "peer2", "--prefix", "photos", "--as", "ctrl-c/photos", "--concurrency", "1"];
+    const running = cli(args);
+    let ended = false;
+    void running.then(() => (ended = true));
+    await waitFor(async () => ended || (await listing("peer2", "ctrl-c/")).size >= 20, 120_000, "copies arriving");
+    expect(ended, "the sync ended before it could be interrupted").toBe(false);
+    running.child.kill("SIGINT");
+    const stopped = await running;
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toBe("note: interrupted; run again to move what is left.\n");
+    const copied = Number(/^copied (\d+) \(/.exec(stopped.stdout.toString())?.[1]);
+    expect(copied).toBeGreaterThanOrEqual(20);
+    expect(copied).toBeLessThan(300);
+    // What was reported copied is there whole: nothing half-written, nothing in flight left out.
+    expect((await listing("peer2", "ctrl-c/")).size).toBe(copied);
+
+    const rerun = await cli([...args.slice(0, -2), "--json"]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(JSON.parse(rerun.stdout.toString())).toMatchObject({ copied: 300 - copied, identical: copied, failed: [] });
+  });
+});
+
 describe("tokens", () => {
   it("--to-token gives B its own token (a network file without B's), and a wrong one is a clear 401", async () => {
     const network = JSON.parse(await readFile(net.file, "utf8")) as { peers: { name: string; token: string }[] };

@@ -131,7 +131,7 @@ export async function runPlan(
   try {
     return await applySync(a, b, plan, {
       ...options,
-      signal: stop.signal,
+      stop: stop.signal,
       onProgress: (p) => bar.update(p.bytes.done, `${p.files.done}/${p.files.total} files`),
     });
   } finally {
