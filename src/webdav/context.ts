@@ -53,10 +53,12 @@ export async function guardWrite(c: DavContext, targets: WriteTarget[]): Promise
 
 /** 412 unless the `If:` lists hold for the resources they name. */
 export async function checkIf(c: DavContext, lists: IfList[]): Promise<void> {
-  const names = new Map<string | null, string>();
-  for (const list of lists)
-    if (!names.has(list.resource)) names.set(list.resource, list.resource === null ? c.name : nameOfUrl(list.resource, c.request));
-  const unique = [...new Set(names.values())];
+  // A tag naming no resource of this peer (another host, outside /dav/) has no lock and no etag here.
+  const names = new Map<string | null, string | null>();
+  for (const list of lists) {
+    if (!names.has(list.resource)) names.set(list.resource, list.resource === null ? c.name : ownName(list.resource, c.request));
+  }
+  const unique = [...new Set(names.values())].filter((n): n is string => n !== null);
   const needEtags = lists.some((l) => l.conditions.some((cond) => "etag" in cond));
   const [locks, etags] = await Promise.all([
     c.state.locksOn(unique),
@@ -64,8 +66,18 @@ export async function checkIf(c: DavContext, lists: IfList[]): Promise<void> {
   ]);
   const etagOf = new Map(etags.map(([n, entry]) => [n, entry?.kind === "file" ? entry.etag : null]));
   const holds = ifHolds(lists, (resource) => {
-    const name = names.get(resource) ?? c.name;
+    const name = names.get(resource);
+    if (name === null || name === undefined) return { etag: null, tokens: [] };
     return { etag: etagOf.get(name) ?? null, tokens: (locks[name] ?? []).map((l) => l.token) };
   });
   if (!holds) throw new HttpError("precondition_failed", "The If header's conditions do not hold for this resource.");
+}
+
+/** The name an `If:` resource tag stands for on this peer, or null when it is not one of ours. */
+function ownName(tag: string, request: Request): string | null {
+  try {
+    return nameOfUrl(tag, request);
+  } catch {
+    return null;
+  }
 }

@@ -377,6 +377,17 @@ describe("WebDAV LOCK and UNLOCK", () => {
     expect(await res.text()).toMatch(/<D:timeout>Second-60480\d<\/D:timeout>/);
   });
 
+  it("evaluates an If list tagged with another server's resource (no lock there), not a 400", async () => {
+    await dav("PUT", "/dav/tagged.txt", { body: "t" });
+    const elsewhere = await dav("PUT", "/dav/tagged.txt", { body: "u", headers: { if: "<http://other.example/dav/x> (<urn:uuid:x>)" } });
+    expect(elsewhere.status).toBe(412);
+    const either = await dav("PUT", "/dav/tagged.txt", {
+      body: "u",
+      headers: { if: `<http://other.example/dav/x> (<urn:uuid:x>) <${BASE}/dav/tagged.txt> (Not <DAV:no-lock>)` },
+    });
+    expect(either.status).toBe(204);
+  });
+
   it("answers 412 when an If etag does not match", async () => {
     await dav("PUT", "/dav/etag.txt", { body: "e" });
     const etag = (await dav("HEAD", "/dav/etag.txt")).headers.get("etag");
