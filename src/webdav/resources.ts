@@ -23,25 +23,40 @@ export function options(): Response {
   });
 }
 
-/** `GET`/`HEAD`: a file as /api/files serves it (Range, ETag); a folder as a small HTML index. */
+/**
+ * `GET`/`HEAD`: a file as /api/files serves it (Range, ETag); a folder as a small HTML index,
+ * streamed a listing page at a time (a large folder never sits whole in memory).
+ */
 export async function get(c: DavContext): Promise<Response> {
   c.access.require("read", c.name);
   const entry = await c.tree.stat(c.name);
   if (!entry) throw notFound(`No file or folder "${c.name}".`);
   c.access.require("read", c.name, entry.kind);
   if (entry.kind === "file") return serveFile(c.request, c.env, c.name);
-  const rows: string[] = [];
-  for await (const page of c.tree.children(c.name)) {
-    for (const child of page) {
-      const label = child.name.slice(c.name === "" ? 0 : c.name.length + 1) + (child.kind === "folder" ? "/" : "");
-      rows.push(`<li><a href="${escapeHtml(hrefOf(child.name, child.kind === "folder"))}">${escapeHtml(label)}</a></li>`);
-    }
-  }
+  const headers = { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'; sandbox" };
+  if (c.request.method === "HEAD") return new Response(null, { headers });
   const title = escapeHtml(hrefOf(c.name, true));
-  const html = `<!doctype html><meta charset="utf-8"><title>${title}</title><h1>${title}</h1><ul>${rows.join("")}</ul>`;
-  return new Response(c.request.method === "HEAD" ? null : html, {
-    headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'; sandbox" },
+  const pages = c.tree.children(c.name);
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(`<!doctype html><meta charset="utf-8"><title>${title}</title><h1>${title}</h1><ul>`));
+    },
+    async pull(controller) {
+      const page = await pages.next();
+      if (page.done) {
+        controller.enqueue(encoder.encode("</ul>"));
+        controller.close();
+        return;
+      }
+      const rows = page.value.map((child) => {
+        const label = child.name.slice(c.name === "" ? 0 : c.name.length + 1) + (child.kind === "folder" ? "/" : "");
+        return `<li><a href="${escapeHtml(hrefOf(child.name, child.kind === "folder"))}">${escapeHtml(label)}</a></li>`;
+      });
+      controller.enqueue(encoder.encode(rows.join("")));
+    },
   });
+  return new Response(body, { headers });
 }
 
 /** The body's length: `Content-Length`, else Finder's `X-Expected-Entity-Length`, else unknown (null). */

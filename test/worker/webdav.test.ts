@@ -144,6 +144,17 @@ describe("WebDAV PUT and GET", () => {
     expect(await env.FILES.head("short.txt")).toBeNull();
   });
 
+  it("serves a folder as an HTML index of its members, links escaped and percent-encoded", async () => {
+    await dav("MKCOL", "/dav/index");
+    await dav("PUT", `/dav/index/${encodeURIComponent("<b>&.txt")}`, { body: "x" });
+    await dav("MKCOL", "/dav/index/sub");
+    const res = await dav("GET", "/dav/index/");
+    expect(res.headers.get("content-type")).toContain("text/html");
+    const html = await res.text();
+    expect(html).toContain(`<a href="/dav/index/%3Cb%3E%26.txt">&lt;b&gt;&amp;.txt</a>`);
+    expect(html).toContain(`<a href="/dav/index/sub/">sub/</a>`);
+  });
+
   it("answers 409 to a PUT into a folder that does not exist", async () => {
     const res = await dav("PUT", "/dav/no-such-folder/x.txt", { body: "x" });
     expect(res.status).toBe(409);
