@@ -1,6 +1,7 @@
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten-core";
 import { utf8Length } from "../storage/names";
 import type { TaskLimits } from "./limits";
+import { POLLS_PER_CHECK, PollCounter } from "./polls";
 import { discardQuickjs, quickjs } from "./quickjs";
 
 /** What running a program produced: the result as JSON text, or why it failed. */
@@ -102,22 +103,64 @@ const PRELUDE = String.raw`(() => {
   };
 })()`;
 
-/** Interrupt checks left to describe a thrown value once the program's budget is spent. */
+/** Interrupt checks and milliseconds left to describe a thrown value (a hostile getter cannot loop forever). */
 const DESCRIBE_BUDGET = 200;
+const DESCRIBE_MS = 100;
+
+/**
+ * Polls between two looks at the budget and the clock (QuickJS's own interval is 10,000):
+ * doubling while each stretch is quick, up to `POLL_SLICE_MAX` (a look every poll would slow
+ * a tight loop several times); back to 1 after a stretch of `SLOW_STRETCH_MS` or more — a
+ * built-in working on big data — so the clock is read between two such calls. A program
+ * that turns slow all at once can overrun by at most `POLL_SLICE_MAX` slow calls.
+ */
+const POLL_SLICE_MAX = 256;
+const SLOW_STRETCH_MS = 4;
+
+/**
+ * After a run of `LONG_RUN_MS` or more, the next task waits a tenth of that run (at least
+ * `YIELD_MIN_MS`, at most `YIELD_MAX_MS`): requests that queued behind the run (health,
+ * reads; each takes several turns of the event loop through Miniflare's entry worker) are
+ * answered before another task takes the isolate. Short runs never make anyone wait. Each
+ * task waits on its own timer (workerd refuses a promise of one request being resolved from
+ * another's context).
+ */
+const LONG_RUN_MS = 50;
+const YIELD_MIN_MS = 20;
+const YIELD_MAX_MS = 100;
+let yieldUntil = 0;
+
+async function waitForTurn(): Promise<void> {
+  for (let wait = yieldUntil - Date.now(); wait > 0; wait = yieldUntil - Date.now()) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+/**
+ * What one promise job is charged, in polls: an `await` resumes in a few polls but costs
+ * about as much time as 40 polls of a tight loop (measured in workerd: ~660 jobs/ms against
+ * ~28,000 polls/ms), so a loop of awaits spends its budget as fast as a loop of branches.
+ */
+const POLLS_PER_JOB = 50;
+/** Promise jobs run between two looks at the budget. */
+const JOB_SLICE = 256;
 
 /**
  * Runs one task in a fresh QuickJS runtime and context: no host object, no network, no
  * storage, no timers reach the program, only the language's own built-ins. Synchronous: the
- * isolate does nothing else meanwhile, so the CPU budget is what keeps the peer answering.
+ * isolate does nothing else meanwhile, so the budget and the clock (`TaskLimits`) are what
+ * keep the peer answering.
  */
 export async function runTask(input: TaskInput, limits: TaskLimits): Promise<TaskOutcome> {
   const engine = await quickjs();
+  await waitForTurn();
+  const started = Date.now();
   let runtime: QuickJSRuntime | undefined;
   let context: QuickJSContext | undefined;
   try {
     runtime = engine.newRuntime();
     context = runtime.newContext();
-    return new Sandbox(runtime, context, limits).run(input);
+    return new Sandbox(runtime, context, limits, PollCounter.attach(engine, context)).run(input);
   } catch (err) {
     // The engine itself broke (a wasm trap, not the program): start over with a new instance.
     discardQuickjs();
@@ -136,29 +179,60 @@ export async function runTask(input: TaskInput, limits: TaskLimits): Promise<Tas
     } catch {
       discardQuickjs();
     }
+    const ended = Date.now();
+    const ran = ended - started;
+    if (ran >= LONG_RUN_MS) yieldUntil = Math.max(yieldUntil, ended + Math.min(YIELD_MAX_MS, Math.max(YIELD_MIN_MS, ran / 10)));
   }
 }
 
-/** One task's runtime: its budget, its captured helpers and every handle it must free. */
+/** One task's runtime: its budget, its clock, its captured helpers and every handle it must free. */
 class Sandbox {
-  private checks = 0;
-  private budget: number;
-  private exhausted = false;
+  /** Polls counted so far (promise jobs included), and the most allowed. */
+  private polls = 0;
+  private pollBudget: number;
+  /** `Date.now()` past which the task stops (it never passes where the clock stands still). */
+  private deadline: number;
+  /** Polls the interrupt counter was last set to run before the next call of the handler. */
+  private slice = POLLS_PER_CHECK;
+  /** When the handler last ran. */
+  private lastLook = Date.now();
+  /** Which limit stopped the task, once one has. */
+  private stopped: "budget" | "time" | null = null;
   private readonly handles: QuickJSHandle[] = [];
 
   constructor(
     private readonly rt: QuickJSRuntime,
     private readonly vm: QuickJSContext,
     private readonly limits: TaskLimits,
+    counter: PollCounter | null,
   ) {
-    this.budget = limits.cpuBudget;
+    this.pollBudget = limits.cpuBudget * POLLS_PER_CHECK;
+    this.deadline = Date.now() + limits.timeMs;
     rt.setMemoryLimit(limits.memoryBytes);
     rt.setMaxStackSize(limits.stackBytes);
+    // A new context's counter is 0: the handler runs at the first poll and sets the slice then.
+    if (counter) this.slice = 1;
     rt.setInterruptHandler(() => {
-      this.checks++;
-      if (this.checks > this.budget) this.exhausted = true;
-      return this.checks > this.budget;
+      this.polls += this.slice;
+      const now = Date.now();
+      // QuickJS has just reset the counter to its own interval: set ours (checked, see PollCounter).
+      if (counter?.read() === POLLS_PER_CHECK) {
+        this.slice = now - this.lastLook >= SLOW_STRETCH_MS ? 1 : Math.min(this.slice * 2, POLL_SLICE_MAX);
+        counter.set(this.slice);
+      } else {
+        this.slice = POLLS_PER_CHECK;
+      }
+      this.lastLook = now;
+      return this.overLimit();
     });
+  }
+
+  /** Whether the budget or the clock has run out; remembers which first. */
+  private overLimit(): boolean {
+    if (this.stopped) return true;
+    if (this.polls > this.pollBudget) this.stopped = "budget";
+    else if (Date.now() > this.deadline) this.stopped = "time";
+    return this.stopped !== null;
   }
 
   run(input: TaskInput): TaskOutcome {
@@ -185,7 +259,7 @@ class Sandbox {
 
     const fn = this.eval(`typeof ${input.function} === "function" ? ${input.function} : undefined`, "lookup.js");
     if ("error" in fn || this.vm.typeof(fn.value) !== "function") {
-      if ("error" in fn && this.exhausted) return this.failure(fn.error, "", describe);
+      if ("error" in fn && this.stopped) return this.failure(fn.error, "", describe);
       return { status: "failed", error: `The program defines no function "${input.function}".` };
     }
 
@@ -195,7 +269,7 @@ class Sandbox {
 
     const settled = this.settle(returned.value, input.function);
     if ("error" in settled) return this.failure(settled.error, "", describe);
-    if ("pending" in settled) return { status: "failed", error: settled.pending };
+    if ("pending" in settled) return settled.pending === null ? this.stoppedOutcome() : { status: "failed", error: settled.pending };
 
     const json = this.call(toJson, settled.value);
     if ("error" in json) return this.failure(json.error, "The result could not be turned into JSON", describe);
@@ -222,17 +296,23 @@ class Sandbox {
     return out;
   }
 
-  /** A returned promise is run to completion with its microtasks (there are no timers to wait for). */
-  private settle(value: QuickJSHandle, fnName: string): { value: QuickJSHandle } | { error: QuickJSHandle } | { pending: string } {
+  /**
+   * A returned promise is run to completion with its microtasks (there are no timers to wait
+   * for), a slice of jobs at a time, each job charged to the budget. `pending: null` when a
+   * limit stopped it between slices.
+   */
+  private settle(value: QuickJSHandle, fnName: string): { value: QuickJSHandle } | { error: QuickJSHandle } | { pending: string | null } {
     let state = this.vm.getPromiseState(value);
     if (state.type === "fulfilled" && state.notAPromise) return { value };
     for (;;) {
       if (state.type === "fulfilled") return { value: this.keep(state.value) };
       if (state.type === "rejected") return { error: this.keep(state.error) };
-      const jobs = this.rt.executePendingJobs();
+      const jobs = this.rt.executePendingJobs(JOB_SLICE);
       if (jobs.error) return { error: this.keep(jobs.error) };
       const ran = jobs.value;
+      this.polls += ran * POLLS_PER_JOB;
       state = this.vm.getPromiseState(value);
+      if (state.type === "pending" && this.overLimit()) return { pending: null };
       if (state.type === "pending" && ran === 0) {
         return { pending: `The promise returned by "${fnName}" never settled (the sandbox has no timers or I/O).` };
       }
@@ -260,12 +340,7 @@ class Sandbox {
    * loop forever).
    */
   private failure(error: QuickJSHandle, context: string, describe?: QuickJSHandle): TaskOutcome {
-    if (this.exhausted) {
-      return {
-        status: "failed",
-        error: `The task ran past its CPU budget of ${this.limits.cpuBudget} interrupt checks (TASK_CPU_BUDGET or timeoutMs) and was stopped.`,
-      };
-    }
+    if (this.stopped) return this.stoppedOutcome();
     const text = describe ? this.describe(describe, error) : null;
     if (text === null ? this.nearMemoryLimit() : /\bout of memory\b/i.test(text)) {
       return {
@@ -283,6 +358,20 @@ class Sandbox {
     return { status: "failed", error: context ? `${context}: ${message}` : message };
   }
 
+  /** The failed task of a program a limit stopped. */
+  private stoppedOutcome(): TaskOutcome {
+    if (this.stopped === "time") {
+      return {
+        status: "failed",
+        error: `The task ran past its time limit of ${this.limits.timeMs} ms (TASK_TIME_MS) and was stopped.`,
+      };
+    }
+    return {
+      status: "failed",
+      error: `The task ran past its CPU budget of ${this.limits.cpuBudget} interrupt checks (TASK_CPU_BUDGET or timeoutMs) and was stopped.`,
+    };
+  }
+
   private nearMemoryLimit(): boolean {
     const usage = this.rt.computeMemoryUsage();
     try {
@@ -294,7 +383,8 @@ class Sandbox {
   }
 
   private describe(describe: QuickJSHandle, error: QuickJSHandle): string | null {
-    this.budget = this.checks + DESCRIBE_BUDGET;
+    this.pollBudget = this.polls + DESCRIBE_BUDGET * POLLS_PER_CHECK;
+    this.deadline = Date.now() + DESCRIBE_MS;
     const r = this.call(describe, error);
     if ("error" in r || this.vm.typeof(r.value) !== "string") return null;
     return this.vm.getString(r.value);

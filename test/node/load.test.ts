@@ -153,3 +153,38 @@ describe("one peer under concurrent load", () => {
     expect(task).toMatchObject({ status: "succeeded", result: 5 });
   });
 });
+
+/** Programs that would run forever, each in its own way (docs/tasks.md, Limits). */
+const RUNAWAYS = {
+  "a loop of awaits": "async function main() { for (;;) await null; }",
+  "a loop of indexOf over 16 MiB": "function main() { const s = 'x'.repeat(16 << 20); for (;;) s.indexOf('y'); }",
+  "a plain endless loop": "function main() { for (;;) {} }",
+  "an allocation that never stops": "function main() { const a = []; for (;;) a.push('x'.repeat(1000)); }",
+};
+
+describe("runaway tasks", () => {
+  it("four runaways at once each end as a failed record, and health answers within 2 s throughout", async () => {
+    let running = true;
+    const runs = Promise.all(Object.values(RUNAWAYS).map((program) => peer.runTask({ program, cache: false }))).finally(() => {
+      running = false;
+    });
+    // Health, one request after another, for as long as any runaway runs.
+    const waits: number[] = [];
+    while (running) {
+      const started = performance.now();
+      expect((await peer.health()).peer).toBe("peer1");
+      waits.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const answers = await runs;
+    for (const [i, answer] of answers.entries()) {
+      const name = Object.keys(RUNAWAYS)[i]!;
+      expect(answer.status, name).toBe("failed");
+      expect(answer.error, name).toMatch(/^The task ran past its (time limit|CPU budget)|^The task ran out of memory/);
+      expect((await peer.getTask(answer.id)).status, name).toBe("failed");
+    }
+    expect(waits.length).toBeGreaterThan(0);
+    // The behavioural bound of the issue (#11), not a speed benchmark: a task never holds the peer for 2 s.
+    expect(Math.max(...waits)).toBeLessThan(2000);
+  }, 120_000);
+});

@@ -3,6 +3,8 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { ResultCache, taskHash } from "../../src/storage/cache";
 import { cacheKey } from "../../src/storage/keys";
 import { canonicalJson } from "../../src/tasks/canonical";
+import { taskLimits } from "../../src/tasks/limits";
+import { runTask } from "../../src/tasks/sandbox";
 import type { TaskAnswer as Answer } from "../../src/tasks/execute";
 import { call, errorOf } from "../support/http";
 
@@ -222,6 +224,37 @@ describe("limits", () => {
     const body = await runFresh("function main() { throw { get message() { for (;;) {} } }; }");
     expect(body.status).toBe("failed");
     expect(body.error).toMatch(/CPU budget|cannot be described/);
+  });
+
+  it("charges promise jobs to the CPU budget: a loop of awaits is stopped like a loop of branches", async () => {
+    // 100,000 awaits are ~600,000 polls, well inside 150 checks (1.5 M polls), but as much
+    // work as ~5 M polls of a plain loop: counted by jobs, they spend the budget.
+    const program = "async function main() { for (let i = 0; i < 100000; i++) await null; return 'done'; }";
+    const body = await run({ program, timeoutMs: 10, cache: false });
+    expect(body).toMatchObject({
+      status: "failed",
+      error: expect.stringMatching(/^The task ran past its CPU budget of 150 interrupt checks/),
+    });
+  });
+
+  it("stops a loop of slow built-in calls at TASK_TIME_MS, where the clock moves", async () => {
+    // Each indexOf over 4 MiB is one poll of the interpreter and milliseconds of native work:
+    // invisible to the budget, seen by the clock (checked every 100 polls, not QuickJS's 10,000).
+    const program = "function main() { const s = 'x'.repeat(4 << 20); for (let i = 0; i < 5000; i++) s.indexOf('y'); return 1; }";
+    const limits = { ...taskLimits(env), timeMs: 300 };
+    const outcome = await runTask({ program, function: "main", argsJson: "[]" }, limits);
+    expect(outcome).toEqual({ status: "failed", error: "The task ran past its time limit of 300 ms (TASK_TIME_MS) and was stopped." });
+  });
+
+  it("stops a loop of awaits at TASK_TIME_MS too", async () => {
+    const program = "async function main() { for (;;) await null; }";
+    const limits = { ...taskLimits(env), timeMs: 300 };
+    const outcome = await runTask({ program, function: "main", argsJson: "[]" }, limits);
+    expect(outcome).toEqual({ status: "failed", error: "The task ran past its time limit of 300 ms (TASK_TIME_MS) and was stopped." });
+  });
+
+  it("defaults TASK_TIME_MS to 1000", () => {
+    expect(taskLimits({ ...env, TASK_TIME_MS: undefined }).timeMs).toBe(1000);
   });
 
   it("shrinks the CPU budget with timeoutMs", async () => {
