@@ -52,6 +52,7 @@ const workerProject = {
             durableObjects: {
               QUOTA: { className: "StorageQuota", useSQLite: true },
               DAV_STATE: { className: "DavState", useSQLite: true },
+              ACCESS: { className: "AccessRegistry", useSQLite: true },
             },
             bindings: {
               PEER_NAME: "peer2",

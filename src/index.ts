@@ -1,4 +1,24 @@
+import {
+  ANY_TOKEN,
+  PEER_ONLY,
+  PUBLIC,
+  fileInBody,
+  fileInPath,
+  fileInQuery,
+  folderInBody,
+  folderInPath,
+  memory,
+  memoryKeyInPath,
+  needs,
+  prefixInQuery,
+  read,
+  orLink,
+  remove,
+  tasks,
+  write,
+} from "./access/scope";
 import type { PeerEnv } from "./env";
+import { createToken, listShares, listTokens, revokeShare, revokeToken } from "./handlers/access";
 import { deleteFile, getFile, listFiles, putFile } from "./handlers/files";
 import { copyFileRoute, copyFolderRoute, createFolder, deleteFolder, moveFileRoute, moveFolderRoute } from "./handlers/folders";
 import { health, peers } from "./handlers/health";
@@ -9,7 +29,7 @@ import { stats } from "./handlers/stats";
 import { clearCache, clearTasks, getCache, getTask, listTasks, postBatch, postTask } from "./handlers/tasks";
 import { uiAsset, uiShell } from "./handlers/ui";
 import { abortUpload, completeUpload, createUpload, uploadPart } from "./handlers/uploads";
-import { withAuth } from "./http/auth";
+import { guard } from "./http/auth";
 import { withCorsHeaders, withCorsPreflight } from "./http/cors";
 import { renderError } from "./http/errors";
 import { withCommonHeaders } from "./http/headers";
@@ -19,46 +39,62 @@ import type { ReplicationMessage } from "./replication/enqueue";
 import { reconcileAll } from "./replication/reconcile";
 import { davOptions, webdav } from "./webdav";
 
-/** Every route of the peer (the contract: docs/api.md). */
+// Where a route's names come from, for its scope (src/access/scope.ts).
+const file = fileInPath();
+const listing = prefixInQuery();
+const upload = fileInQuery();
+const key = memoryKeyInPath();
+const folder = folderInPath();
+
+/** Every route of the peer (the contract: docs/api.md), and who may call it. */
 const routes: RouteTable<PeerEnv> = [
-  ["/api/health", { GET: health }],
-  ["/api/peers", { GET: peers }],
-  ["/api/stats", { GET: stats }],
+  ["/api/health", { GET: health }, PUBLIC],
+  ["/api/peers", { GET: peers }, ANY_TOKEN],
+  ["/api/stats", { GET: stats }, PEER_ONLY],
 
-  ["/api/files", { GET: listFiles }],
-  ["/api/files/:name+/share", { POST: shareFile }],
-  ["/api/files/:name+/pull", { POST: pullFile }],
-  ["/api/files/:name+/copy", { POST: copyFileRoute }],
-  ["/api/files/:name+/move", { POST: moveFileRoute }],
-  ["/api/files/:name+", { GET: getFile, HEAD: getFile, PUT: putFile, DELETE: deleteFile }],
+  ["/api/files", { GET: listFiles }, needs(read(listing))],
+  ["/api/files/:name+/share", { POST: shareFile }, needs(read(file))],
+  ["/api/files/:name+/pull", { POST: pullFile }, needs(write(file))],
+  ["/api/files/:name+/copy", { POST: copyFileRoute }, needs(read(file), write(fileInBody("to")))],
+  ["/api/files/:name+/move", { POST: moveFileRoute }, needs(read(file), remove(file), write(fileInBody("to")))],
+  [
+    "/api/files/:name+",
+    { GET: getFile, HEAD: getFile, PUT: putFile, DELETE: deleteFile },
+    { GET: orLink(read(file)), HEAD: orLink(read(file)), PUT: orLink(write(file)), DELETE: orLink(remove(file)) },
+  ],
 
-  ["/api/folders", { POST: createFolder }],
-  ["/api/folders/:path+/copy", { POST: copyFolderRoute }],
-  ["/api/folders/:path+/move", { POST: moveFolderRoute }],
-  ["/api/folders/:path+", { DELETE: deleteFolder }],
+  ["/api/folders", { POST: createFolder }, needs(write(folderInBody("path")))],
+  ["/api/folders/:path+/copy", { POST: copyFolderRoute }, needs(read(folder), write(folderInBody("to")))],
+  ["/api/folders/:path+/move", { POST: moveFolderRoute }, needs(read(folder), remove(folder), write(folderInBody("to")))],
+  ["/api/folders/:path+", { DELETE: deleteFolder }, needs(remove(folder))],
 
-  ["/api/uploads", { POST: createUpload }],
-  ["/api/uploads/:uploadId/parts/:n", { PUT: uploadPart }],
-  ["/api/uploads/:uploadId/complete", { POST: completeUpload }],
-  ["/api/uploads/:uploadId", { DELETE: abortUpload }],
+  ["/api/uploads", { POST: createUpload }, needs(write(fileInBody("name")))],
+  ["/api/uploads/:uploadId/parts/:n", { PUT: uploadPart }, needs(write(upload))],
+  ["/api/uploads/:uploadId/complete", { POST: completeUpload }, needs(write(upload))],
+  ["/api/uploads/:uploadId", { DELETE: abortUpload }, needs(write(upload))],
 
-  ["/api/memory", { GET: listMemory }],
-  ["/api/memory/:key+", { GET: getMemory, PUT: putMemory, DELETE: deleteMemory }],
+  ["/api/memory", { GET: listMemory }, needs(memory(listing))],
+  ["/api/memory/:key+", { GET: getMemory, PUT: putMemory, DELETE: deleteMemory }, needs(memory(key))],
 
-  ["/api/tasks", { GET: listTasks, POST: postTask, DELETE: clearTasks }],
-  ["/api/tasks/batch", { POST: postBatch }],
-  ["/api/tasks/:id", { GET: getTask }],
-  ["/api/cache", { GET: getCache, DELETE: clearCache }],
+  ["/api/tasks", { GET: listTasks, POST: postTask, DELETE: clearTasks }, needs(tasks)],
+  ["/api/tasks/batch", { POST: postBatch }, needs(tasks)],
+  ["/api/tasks/:id", { GET: getTask }, needs(tasks)],
+  ["/api/cache", { GET: getCache, DELETE: clearCache }, needs(tasks)],
 
-  ["/api/replication", { GET: listRules }],
-  ["/api/replication/:id/reconcile", { POST: reconcileNow }],
-  ["/api/replication/:id", { PUT: putRule, DELETE: deleteRule }],
+  ["/api/replication", { GET: listRules }, PEER_ONLY],
+  ["/api/replication/:id/reconcile", { POST: reconcileNow }, PEER_ONLY],
+  ["/api/replication/:id", { PUT: putRule, DELETE: deleteRule }, PEER_ONLY],
 
-  ["/", { GET: uiShell, HEAD: uiShell, OPTIONS: davOptions }],
-  ["/assets/:file", { GET: uiAsset, HEAD: uiAsset }],
+  ["/api/tokens", { GET: listTokens, POST: createToken }, PEER_ONLY],
+  ["/api/tokens/:id", { DELETE: revokeToken }, PEER_ONLY],
+  ["/api/shares", { GET: listShares }, PEER_ONLY],
+  ["/api/shares/:id", { DELETE: revokeShare }, PEER_ONLY],
+
+  ["/", { GET: uiShell, HEAD: uiShell, OPTIONS: davOptions }, PUBLIC],
+  ["/assets/:file", { GET: uiAsset, HEAD: uiAsset }, PUBLIC],
 ];
 
-/** Protocols with methods of their own, each served whole under its prefix. */
+/** Protocols with methods of their own, each served whole under its prefix (they call the guard's `authenticate`/`authorize`). */
 const mounts: MountTable<PeerEnv> = [
   ["/dav", webdav], // WebDAV, RFC 4918 classes 1 and 2 (docs/webdav.md)
 ];
@@ -66,7 +102,8 @@ const mounts: MountTable<PeerEnv> = [
 const answer = createRouter(
   routes,
   {
-    before: [withCorsPreflight, withAuth],
+    before: [withCorsPreflight],
+    guard,
     catch: renderError,
     finally: [withCorsHeaders, withCommonHeaders],
   },
@@ -81,6 +118,7 @@ export default {
 } satisfies ExportedHandler<PeerEnv, ReplicationMessage>;
 
 /** Durable Object classes (wrangler.toml binds them; docs/storage.md lists them). */
+export { AccessRegistry } from "./access/registry";
 export { ReplicationLedger } from "./replication/ledger";
 export { StorageQuota } from "./storage/storageQuota";
 export { DavState } from "./webdav";

@@ -2,6 +2,7 @@ import { Command as Commander, CommanderError, Option } from "commander";
 import { PeerError } from "../../src/client/index";
 import { type FlagKind, type FlagSpec, Flags, UsageError } from "./args";
 import type { Command } from "./command";
+import { shares, token } from "./commands/access";
 import * as files from "./commands/files";
 import * as info from "./commands/info";
 import * as memory from "./commands/memory";
@@ -31,6 +32,8 @@ export const COMMANDS: Command[] = [
   files.listFiles,
   files.deleteFile,
   files.share,
+  shares,
+  token,
   files.findFile,
   transfer,
   check,

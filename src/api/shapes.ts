@@ -47,7 +47,39 @@ export const FolderDeleted = z.strictObject({ deleted: count });
 /** What a folder copy or move moved. */
 export const CopyTotals = z.strictObject({ files: count, bytes: count });
 
-export const ShareLink = z.strictObject({ url: z.url(), expires: isoTime });
+/** A new share link: `id` names it in `GET /api/shares` and `DELETE /api/shares/{id}`. */
+export const ShareLink = z.strictObject({ url: z.url(), expires: isoTime, id: z.string() });
+/** A share link as `GET /api/shares` lists it (never its URL or password). */
+export const ShareInfo = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  expires: isoTime,
+  downloads: count,
+  maxDownloads: count.nullable(),
+  password: z.boolean(),
+});
+export const ShareList = z.strictObject({ shares: z.array(ShareInfo) });
+
+const tokenOps = z.array(z.enum(["read", "write", "delete", "memory", "tasks"]));
+/** A scoped token as `GET /api/tokens` lists it (never the secret). */
+export const TokenInfo = z.strictObject({
+  id: z.string(),
+  ops: tokenOps,
+  prefix: z.string(),
+  expires: isoTime.nullable(),
+  label: z.string(),
+  created: isoTime,
+});
+export const TokenList = z.strictObject({ tokens: z.array(TokenInfo) });
+/** A freshly minted token: the only answer that carries `token`. */
+export const TokenCreated = z.strictObject({
+  id: z.string(),
+  token: z.string(),
+  ops: tokenOps,
+  prefix: z.string(),
+  expires: isoTime.nullable(),
+  label: z.string(),
+});
 
 export const UploadCreated = z.strictObject({ uploadId: z.string().min(1), name: z.string() });
 export const UploadPart = z.strictObject({ part: z.int().min(1), etag: z.string().min(1) });
@@ -162,6 +194,11 @@ export const ANSWERS = {
   "GET /api/tasks/{id}": TaskRecord,
   "GET /api/cache": CacheInfo,
   "DELETE /api/cache": "empty",
+  "GET /api/tokens": TokenList,
+  "POST /api/tokens": TokenCreated,
+  "DELETE /api/tokens/{id}": "empty",
+  "GET /api/shares": ShareList,
+  "DELETE /api/shares/{id}": "empty",
   "GET /api/replication": ReplicationRules,
   "POST /api/replication/{id}/reconcile": ReconcileStarted,
   "PUT /api/replication/{id}": ReplicationRule,

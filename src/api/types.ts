@@ -19,6 +19,14 @@ export type FolderCreated = z.infer<typeof shapes.FolderCreated>;
 export type FolderDeleted = z.infer<typeof shapes.FolderDeleted>;
 export type CopyTotals = z.infer<typeof shapes.CopyTotals>;
 export type ShareLink = z.infer<typeof shapes.ShareLink>;
+/** A share link as listed (never its URL or password). */
+export type ShareInfo = z.infer<typeof shapes.ShareInfo>;
+export type ShareList = z.infer<typeof shapes.ShareList>;
+/** A scoped token as listed (never its secret). */
+export type TokenInfo = z.infer<typeof shapes.TokenInfo>;
+export type TokenList = z.infer<typeof shapes.TokenList>;
+/** A freshly minted scoped token, with its secret: shown once. */
+export type TokenCreated = z.infer<typeof shapes.TokenCreated>;
 export type UploadCreated = z.infer<typeof shapes.UploadCreated>;
 export type UploadPart = z.infer<typeof shapes.UploadPart>;
 /** A memory key and when it expires (ISO), or null for never. */

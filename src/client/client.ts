@@ -15,13 +15,18 @@ import type {
   ReplicationRuleInput,
   ReplicationRuleStatus,
   SearchPage,
+  ShareInfo,
   ShareLink,
+  ShareOptions,
   Stats,
   StoredFile,
   TaskPage,
   TaskRecord,
   TaskRequest,
   TaskResult,
+  TokenCreated,
+  TokenInfo,
+  TokenRequest,
   UploadCreated,
   UploadPart,
   ZipDownload,
@@ -347,9 +352,14 @@ export class PeerClient {
     await this.send("DELETE", filePath(name), { headers });
   }
 
-  /** `POST /api/files/{name}/share` — a signed GET link that needs no token until it expires. */
-  async shareFile(name: string, ttlSeconds?: number, signal?: AbortSignal): Promise<ShareLink> {
-    return this.json("POST", `${filePath(name)}/share`, { json: ttlSeconds === undefined ? {} : { ttl: ttlSeconds }, signal });
+  /**
+   * `POST /api/files/{name}/share` — a signed GET link to the file's current version that needs
+   * no token until it expires (a number: the TTL in seconds), optionally with a password and a
+   * download cap.
+   */
+  async shareFile(name: string, options: number | ShareOptions = {}, signal?: AbortSignal): Promise<ShareLink> {
+    const { signal: own, ...body } = typeof options === "number" ? { ttl: options } : options;
+    return this.json("POST", `${filePath(name)}/share`, { json: body, signal: own ?? signal });
   }
 
   /**
@@ -547,6 +557,35 @@ export class PeerClient {
   /** `DELETE /api/cache` */
   async clearCache(): Promise<void> {
     await this.send("DELETE", "/api/cache");
+  }
+
+  // --- access: scoped tokens and share links ----------------------------------------------
+
+  /** `POST /api/tokens` — mints a scoped token (peer token only); the answer is the only time its secret is shown. */
+  createToken(request: TokenRequest): Promise<TokenCreated> {
+    return this.json("POST", "/api/tokens", { json: request });
+  }
+
+  /** `GET /api/tokens` — every live scoped token, never its secret. */
+  async listTokens(): Promise<TokenInfo[]> {
+    return (await this.json<{ tokens: TokenInfo[] }>("GET", "/api/tokens")).tokens;
+  }
+
+  /** `DELETE /api/tokens/{id}` — revoked at once. */
+  async revokeToken(id: string): Promise<void> {
+    check(idProblem(id, "token id"));
+    await this.send("DELETE", `/api/tokens/${encodeURIComponent(id)}`);
+  }
+
+  /** `GET /api/shares` — every live share link (never its URL or password). */
+  async listShares(): Promise<ShareInfo[]> {
+    return (await this.json<{ shares: ShareInfo[] }>("GET", "/api/shares")).shares;
+  }
+
+  /** `DELETE /api/shares/{id}` — the link is 410 from then on. */
+  async revokeShare(id: string): Promise<void> {
+    check(idProblem(id, "share id"));
+    await this.send("DELETE", `/api/shares/${encodeURIComponent(id)}`);
   }
 
   // --- replication -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ export type {
   PeerRef,
   ReplicationRule as ReplicationRuleStatus,
   SearchPage,
+  ShareInfo,
   ShareLink,
   Stats,
   StoredFile,
@@ -23,9 +24,32 @@ export type {
   TaskRecord,
   TaskResult,
   TaskSummary,
+  TokenCreated,
+  TokenInfo,
   UploadCreated,
   UploadPart,
 } from "../api/types";
+
+/** What a scoped token may do: `POST /api/tokens`. */
+export interface TokenRequest {
+  ops: Array<"read" | "write" | "delete" | "memory" | "tasks">;
+  /** Every file name and memory key the token touches must start with it. */
+  prefix?: string;
+  /** Whole seconds until it expires; none: until revoked. */
+  ttl?: number;
+  label?: string;
+}
+
+/** How a share link is limited: `POST /api/files/{name}/share`. */
+export interface ShareOptions {
+  /** Seconds until the link expires (default 3600, at most 604800). */
+  ttl?: number;
+  /** Asked for by HTTP Basic (any user name); stored only as a slow hash. */
+  password?: string;
+  /** Downloads from byte 0 the link serves before it is 410. */
+  maxDownloads?: number;
+  signal?: AbortSignal;
+}
 
 /** What a GET or HEAD of a file says about it. */
 export interface FileInfo {

@@ -1,6 +1,7 @@
 import type { IRequest } from "itty-router";
 import type { FilePage, SearchPage, StoredFile } from "../api/types";
 import type { PeerEnv } from "../env";
+import { principalOf } from "../http/auth";
 import { bodyBrokenOff, watchedBody } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { json, noContent } from "../http/json";
@@ -108,7 +109,12 @@ export async function putFile(request: IRequest, env: PeerEnv): Promise<Response
   return json({ name: meta.name, size: meta.size, etag: meta.etag, sha256: meta.sha256 } satisfies StoredFile, 201);
 }
 
-/** `GET` and `HEAD /api/files/{name}` — Range, If-None-Match, If-Range. */
+const changed = () => new HttpError("gone", "The file changed or was deleted since this link was made.");
+
+/**
+ * `GET` and `HEAD /api/files/{name}` — Range, If-None-Match, If-Range. Through a share link,
+ * only the version the link was made for is served: any other is 410.
+ */
 export function getFile(request: IRequest, env: PeerEnv): Promise<Response> {
   return serveFile(request, env, fileNameOf(request));
 }
@@ -119,16 +125,18 @@ export async function serveFile(request: Request, env: PeerEnv, name: string): P
   const rangeHeader = request.headers.get("range");
   const ifNoneMatch = request.headers.get("if-none-match");
   const head = request.method === "HEAD";
+  const principal = principalOf(request);
+  const pinned = principal.kind === "link" ? principal.etag : undefined;
 
   // A plain GET is one R2 read; conditions and ranges need the size and etag first.
   if (!head && rangeHeader === null && ifNoneMatch === null) {
-    const found = await files.get(name);
-    if (!found) throw notFound(`No file "${name}".`);
+    const found = await readPinned(() => files.get(name, undefined, pinned), pinned);
+    if (!found) throw pinned ? changed() : notFound(`No file "${name}".`);
     return fileResponse(found.object, found.sha256, found.object.body, 200, request);
   }
 
   const found = await files.head(name);
-  if (!found) throw notFound(`No file "${name}".`);
+  if (!found || (pinned && found.object.etag !== pinned)) throw pinned ? changed() : notFound(`No file "${name}".`);
   const { object, sha256 } = found;
   if (etagMatches(ifNoneMatch, object.httpEtag)) {
     const headers = new Headers({ etag: object.httpEtag });
@@ -140,9 +148,19 @@ export async function serveFile(request: Request, env: PeerEnv, name: string): P
   const range = rangeApplies ? parseRange(rangeHeader, object.size) : null;
   if (head) return fileResponse(object, sha256, null, range ? 206 : 200, request, range);
 
-  const read = await files.get(name, range ?? undefined, object.etag);
-  if (!read) throw notFound(`No file "${name}".`);
+  const read = await readPinned(() => files.get(name, range ?? undefined, object.etag), pinned);
+  if (!read) throw pinned ? changed() : notFound(`No file "${name}".`);
   return fileResponse(object, sha256, read.object.body, range ? 206 : 200, request, range);
+}
+
+/** A read pinned to a share link's version: a version that changed meanwhile is 410, not 412. */
+async function readPinned<T>(read: () => Promise<T>, pinned: string | undefined): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (pinned && err instanceof HttpError && err.code === "precondition_failed") throw changed();
+    throw err;
+  }
 }
 
 function fileResponse(

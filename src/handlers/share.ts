@@ -1,5 +1,7 @@
 import type { IRequest } from "itty-router";
 import { z } from "zod";
+import { hashPassword } from "../access/passwords";
+import { accessRegistry, newAccessId } from "../access/registry";
 import { knownPeers, publicUrl } from "../config";
 import type { FileMeta, ShareLink } from "../api/types";
 import type { PeerEnv } from "../env";
@@ -14,18 +16,41 @@ import { claimedSha256, fileNameOf, fileStore, originOf } from "./files";
 const DEFAULT_TTL = 3600;
 const MAX_TTL = 604800;
 
-const shareBody = z.object({ ttl: z.number().int().min(1).max(MAX_TTL).default(DEFAULT_TTL) });
+const shareBody = z.object({
+  ttl: z.number().int().min(1).max(MAX_TTL).default(DEFAULT_TTL),
+  password: z.string().min(1).max(1024).optional(),
+  maxDownloads: z.number().int().min(1).max(1_000_000_000).optional(),
+});
 const pullBody = z.object({ from: z.string().min(1) });
 
-/** `POST /api/files/{name}/share` — a signed GET link that needs no token until it expires. */
+/**
+ * `POST /api/files/{name}/share` `{"ttl"?, "password"?, "maxDownloads"?}` — a signed GET link
+ * to the file's current version that needs no token until it expires. The link is recorded
+ * in the access registry (version, password hash, download cap), where it can be revoked.
+ */
 export async function shareFile(request: IRequest, env: PeerEnv): Promise<Response> {
   const name = fileNameOf(request);
-  const { ttl } = await readJson(request, shareBody);
-  if (!(await fileStore(env).head(name))) throw notFound(`No file "${name}".`);
-  const expires = Math.floor(Date.now() / 1000) + ttl;
-  // withAuth has already refused a peer without a token, unless AUTH = "none".
-  const url = await signShareLink(env.PEER_TOKEN ?? "", env.PEER_NAME, publicUrl(env, request), name, expires);
-  return json({ url, expires: new Date(expires * 1000).toISOString() } satisfies ShareLink);
+  const body = await readJson(request, shareBody);
+  const found = await fileStore(env).head(name);
+  if (!found) throw notFound(`No file "${name}".`);
+  const now = Math.floor(Date.now() / 1000);
+  const expires = now + body.ttl;
+  const id = newAccessId();
+  const added = await accessRegistry(env).addShare({
+    id,
+    name,
+    version: found.object.version,
+    etag: found.object.etag,
+    expires,
+    maxDownloads: body.maxDownloads ?? null,
+    downloads: 0,
+    password: body.password === undefined ? null : await hashPassword(body.password),
+    created: now,
+  });
+  if (!added) throw new HttpError("conflict", "This peer holds as many share links as it keeps; revoke some first.");
+  // The guard has already refused a peer without a token, unless AUTH = "none".
+  const url = await signShareLink(env.PEER_TOKEN ?? "", env.PEER_NAME, publicUrl(env, request), name, expires, { id });
+  return json({ url, expires: new Date(expires * 1000).toISOString(), id } satisfies ShareLink);
 }
 
 /**

@@ -1,18 +1,32 @@
 import type { IRequest } from "itty-router";
+import { passwordMatches } from "../access/passwords";
+import { accessRegistry, isAccessId } from "../access/registry";
+import { PEER, type Principal, type Scope, checkNeeds, readsBody } from "../access/scope";
+import { TOKEN_MARK, type TokenPrincipal, verifyToken } from "../access/tokens";
 import type { PeerEnv } from "../env";
+import { FileStore } from "../storage/files";
+import { jsonBodyOnce } from "./body";
 import { secretsEqual } from "./crypto";
 import { HttpError } from "./errors";
-import { decodeParam } from "./paths";
 import { urlOf } from "./routes";
 import { verifyShareLink } from "./shareLinks";
-
-const FILE_ROUTE = /^\/api\/files\/(.+)$/;
 
 /** Most distinct `Authorization` headers remembered as verified (clients write "Bearer" their own way). */
 const VERIFIED_MAX = 4;
 
 /** Headers that carried the peer's token, per isolate, for the token they were checked against. */
 let verified: { token: string; headers: string[] } = { token: "", headers: [] };
+
+const PRINCIPAL = Symbol("edgepeer.principal");
+
+/** Who the request speaks for, as the guard decided (the peer when the guard set nothing). */
+export function principalOf(request: Request): Principal {
+  return (request as Request & { [PRINCIPAL]?: Principal })[PRINCIPAL] ?? PEER;
+}
+
+function setPrincipal(request: Request, principal: Principal): void {
+  (request as Request & { [PRINCIPAL]?: Principal })[PRINCIPAL] = principal;
+}
 
 /**
  * Whether `presented` equals `known`, in time that depends on `known` alone: every code unit of
@@ -44,20 +58,27 @@ function rememberVerified(header: string, token: string): void {
   verified.headers.push(header);
 }
 
-/**
- * Router `before` stage. Public: the UI shell (anything outside /api/), `GET /api/health`,
- * and file GET/HEAD with a valid signed link. Everything else needs `Bearer PEER_TOKEN`.
- *
- * The token check hashes the presented token and compares digests (constant time whatever
- * its length); a header that passed is remembered, and the same header again is accepted by
- * a constant-time comparison with the remembered ones, without a digest or a promise.
- */
-export function withAuth(request: IRequest, env: PeerEnv): undefined | Promise<undefined> {
-  const url = urlOf(request);
-  const pathname = url.pathname;
-  if (!pathname.startsWith("/api/") || pathname === "/api/health" || request.method === "OPTIONS") return;
-  if (env.AUTH === "none") return;
+const unauthorized = (message: string, error?: string) =>
+  new HttpError("unauthorized", message, {
+    "www-authenticate": error ? `Bearer realm="edgepeer", error="${error}"` : 'Bearer realm="edgepeer"',
+  });
 
+/**
+ * The router's one guard: runs with the scope the route table declares for the matched
+ * route (src/index.ts), and decides who the request speaks for and whether it may go on.
+ * Handlers never check a scope themselves: what they see has passed here.
+ *
+ * - `public`: anyone. Everything else needs a token (401 without a valid one).
+ * - The peer token may do everything. Its check hashes the presented token and compares
+ *   digests (constant time whatever its length); a header that passed is remembered, and the
+ *   same header again is accepted by a constant-time comparison, without a digest or a promise.
+ * - A scoped token (src/access/tokens.ts) must be signed with this peer's key, unexpired and
+ *   still in the registry (revocation is immediate), and every need of the route must lie
+ *   within its operations and prefix, else 403.
+ * - A route marked `link` (file GET/HEAD) also accepts a signed share link in place of a token.
+ */
+export function guard(request: IRequest, env: PeerEnv, scope: Scope): undefined | Promise<undefined> {
+  if (scope.kind === "public" || request.method === "OPTIONS" || env.AUTH === "none") return;
   const token = env.PEER_TOKEN;
   if (!token) {
     throw new HttpError(
@@ -65,33 +86,118 @@ export function withAuth(request: IRequest, env: PeerEnv): undefined | Promise<u
       'This peer has no PEER_TOKEN: set one with `wrangler secret put PEER_TOKEN` (or in .dev.vars locally), or set AUTH = "none" on purpose.',
     );
   }
-
   const header = request.headers.get("authorization");
   if (header !== null && alreadyVerified(header, token)) return;
-  return checkToken(request, url, header, token, env.PEER_NAME);
+  return checkRequest(request, env, scope, header, token);
 }
 
-async function checkToken(request: IRequest, url: URL, header: string | null, token: string, peer: string): Promise<undefined> {
+async function checkRequest(request: IRequest, env: PeerEnv, scope: Scope, header: string | null, token: string): Promise<undefined> {
   // A signed link stands in for the token only when no token is sent: a bearer request
   // with a stray `sig` is judged by its token.
-  const file = FILE_ROUTE.exec(url.pathname);
-  if (file && header === null && url.searchParams.has("sig")) {
-    // Links are signed for the NFC name; the file is the same whatever the spelling of the path.
-    const name = decodeParam(file[1], "file name").normalize("NFC");
-    await verifyShareLink(token, peer, request.method, name, url.searchParams);
+  if (scope.kind === "needs" && scope.link && urlOf(request).searchParams.has("sig") && !/^Bearer\s/i.test(header ?? "")) {
+    await checkShareLink(request, env, scope, header, token);
     return;
   }
 
   const match = /^Bearer\s+(.+)$/i.exec(header ?? "");
-  if (!match) {
-    throw new HttpError("unauthorized", "Send the peer token as `Authorization: Bearer <token>`.", {
-      "www-authenticate": 'Bearer realm="edgepeer"',
-    });
+  if (!match) throw unauthorized("Send the peer token as `Authorization: Bearer <token>`.");
+  const presented = match[1]?.trim() ?? "";
+  if (presented.startsWith(TOKEN_MARK)) {
+    const verifying = verifyToken(token, presented);
+    const principal = verifying instanceof Promise ? await verifying : verifying;
+    if (principal) {
+      await checkScoped(request, env, scope, principal);
+      return;
+    }
   }
-  if (!(await secretsEqual(match[1]?.trim() ?? "", token))) {
-    throw new HttpError("unauthorized", "The token is not this peer's token.", {
-      "www-authenticate": 'Bearer realm="edgepeer", error="invalid_token"',
-    });
-  }
+  if (!(await secretsEqual(presented, token))) throw unauthorized("The token is not valid on this peer.", "invalid_token");
   rememberVerified(header as string, token);
+}
+
+/** Authenticates any token for code outside the route table (WebDAV's Basic password): the principal, or 401. */
+export async function authenticate(env: PeerEnv, presented: string): Promise<Principal> {
+  if (env.AUTH === "none") return PEER;
+  const token = env.PEER_TOKEN;
+  if (!token) throw unauthorized("This peer has no PEER_TOKEN.");
+  if (presented.startsWith(TOKEN_MARK)) {
+    const principal: TokenPrincipal | null = await Promise.resolve(verifyToken(token, presented));
+    if (principal) {
+      await checkLive(env, principal);
+      return principal;
+    }
+  }
+  if (!(await secretsEqual(presented, token))) throw unauthorized("The token is not valid on this peer.", "invalid_token");
+  return PEER;
+}
+
+async function checkLive(env: PeerEnv, principal: TokenPrincipal): Promise<void> {
+  if (principal.expires !== null && principal.expires * 1000 <= Date.now()) {
+    throw unauthorized("The token has expired.", "invalid_token");
+  }
+  if (!(await accessRegistry(env).tokenLive(principal.id))) throw unauthorized("The token was revoked.", "invalid_token");
+}
+
+async function checkScoped(request: IRequest, env: PeerEnv, scope: Scope, principal: TokenPrincipal): Promise<void> {
+  await checkLive(env, principal);
+  setPrincipal(request, principal);
+  if (scope.kind === "any") return;
+  if (scope.kind === "peer") throw new HttpError("forbidden", "Only the peer token may do this.");
+  if (scope.kind !== "needs") return;
+  const body = readsBody(scope) ? await jsonBodyOnce(request) : undefined;
+  checkNeeds(principal, scope, request, body);
+}
+
+const SHARE_REALM = 'Basic realm="edgepeer share", charset="UTF-8"';
+
+/** The password of `Authorization: Basic` (any user name), or null. */
+function basicPassword(header: string | null): string | null {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
+  if (!match?.[1]) return null;
+  try {
+    const bytes = Uint8Array.from(atob(match[1]), (c) => c.charCodeAt(0));
+    const text = new TextDecoder().decode(bytes);
+    const colon = text.indexOf(":");
+    return colon < 0 ? null : text.slice(colon + 1);
+  } catch {
+    return null;
+  }
+}
+
+const gone = (message: string) => new HttpError("gone", message);
+
+/**
+ * A signed share link: its signature and expiry (403), then the registry — revoked (410),
+ * its password (401 with a Basic challenge), the version it was made for (410 once the file
+ * changed or went), and its download cap (410 past it; each GET from byte 0 counts).
+ */
+async function checkShareLink(request: IRequest, env: PeerEnv, scope: Scope & { kind: "needs" }, header: string | null, token: string) {
+  const target = scope.needs[0]?.target;
+  const name = target?.values(request, undefined)[0] ?? "";
+  const binding = await verifyShareLink(token, env.PEER_NAME, request.method, name, urlOf(request).searchParams);
+  if (!("id" in binding)) {
+    // The peer's own version-bound link (replication's pull): no registry, the version alone.
+    const current = await new FileStore(env.FILES, env.KV).head(name);
+    if (!current || current.object.etag !== binding.etag) throw gone("The file changed or was deleted since this link was made.");
+    setPrincipal(request, { kind: "link", shareId: "", etag: binding.etag });
+    return;
+  }
+  const id = binding.id;
+  const registry = accessRegistry(env);
+  const share = isAccessId(id) ? await registry.share(id) : null;
+  if (!share) throw gone("This share link was revoked.");
+  if (share.password) {
+    const password = basicPassword(header);
+    if (password === null || !(await passwordMatches(share.password, password))) {
+      throw new HttpError("unauthorized", "This share link needs its password (HTTP Basic, any user name).", {
+        "www-authenticate": SHARE_REALM,
+      });
+    }
+  }
+  const current = await new FileStore(env.FILES, env.KV).head(name);
+  // The R2 version tells a re-upload of the same bytes from the original; the read is then pinned to the etag.
+  if (!current || current.object.version !== share.version) throw gone("The file changed or was deleted since this link was made.");
+  const range = request.headers.get("range");
+  const fromStart = request.method === "GET" && (range === null || /^\s*bytes\s*=\s*0+\s*-/i.test(range));
+  if (fromStart && !(await registry.claimDownload(id))) throw gone("This share link has used up its downloads.");
+  setPrincipal(request, { kind: "link", shareId: id, etag: share.etag });
 }

@@ -43,17 +43,40 @@ export async function readText(request: Request, maxBytes: number, what = "reque
   return new TextDecoder().decode(all);
 }
 
+const PARSED = Symbol("edgepeer.parsedBody");
+
+/** Most bytes of a JSON body the guard reads to find the names a route touches. */
+export const GUARD_JSON_BYTES = 4 * 1024 * 1024;
+
+function parseJson(text: string): unknown {
+  if (text.trim() === "") return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest("The request body is not valid JSON.");
+  }
+}
+
+/**
+ * The JSON body, read once: the guard (src/http/auth.ts) reads it to find the names a route
+ * touches, and the handler's `readJson` gets the same parse, never a second read.
+ */
+export async function jsonBodyOnce(request: Request, maxBytes = GUARD_JSON_BYTES): Promise<unknown> {
+  const holder = request as Request & { [PARSED]?: { bytes: number; data: unknown } };
+  if (!holder[PARSED]) {
+    const text = await readText(request, maxBytes);
+    holder[PARSED] = { bytes: new TextEncoder().encode(text).byteLength, data: parseJson(text) };
+  }
+  return holder[PARSED].data;
+}
+
 /** Parses the body as JSON (an empty body counts as `{}`) and validates it with `schema`. */
 export async function readJson<S extends z.ZodType>(request: Request, schema: S, maxBytes = SMALL_JSON_BYTES): Promise<z.output<S>> {
-  const text = await readText(request, maxBytes);
-  let data: unknown = {};
-  if (text.trim() !== "") {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      throw badRequest("The request body is not valid JSON.");
-    }
-  }
+  const cached = (request as Request & { [PARSED]?: { bytes: number; data: unknown } })[PARSED];
+  // A body the guard parsed is still held to this route's own limit.
+  if (cached && cached.bytes > maxBytes)
+    throw new HttpError("payload_too_large", `The request body is over the limit of ${maxBytes} bytes.`);
+  const data = cached ? cached.data : parseJson(await readText(request, maxBytes));
   const parsed = schema.safeParse(data);
   if (!parsed.success) throw badRequest(describeIssue(parsed.error.issues[0]));
   return parsed.data;

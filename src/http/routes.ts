@@ -1,4 +1,5 @@
 import type { IRequest } from "itty-router";
+import { ANY_TOKEN, PUBLIC, type Scope } from "../access/scope";
 import { HttpError } from "./errors";
 
 /** A route handler: itty-router request, the worker's env and execution context. */
@@ -6,8 +7,11 @@ export type Handler<E> = (request: IRequest, env: E, ctx: ExecutionContext) => P
 
 export type Method = "GET" | "HEAD" | "PUT" | "POST" | "DELETE" | "OPTIONS";
 
-/** One path and the handler of each method it answers. */
-export type RouteTable<E> = ReadonlyArray<readonly [path: string, methods: Partial<Record<Method, Handler<E>>>]>;
+/** Who may call a route: one scope for all its methods, or one per method (src/access/scope.ts). */
+export type RouteAccess = Scope | Partial<Record<Method, Scope>>;
+
+/** One path, the handler of each method it answers, and who may call it. */
+export type RouteTable<E> = ReadonlyArray<readonly [path: string, methods: Partial<Record<Method, Handler<E>>>, access?: RouteAccess]>;
 
 /**
  * Prefixes served whole by one dispatcher, whatever the method: a protocol with verbs of its
@@ -22,7 +26,16 @@ export interface Stages<E> {
   before: ReadonlyArray<(...args: Args<E>) => Response | undefined | Promise<Response | undefined>>;
   catch: (err: unknown, ...args: Args<E>) => Response;
   finally: ReadonlyArray<(response: Response | undefined, ...args: Args<E>) => Response | undefined>;
+  /**
+   * Runs after a route matched and before its handler, with the route's scope: it throws to
+   * refuse. With a guard, every method of every route must declare a scope (the router will
+   * not be built otherwise); the 405 and 404 catch-alls need any valid token under /api/.
+   */
+  guard?: (request: IRequest, env: E, scope: Scope) => void | Promise<void>;
 }
+
+const scopeOf = (access: RouteAccess | undefined, method: string): Scope | undefined =>
+  access && "kind" in access ? (access as Scope) : (access as Partial<Record<string, Scope>> | undefined)?.[method];
 
 const URL_OF = Symbol("edgepeer.url");
 
@@ -69,6 +82,7 @@ interface Entry<E> {
   method: string | null;
   prefix: string;
   regex: RegExp;
+  scope: Scope;
   handler: (...args: Args<E>) => Promise<Response> | Response;
 }
 
@@ -91,30 +105,32 @@ export function createRouter<E>(
   mounts: MountTable<E> = [],
 ): (request: Request, env: E, ctx: ExecutionContext) => Promise<Response> {
   const entries: Entry<E>[] = [];
-  for (const [path, methods] of table) {
+  for (const [path, methods, access] of table) {
     for (const [method, handler] of Object.entries(methods)) {
-      entries.push({ method, prefix: literalPrefix(path), regex: compilePattern(path), handler });
+      const scope = scopeOf(access, method);
+      if (!scope && stages.guard) throw new Error(`Route ${method} ${path} declares no scope: say who may call it.`);
+      entries.push({ method, prefix: literalPrefix(path), regex: compilePattern(path), scope: scope ?? PUBLIC, handler });
     }
   }
-  for (const [path, methods] of table) {
+  for (const [path, methods, access] of table) {
     const allow = Object.keys(methods).join(", ");
+    const open = Object.keys(methods).every((m) => scopeOf(access, m)?.kind === "public");
     entries.push({
       method: null,
       prefix: literalPrefix(path),
       regex: compilePattern(path),
+      scope: open ? PUBLIC : ANY_TOKEN,
       handler: (request) => {
         throw new HttpError("method_not_allowed", `${request.method} is not allowed here; use ${allow}.`, { allow });
       },
     });
   }
-  entries.push({
-    method: null,
-    prefix: "",
-    regex: /^/,
-    handler: (request) => {
-      throw new HttpError("not_found", `No route ${request.method} ${urlOf(request).pathname}.`);
-    },
-  });
+  const notFound = (request: IRequest) => {
+    throw new HttpError("not_found", `No route ${request.method} ${urlOf(request).pathname}.`);
+  };
+  // A token is checked before telling whether a route exists under /api/.
+  entries.push({ method: null, prefix: "/api/", regex: /^/, scope: ANY_TOKEN, handler: notFound });
+  entries.push({ method: null, prefix: "", regex: /^/, scope: PUBLIC, handler: notFound });
 
   return async (raw, env, ctx) => {
     const request = raw as IRequest;
@@ -142,6 +158,10 @@ export function createRouter<E>(
           const match = entry.regex.exec(pathname);
           if (!match) continue;
           request.params = (match.groups ?? {}) as IRequest["params"];
+          if (stages.guard) {
+            const refused = stages.guard(request, env, entry.scope);
+            if (refused instanceof Promise) await refused;
+          }
           response = await entry.handler(request, env, ctx);
           if (response != null) break;
         }

@@ -2,21 +2,40 @@ import { derivedKey, hmacHex, hmacVerify } from "./crypto";
 import { HttpError } from "./errors";
 import { filePath } from "./paths";
 
-const PURPOSE = "edgepeer share-link v1";
+const PURPOSE = "edgepeer share-link v2";
 
-/** What a share link's signature covers: method, peer, file name and expiry. */
-const signedMessage = (method: string, peer: string, name: string, expires: number) => [method, peer, name, String(expires)].join("\n");
+/**
+ * What a link is bound to: a link recorded in the access registry (`id`: version, password,
+ * download cap, revocation live there), or — for the peer's own short-lived links, such as
+ * replication's — just the version (`etag`), checked without the registry.
+ */
+export type LinkBinding = { id: string } | { etag: string };
 
-/** A GET link to `name` on this peer that needs no token until `expires` (unix seconds). */
-export async function signShareLink(token: string, peer: string, baseUrl: string, name: string, expires: number): Promise<string> {
+/** What a share link's signature covers: method, peer, file name, expiry and its binding. */
+const signedMessage = (method: string, peer: string, name: string, expires: number, binding: LinkBinding) =>
+  [method, peer, name, String(expires), "id" in binding ? `id:${binding.id}` : `etag:${binding.etag}`].join("\n");
+
+/**
+ * A GET link to `name` on this peer that needs no token until `expires` (unix seconds), bound
+ * to a registry record or to one version of the file (`LinkBinding`).
+ */
+export async function signShareLink(
+  token: string,
+  peer: string,
+  baseUrl: string,
+  name: string,
+  expires: number,
+  binding: LinkBinding,
+): Promise<string> {
   const key = await derivedKey(token, PURPOSE);
-  const sig = await hmacHex(key, signedMessage("GET", peer, name, expires));
-  return `${baseUrl}${filePath(name)}?expires=${expires}&sig=${sig}`;
+  const sig = await hmacHex(key, signedMessage("GET", peer, name, expires, binding));
+  const bound = "id" in binding ? `id=${binding.id}` : `v=${encodeURIComponent(binding.etag)}`;
+  return `${baseUrl}${filePath(name)}?expires=${expires}&${bound}&sig=${sig}`;
 }
 
 /**
- * Accepts a signed link for `name` or throws 403. HEAD is allowed on a GET link: it reads
- * the same headers without the body.
+ * Accepts a signed link for `name` and answers its binding, or throws 403. HEAD is allowed on
+ * a GET link: it reads the same headers without the body.
  */
 export async function verifyShareLink(
   token: string,
@@ -25,8 +44,10 @@ export async function verifyShareLink(
   name: string,
   params: URLSearchParams,
   nowSeconds = Math.floor(Date.now() / 1000),
-): Promise<void> {
+): Promise<LinkBinding> {
   const expires = Number(params.get("expires"));
+  const etag = params.get("v");
+  const binding: LinkBinding = etag !== null && !params.has("id") ? { etag } : { id: params.get("id") ?? "" };
   const sig = params.get("sig") ?? "";
   if (method !== "GET" && method !== "HEAD") {
     throw new HttpError("forbidden", "A share link only allows GET and HEAD.");
@@ -35,8 +56,9 @@ export async function verifyShareLink(
     throw new HttpError("forbidden", "The share link has no valid expiry.");
   }
   const key = await derivedKey(token, PURPOSE);
-  if (!(await hmacVerify(key, signedMessage("GET", peer, name, expires), sig))) {
+  if (!(await hmacVerify(key, signedMessage("GET", peer, name, expires, binding), sig))) {
     throw new HttpError("forbidden", "The share link's signature is not valid for this file.");
   }
   if (expires < nowSeconds) throw new HttpError("forbidden", "The share link has expired.");
+  return binding;
 }

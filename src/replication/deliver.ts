@@ -49,7 +49,7 @@ export async function deliver(env: PeerEnv, rule: ReplicationRule, message: Repl
   const base = selfUrl(env);
   if (!base) throw new PermanentFailure("This peer does not know its own URL: set PUBLIC_URL (or list it in PEERS).");
   const expires = Math.floor(Date.now() / 1000) + LINK_SECONDS;
-  const link = await signShareLink(env.PEER_TOKEN ?? "", env.PEER_NAME, base, message.name, expires);
+  const link = await signShareLink(env.PEER_TOKEN ?? "", env.PEER_NAME, base, message.name, expires, { etag: local.object.etag });
   const meta = await dest.pullFile(target, link);
   if (local.sha256 && meta.sha256 !== local.sha256) {
     throw new Error(`${rule.to} stored ${target} with SHA-256 ${meta.sha256}, not ${local.sha256}.`);

@@ -1,5 +1,5 @@
 import type { PeerEnv } from "../env";
-import { secretsEqual } from "../http/crypto";
+import { authenticate as authenticateToken } from "../http/auth";
 import { HttpError } from "../http/errors";
 
 /** What a file operation needs of the token (the contract's scope names). */
@@ -65,7 +65,9 @@ export function presentedToken(request: Request): string | null {
 
 /**
  * Authenticates a /dav/ request: 401 with a Basic challenge (so every client prompts) when no
- * token or a wrong one is sent. The peer token may do everything.
+ * token or a wrong, expired or revoked one is sent. The peer token may do everything; a
+ * scoped token (src/access/tokens.ts) its operations on names under its prefix, as the API's
+ * one guard allows them (`scopedAccess`, with the same rule as src/access/scope.ts).
  */
 export async function authenticate(request: Request, env: PeerEnv): Promise<DavAccess> {
   if (env.AUTH === "none") return everything;
@@ -77,8 +79,14 @@ export async function authenticate(request: Request, env: PeerEnv): Promise<DavA
   if (presented === null) {
     throw new HttpError("unauthorized", "Sign in with any user name and a token of this peer as the password.", CHALLENGE);
   }
-  if (!(await secretsEqual(presented, token))) {
-    throw new HttpError("unauthorized", "That token is not valid on this peer.", CHALLENGE);
+  let principal: Awaited<ReturnType<typeof authenticateToken>>;
+  try {
+    principal = await authenticateToken(env, presented);
+  } catch (err) {
+    if (err instanceof HttpError && err.code === "unauthorized") throw new HttpError("unauthorized", err.message, CHALLENGE);
+    throw err;
   }
-  return everything;
+  if (principal.kind === "peer") return everything;
+  if (principal.kind !== "token") throw new HttpError("forbidden", "A share link does not open WebDAV.");
+  return scopedAccess({ ops: principal.ops, prefix: principal.prefix });
 }

@@ -46,7 +46,7 @@ function recordingClient(name: string): PeerClient {
 function apiRoutes(): Array<{ route: string; method: string; regex: RegExp }> {
   const source = readFileSync(new URL("../../src/index.ts", import.meta.url), "utf8");
   const block = /const routes\b[^=]*=\s*\[([\s\S]*?)\n\];/.exec(source)?.[1] ?? "";
-  const entries = [...block.matchAll(/\[\s*["']([^"']+)["']\s*,\s*\{([^}]*)\}\s*,?\s*\]/g)];
+  const entries = [...block.matchAll(/\[\s*["']([^"']+)["']\s*,\s*\{([^}]*)\}/g)];
   expect(entries.length, "route entries parsed").toBe(block.match(/\[\s*["']\//g)?.length);
   const out: Array<{ route: string; method: string; regex: RegExp }> = [];
   for (const [, path = "", methods = ""] of entries) {
@@ -106,6 +106,14 @@ describe("every answer has the shape of src/api/shapes.ts", () => {
     await peer1.stats();
     await peer1.clearCache();
     await peer1.clearHistory();
+
+    const minted = await peer1.createToken({ ops: ["read", "memory"], prefix: "shapes/", ttl: 600, label: "shapes" });
+    await peer1.createToken({ ops: ["tasks"] });
+    await peer1.listTokens();
+    await peer1.revokeToken(minted.id);
+    await peer1.shareFile("shapes/a.txt", { ttl: 600, password: "pw", maxDownloads: 2 });
+    await peer1.listShares();
+    await peer1.revokeShare(link.id);
 
     await peer1.putReplicationRule("shapes", { prefix: "shapes/", to: "peer2", token: net.peers[1]?.token ?? "" });
     await peer1.replicationRules();

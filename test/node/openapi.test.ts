@@ -37,7 +37,7 @@ const toOpenApiPath = (itty: string) => itty.replace(/:([A-Za-z_$][\w$]*)\+?/g, 
 function routeTable(source: string): string[] {
   const block = /const routes\b[^=]*=\s*\[([\s\S]*?)\n\];/.exec(source)?.[1];
   if (!block) throw new Error("src/index.ts has no `const routes = [ … ];` table");
-  const entries = [...block.matchAll(/\[\s*["']([^"']+)["']\s*,\s*\{([^}]*)\}\s*,?\s*\]/g)];
+  const entries = [...block.matchAll(/\[\s*["']([^"']+)["']\s*,\s*\{([^}]*)\}/g)];
   // Every entry must be of the parsed shape, or a route could slip past this test.
   expect(entries.length, 'route entries parsed vs. `["/…"` openings in the table').toBe(block.match(/\[\s*["']\//g)?.length);
   const pairs: string[] = [];

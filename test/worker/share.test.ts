@@ -26,7 +26,7 @@ describe("POST /api/files/{name}/share", () => {
   it("signs a link that reads the file without a token", async () => {
     await putFile("shared/report.txt", "shared bytes");
     const link = await share("shared/report.txt");
-    expect(link.url).toMatch(/^http:\/\/local\.test\/api\/files\/shared\/report\.txt\?expires=\d+&sig=[0-9a-f]{64}$/);
+    expect(link.url).toMatch(/^http:\/\/local\.test\/api\/files\/shared\/report\.txt\?expires=\d+&id=[0-9a-f]{32}&sig=[0-9a-f]{64}$/);
     const expires = Date.parse(link.expires);
     expect(expires - Date.now()).toBeGreaterThan(3500_000);
     expect(expires - Date.now()).toBeLessThanOrEqual(3600_000);

@@ -111,12 +111,16 @@ export const deleteFile: Command = {
 
 export const share: Command = {
   name: "share",
-  summary: "print a signed link to a file that works without a token until it expires",
-  usage: "--filename NAME [--ttl SECONDS]",
-  flags: { filename: "string", ttl: "string" },
+  summary: "print a signed link to this version of a file that works without a token until it expires",
+  usage: "--filename NAME [--ttl SECONDS] [--password SECRET] [--max-downloads N]",
+  flags: { filename: "string", ttl: "string", password: "string", "max-downloads": "string" },
   async run(ctx) {
     const name = ctx.flags.required("filename");
-    const link = await (await ctx.client()).shareFile(name, ctx.flags.int("ttl", 1));
+    const link = await (await ctx.client()).shareFile(name, {
+      ttl: ctx.flags.int("ttl", 1),
+      password: ctx.flags.string("password"),
+      maxDownloads: ctx.flags.int("max-downloads", 1),
+    });
     if (ctx.json) ctx.printJson(link);
     else ctx.print(link.url);
   },

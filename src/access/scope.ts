@@ -1,0 +1,191 @@
+import type { IRequest } from "itty-router";
+import { HttpError, badRequest } from "../http/errors";
+import { decodeParam } from "../http/paths";
+import { urlOf } from "../http/routes";
+import { checkFileName, checkMemoryKey } from "../storage/names";
+
+/** What a scoped token may be allowed to do (API.md "Access: scoped tokens"). */
+export const OPS = ["read", "write", "delete", "memory", "tasks"] as const;
+export type Op = (typeof OPS)[number];
+
+/** Who a request speaks for, decided once by the guard (src/http/auth.ts). */
+export type Principal =
+  | { kind: "peer" }
+  | { kind: "token"; id: string; ops: ReadonlySet<Op>; prefix: string; expires: number | null }
+  | { kind: "link"; shareId: string; etag: string };
+
+/** The peer token's principal: everything is allowed. */
+export const PEER: Principal = { kind: "peer" };
+
+/**
+ * Where a route finds the names it touches. `name` targets are one file name or memory key
+ * (allowed when it starts with the token's prefix); `prefix` targets are a listing or folder
+ * (allowed when the whole prefix lies inside the token's, so `photos` is outside `photos/`).
+ * `fromBody` targets read the JSON body, which the guard parses once for the handler.
+ */
+export interface Target {
+  kind: "name" | "prefix";
+  fromBody: boolean;
+  /** The values the handler will use, checked as the handler checks them. */
+  values: (request: IRequest, body: unknown) => string[];
+}
+
+/** One thing a route needs: an operation, on the names of a target (or on nothing). */
+export interface Need {
+  op: Op;
+  target?: Target;
+}
+
+/**
+ * What a route requires, declared beside it in the route table: `public` (no token), `any`
+ * (any valid token), `peer` (the peer token only) or `needs` (each need must be in the
+ * token's scope). `link`: a valid signed share link may stand in for a token (file GET/HEAD).
+ */
+export type Scope = { kind: "public" } | { kind: "any" } | { kind: "peer" } | { kind: "needs"; needs: readonly Need[]; link?: boolean };
+
+export const PUBLIC: Scope = { kind: "public" };
+export const ANY_TOKEN: Scope = { kind: "any" };
+export const PEER_ONLY: Scope = { kind: "peer" };
+
+/** A scope that needs every one of `needs`. */
+export const needs = (...list: Need[]): Scope => ({ kind: "needs", needs: list });
+/**
+ * A route of one file where a signed share link may stand in for a token: it serves GET and
+ * HEAD, and any other method with a link is refused with 403.
+ */
+export const orLink = (need: Need): Scope => ({ kind: "needs", needs: [need], link: true });
+
+export const read = (target?: Target): Need => ({ op: "read", target });
+export const write = (target?: Target): Need => ({ op: "write", target });
+export const remove = (target?: Target): Need => ({ op: "delete", target });
+export const memory = (target?: Target): Need => ({ op: "memory", target });
+export const tasks: Need = { op: "tasks" };
+
+const param = (request: IRequest, key: string) => request.params[key];
+const query = (request: IRequest, key: string) => urlOf(request).searchParams.get(key);
+
+function field(body: unknown, key: string): unknown {
+  return body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>)[key] : undefined;
+}
+
+function stringField(body: unknown, key: string): string {
+  const value = field(body, key);
+  if (typeof value !== "string") throw badRequest(`"${key}" must be a string.`);
+  return value;
+}
+
+/** A folder path as a prefix: the folder's marker and everything under it. */
+const asFolder = (path: string) => (path.endsWith("/") ? path : `${path}/`);
+
+/** The file name in the path (`:name+`). */
+export const fileInPath = (key = "name"): Target => ({
+  kind: "name",
+  fromBody: false,
+  values: (request) => [checkFileName(decodeParam(param(request, key), "file name"))],
+});
+
+/** The file name in the query (`?name=`, multipart). */
+export const fileInQuery = (key = "name"): Target => ({
+  kind: "name",
+  fromBody: false,
+  values: (request) => {
+    const name = query(request, key);
+    if (name === null) throw badRequest(`Pass the file name as ?${key}=.`);
+    return [checkFileName(name)];
+  },
+});
+
+/** A file name in a JSON body field (`to`, `name`). */
+export const fileInBody = (key: string): Target => ({
+  kind: "name",
+  fromBody: true,
+  values: (_request, body) => [checkFileName(stringField(body, key))],
+});
+
+/** A list of file names in a JSON body field (`names` of a zip). */
+export const filesInBody = (key: string): Target => ({
+  kind: "name",
+  fromBody: true,
+  values: (_request, body) => {
+    const list = field(body, key);
+    if (!Array.isArray(list) || !list.every((n) => typeof n === "string")) throw badRequest(`"${key}" must be a list of names.`);
+    return list.map((n: string) => checkFileName(n));
+  },
+});
+
+/** A listing's `?prefix=` (empty when absent: the whole bucket or namespace). */
+export const prefixInQuery = (key = "prefix"): Target => ({
+  kind: "prefix",
+  fromBody: false,
+  values: (request) => [query(request, key) ?? ""],
+});
+
+/** A folder in the path (`:path+`), as the prefix it covers. */
+export const folderInPath = (key = "path"): Target => ({
+  kind: "prefix",
+  fromBody: false,
+  values: (request) => [asFolder(decodeParam(param(request, key), "folder path"))],
+});
+
+/** A folder in a JSON body field (`path`, `to`), as the prefix it covers. */
+export const folderInBody = (key: string): Target => ({
+  kind: "prefix",
+  fromBody: true,
+  values: (_request, body) => [asFolder(stringField(body, key))],
+});
+
+/** The memory key in the path (`:key+`). */
+export const memoryKeyInPath = (key = "key"): Target => ({
+  kind: "name",
+  fromBody: false,
+  values: (request) => [checkMemoryKey(decodeParam(param(request, key), "memory key"))],
+});
+
+/** Whether a scope reads the JSON body to find its names. */
+export const readsBody = (scope: Scope): boolean => scope.kind === "needs" && scope.needs.some((n) => n.target?.fromBody);
+
+/**
+ * Whether `value` lies inside `prefix`. A prefix target must lie inside in every spelling a
+ * handler might use (as sent, and NFC-normalised), so a listing can never reach past it.
+ */
+export function inside(prefix: string, value: string, kind: "name" | "prefix"): boolean {
+  if (prefix === "") return true;
+  if (!value.startsWith(prefix)) return false;
+  return kind === "name" || value.normalize("NFC").startsWith(prefix);
+}
+
+const forbidden = (message: string) => new HttpError("forbidden", message);
+
+/**
+ * Throws 403 unless `principal` may do `op` on `name` (a file name or memory key, as the
+ * handler will use it). The one check behind every route; WebDAV calls it for each name.
+ */
+export function authorize(principal: Principal, op: Op, name?: string, kind: "name" | "prefix" = "name"): void {
+  if (principal.kind === "peer") return;
+  if (principal.kind === "link") throw forbidden("A share link only reads the file it was made for.");
+  if (!principal.ops.has(op)) throw forbidden(`This token does not allow "${op}".`);
+  if (name !== undefined && !inside(principal.prefix, name, kind)) {
+    throw forbidden(
+      kind === "prefix" ? "This token may only list or touch names under its prefix." : "This token may only touch names under its prefix.",
+    );
+  }
+}
+
+/** Throws 403 unless `principal` may do `op` on everything under `prefix` (a listing, a folder). */
+export const authorizePrefix = (principal: Principal, op: Op, prefix: string): void => authorize(principal, op, prefix, "prefix");
+
+/**
+ * Checks every need of `scope` for a scoped token. `body` is the parsed JSON body when the
+ * scope reads one. Values that are malformed throw the handler's own 400.
+ */
+export function checkNeeds(principal: Principal, scope: Scope & { kind: "needs" }, request: IRequest, body: unknown): void {
+  for (const need of scope.needs) {
+    if (!need.target) {
+      authorize(principal, need.op);
+      continue;
+    }
+    const values = need.target.values(request, body);
+    if (values.length === 0) authorize(principal, need.op);
+    for (const value of values) authorize(principal, need.op, value, need.target.kind);
+  }
+}
