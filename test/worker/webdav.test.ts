@@ -382,6 +382,21 @@ describe("WebDAV LOCK and UNLOCK", () => {
     expect((await env.FILES.head("lockdir/fresh.txt"))?.size).toBe(0);
   });
 
+  it("lets a lock lapse at its timeout: the file is writable again without its token", async () => {
+    await dav("PUT", "/dav/lapse.txt", { body: "l" });
+    const { res } = await lockOf("/dav/lapse.txt", "exclusive", { timeout: "Second-2" });
+    expect(res.status).toBe(200);
+    expect((await dav("PUT", "/dav/lapse.txt", { body: "m" })).status).toBe(423);
+    let status = 423;
+    for (let i = 0; i < 300 && status === 423; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await dav("PUT", "/dav/lapse.txt", { body: "m" })).status;
+    }
+    expect(status).toBe(204);
+    const ask = `<D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>`;
+    expect(await (await dav("PROPFIND", "/dav/lapse.txt", { headers: { depth: "0" }, body: ask })).text()).not.toContain("activelock");
+  });
+
   it("grants Windows' Timeout: Infinite as the longest lock (7 days)", async () => {
     await dav("PUT", "/dav/win.txt", { body: "w" });
     const { res } = await lockOf("/dav/win.txt", "exclusive", { timeout: "Infinite, Second-4100000000" });
