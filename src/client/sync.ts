@@ -97,6 +97,8 @@ export interface SyncReport {
   interrupted: boolean;
   /** Steps never started because the sync was stopped. */
   notStarted: number;
+  /** Copies by how their bytes moved: pulled by B, relayed by the caller, copied inside one peer. */
+  copiedVia: Record<TransferMode | "copy", number>;
 }
 
 /**
@@ -173,6 +175,7 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
     deletesSkipped: 0,
     interrupted: false,
     notStarted: 0,
+    copiedVia: { pull: 0, relay: 0, copy: 0 },
   };
   const concurrency = Math.min(MAX_SYNC_CONCURRENCY, Math.max(1, Math.floor(options.concurrency ?? DEFAULT_SYNC_CONCURRENCY)));
   const total = { files: plan.copies.length + plan.deletes.length, bytes: plan.bytes };
@@ -205,6 +208,7 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
       );
       report.copied++;
       report.copiedBytes += action.size;
+      report.copiedVia[via]++;
       options.onOutcome?.({ action, ok: true, via });
     } catch (err) {
       fail(action, err);

@@ -229,6 +229,17 @@ describe("edgepeer sync", () => {
     expect(report.plan.pages.a).toBeLessThanOrEqual(3);
   });
 
+  it("folder markers are not files: empty folders on either side change nothing, and --delete keeps them", async () => {
+    await net.client("peer1").createFolder("photos/empty on A");
+    await net.client("peer2").createFolder("photos/empty on B");
+    const check = await cli([...N, "check", "--from", "peer1", "--to", "peer2", "--prefix", "photos"]);
+    expect(check.stdout.toString()).toBe("300 identical, 0 differ, 0 only on A, 0 only on B\n");
+    const run = await cli([...N, "sync", "--from", "peer1", "--to", "peer2", "--prefix", "photos", "--delete"]);
+    expect(run.stdout.toString()).toBe("copied 0 (0 B), deleted 0, identical 300, failed 0\n");
+    const folders = await net.client("peer2").listFiles({ prefix: "photos/", delimiter: "/" });
+    expect(folders.folders).toContain("photos/empty on B/");
+  });
+
   it("relays through the caller into another folder (--as), multipart for big files, verified", async () => {
     const run = await cli([
       ...N,
@@ -265,6 +276,14 @@ describe("edgepeer sync", () => {
     expect(run.stdout.toString()).toMatch(new RegExp(`^copied ${copied} \\(.+\\), deleted 0, identical 0, failed 0\\n$`));
     const check = await cli([...N, "check", "--from", "peer1", "--to", "peer1", "--prefix", "photos/2024", "--as", "copy/2024"]);
     expect(check.stdout.toString()).toBe(`${copied} identical, 0 differ, 0 only on A, 0 only on B\n`);
+
+    // Server-side: one copy request per file, no byte through the client.
+    const peer = counted("peer1");
+    const report = await syncPeers(peer.client, peer.client, { prefix: "photos/été", as: "copy/été" });
+    const files = [...onA.keys()].filter((n) => n.startsWith("photos/été/")).length;
+    expect(report.copiedVia).toEqual({ pull: 0, relay: 0, copy: files });
+    expect(peer.calls.filter((c) => c.startsWith("POST ") && c.endsWith("/copy"))).toHaveLength(files);
+    expect(peer.calls.filter((c) => c !== "GET /api/files" && !c.endsWith("/copy"))).toEqual([]);
 
     const into = await cli([...N, "sync", "--from", "peer1", "--to", "peer1", "--prefix", "photos", "--as", "photos/inner"]);
     expect(into.code).toBe(1);

@@ -223,6 +223,7 @@ export function syncJson(a: PeerClient, b: PeerClient, r: SyncReport, mode: Tran
     mode: r.plan.samePeer ? "copy" : mode,
     copied: r.copied,
     copiedBytes: r.copiedBytes,
+    copiedVia: r.copiedVia,
     deleted: r.deleted,
     failed: r.failed.map((f) => ({ ...actionJson(f.action), code: f.code, message: f.message })),
     deletesSkipped: r.deletesSkipped,
