@@ -3,6 +3,7 @@ import {
   PEER_ONLY,
   PUBLIC,
   fileInBody,
+  filesInBody,
   fileInPath,
   fileInQuery,
   folderInBody,
@@ -28,6 +29,7 @@ import { pullFile, shareFile } from "./handlers/share";
 import { stats } from "./handlers/stats";
 import { clearCache, clearTasks, getCache, getTask, listTasks, postBatch, postTask } from "./handlers/tasks";
 import { uiAsset, uiShell } from "./handlers/ui";
+import { zipNames, zipPrefix } from "./handlers/zip";
 import { abortUpload, completeUpload, createUpload, uploadPart } from "./handlers/uploads";
 import { guard } from "./http/auth";
 import { withCorsHeaders, withCorsPreflight } from "./http/cors";
@@ -67,6 +69,7 @@ const routes: RouteTable<PeerEnv> = [
   ["/api/folders/:path+/copy", { POST: copyFolderRoute }, needs(read(folder), write(folderInBody("to")))],
   ["/api/folders/:path+/move", { POST: moveFolderRoute }, needs(read(folder), remove(folder), write(folderInBody("to")))],
   ["/api/folders/:path+", { DELETE: deleteFolder }, needs(remove(folder))],
+  ["/api/zip", { GET: zipPrefix, POST: zipNames }, { GET: needs(read(listing)), POST: needs(read(filesInBody("names"))) }],
 
   ["/api/uploads", { POST: createUpload }, needs(write(fileInBody("name")))],
   ["/api/uploads/:uploadId/parts/:n", { PUT: uploadPart }, needs(write(upload))],

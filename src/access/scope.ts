@@ -2,7 +2,7 @@ import type { IRequest } from "itty-router";
 import { HttpError, badRequest } from "../http/errors";
 import { decodeParam } from "../http/paths";
 import { urlOf } from "../http/routes";
-import { checkFileName, checkMemoryKey } from "../storage/names";
+import { checkFileName, checkFolderPath, checkMemoryKey } from "../storage/names";
 
 /** What a scoped token may be allowed to do (API.md "Access: scoped tokens"). */
 export const OPS = ["read", "write", "delete", "memory", "tasks"] as const;
@@ -102,14 +102,14 @@ export const fileInBody = (key: string): Target => ({
   values: (_request, body) => [checkFileName(stringField(body, key))],
 });
 
-/** A list of file names in a JSON body field (`names` of a zip). */
+/** A list of file names in a JSON body field (`names` of a zip; a name ending in `/` is a folder). */
 export const filesInBody = (key: string): Target => ({
   kind: "name",
   fromBody: true,
   values: (_request, body) => {
     const list = field(body, key);
     if (!Array.isArray(list) || !list.every((n) => typeof n === "string")) throw badRequest(`"${key}" must be a list of names.`);
-    return list.map((n: string) => checkFileName(n));
+    return list.map((n: string) => (n.endsWith("/") ? checkFolderPath(n) : checkFileName(n)));
   },
 });
 

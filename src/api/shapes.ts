@@ -179,6 +179,8 @@ export const ANSWERS = {
   "POST /api/folders/{path}/move": CopyTotals,
   // 204 with no body when the folder was empty; with recursive=true this.
   "DELETE /api/folders/{path}": FolderDeleted,
+  "GET /api/zip": "bytes",
+  "POST /api/zip": "bytes",
   "POST /api/uploads": UploadCreated,
   "PUT /api/uploads/{uploadId}/parts/{n}": UploadPart,
   "POST /api/uploads/{uploadId}/complete": FileMeta,

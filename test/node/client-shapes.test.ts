@@ -82,6 +82,9 @@ describe("every answer has the shape of src/api/shapes.ts", () => {
     await peer1.moveFolder("shapes/folder-copy/", "shapes/folder-moved");
     // With recursive=true: the JSON answer (an empty folder is a 204 with no body).
     await peer1.deleteFolder("shapes/folder-moved", { recursive: true });
+    for (const zip of [await peer1.zip({ prefix: "shapes/" }), await peer1.zip({ names: ["shapes/a.txt", "shapes/moved/"] })]) {
+      await new Response(zip.body).arrayBuffer();
+    }
 
     const created = await peer1.createUpload("shapes/parts.bin", "application/octet-stream");
     const part = await peer1.uploadPart(created.uploadId, "shapes/parts.bin", 1, new Uint8Array(1000), 1000);
