@@ -41,10 +41,10 @@ export async function putRule(request: IRequest, env: PeerEnv): Promise<Response
   try {
     await destinationOf(env, rule).listFiles({ prefix: rule.as, limit: 1 });
   } catch (err) {
-    if (err instanceof PeerError && (err.status === 401 || err.status === 403)) {
-      throw badRequest(`${rule.to} refused the token for "${rule.as}": ${err.message}`);
-    }
+    // 401: not a token of that peer (or revoked, expired). A 403 is a token that may not list
+    // there — a write-only drop box is fine for deliveries; reconciliation will say it needs `read`.
     // Unreachable now: the rule is kept and its deliveries retry until the peer is back.
+    if (err instanceof PeerError && err.status === 401) throw badRequest(`${rule.to} refused the token: ${err.message}`);
   }
   await saveRule(env, rule);
   const [shown] = await withStatus(env, [rule]);

@@ -149,4 +149,27 @@ describe("replication", () => {
     const replica = await tree(peer2, "backup/peer1/photos/late/");
     expect(replica).toEqual(new Map([...written].map(([k, v]) => [k.slice("late/".length), v])));
   });
+
+  it("with a scoped destination token: delivers inside its prefix; once revoked, the status says why and the source keeps everything", async () => {
+    const minted = await peer2.createToken({ ops: ["read", "write", "delete"], prefix: "scoped/", label: "backup from peer1" });
+    // A token of another peer, or one peer2 has never seen, is refused when the rule is added.
+    await expect(peer1.putReplicationRule("bad", { prefix: "music/", to: "peer2", as: "scoped/music/", token: "not-a-token" })).rejects.toMatchObject({
+      status: 400,
+    });
+    await peer1.putReplicationRule("music", { prefix: "music/", to: "peer2", as: "scoped/music/", token: minted.token });
+    const first = await put(peer1, "music/a.ogg", new Uint8Array(randomBytes(4096)));
+    await settled(peer1, "music");
+    expect(await tree(peer2, "scoped/music/")).toEqual(new Map([["a.ogg", first.sha256]]));
+
+    await peer2.revokeToken(minted.id);
+    const second = await put(peer1, "music/b.ogg", new Uint8Array(randomBytes(4096)));
+    await waitFor(async () => /401|revoked|token/i.test((await rule(peer1, "music")).lastError ?? ""), 60_000, "the status to say why");
+    const status = await rule(peer1, "music");
+    expect(status.lastError).toMatch(/b\.ogg/);
+    expect(status.pending).toBeGreaterThan(0);
+    // Nothing on the source is touched; nothing more reached the destination.
+    expect(await tree(peer1, "music/")).toEqual(new Map([["a.ogg", first.sha256], ["b.ogg", second.sha256]]));
+    expect(await tree(peer2, "scoped/music/")).toEqual(new Map([["a.ogg", first.sha256]]));
+    await peer1.deleteReplicationRule("music");
+  });
 });
