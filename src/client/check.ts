@@ -1,5 +1,6 @@
 import { MAX_LIST_LIMIT, type PeerClient } from "./client";
-import { PeerError } from "./errors";
+import { filePrefixProblem } from "../api/names";
+import { PeerError, invalidArgument } from "./errors";
 import type { FileMeta } from "./types";
 
 /** Where a file stands between two peers. */
@@ -133,6 +134,9 @@ export async function* listFolder(
 export async function* compareFolders(a: PeerClient, b: PeerClient, options: CompareOptions = {}): AsyncGenerator<FileComparison> {
   const prefixA = folderPrefix(options.prefix);
   const prefixB = options.as === undefined ? prefixA : folderPrefix(options.as);
+  // Both folders are checked before either peer is asked (B's names are built from `as`).
+  const problem = filePrefixProblem(prefixA) ?? filePrefixProblem(prefixB);
+  if (problem) throw invalidArgument(problem);
   const listed: ListingProgress = { files: { a: 0, b: 0 }, pages: { a: 0, b: 0 } };
   const onPage = (side: "a" | "b") => (files: number) => {
     listed.files[side] += files;

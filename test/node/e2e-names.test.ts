@@ -82,6 +82,9 @@ describe("the CLI sends a file name as a file name", () => {
     expectUsageError(await cli([...N, "find-file", "--filename", "../cache"]), /'\.\.' segment/);
     expectUsageError(await cli([...N, "list-files", "--prefix", "../"]), /'\.\.' segment/);
     expectUsageError(await cli([...N, "replicate", "remove", "--id", ".."]), /cannot be sent in a URL path/);
+    const peers = ["--network", net.file, "--from", "peer1", "--to", "peer2"];
+    expectUsageError(await cli([...peers.slice(0, 2), "sync", ...peers.slice(2), "--as", "../"]), /'\.\.' segment/);
+    expectUsageError(await cli([...peers.slice(0, 2), "check", ...peers.slice(2), "--prefix", "a//"]), /empty segment/);
     expectUsageError(await cli([...N, "replicate", "reconcile", "--id", "../cache"]), /slash/);
     await expectHistoryAndCacheKept(id);
   });
