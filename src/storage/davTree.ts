@@ -2,7 +2,7 @@ import type { PeerEnv } from "../env";
 import { badRequest } from "../http/errors";
 import { copyFile, copyFolder, moveFile } from "./copy";
 import type { FileStore } from "./files";
-import type { FolderStore, Quota } from "./folders";
+import { type FolderStore, type Quota, markerOf } from "./folders";
 import { fileStore, folderStore } from "./fileStore";
 import { MAX_FILE_NAME_BYTES, utf8Length } from "./names";
 import { fileQuota } from "./quota";
@@ -18,8 +18,6 @@ export type DavEntry =
   | { kind: "file"; name: string; size: number; etag: string; modified: Date; contentType: string }
   | { kind: "folder"; name: string; modified: Date | null };
 
-/** The marker object of folder `name` ("" is the root, which has none). */
-export const markerOf = (name: string) => `${name}/`;
 const prefixOf = (name: string) => (name === "" ? "" : `${name}/`);
 /** Whether folder `name`'s marker fits R2's key limit (a longer name has nothing under it either). */
 const canBeFolder = (name: string) => utf8Length(markerOf(name)) <= MAX_FILE_NAME_BYTES;
