@@ -292,7 +292,8 @@ async function copyOne(
   const expectedSha256 = action.sha256 ?? undefined;
   if (samePeer) {
     try {
-      const meta = await a.copyFile(from, action.to, { overwrite: true, signal: options.signal });
+      // With B's token, as a pull: the copy writes on B's side.
+      const meta = await b.copyFile(from, action.to, { overwrite: true, signal: options.signal });
       if (expectedSha256 && meta.sha256 !== expectedSha256) {
         throw changedOnSource(a, from);
       }

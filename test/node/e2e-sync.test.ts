@@ -286,7 +286,7 @@ describe("edgepeer sync", () => {
     expect(peer.calls.filter((c) => c !== "GET /api/files" && !c.endsWith("/copy"))).toEqual([]);
 
     const into = await cli([...N, "sync", "--from", "peer1", "--to", "peer1", "--prefix", "photos", "--as", "photos/inner"]);
-    expect(into.code).toBe(1);
+    expect(into.code).toBe(2);
     expect(into.stderr).toMatch(/overlap: a folder cannot be synced into itself/);
   });
 

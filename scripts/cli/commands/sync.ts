@@ -2,7 +2,9 @@ import {
   type CheckReport,
   type FileComparison,
   type PeerClient,
+  PeerError,
   type SyncAction,
+  type SyncOptions,
   type SyncPlan,
   type SyncReport,
   type TransferMode,
@@ -90,7 +92,7 @@ export const sync: Command = {
       mode,
       concurrency,
     };
-    const plan = await planSync(a, b, options);
+    const plan = await planOrUsage(a, b, options);
     if (ctx.flags.bool("dry-run")) {
       if (ctx.json) ctx.printJson({ ...planJson(a, b, plan), dryRun: true });
       else printPlan(ctx, plan);
@@ -137,6 +139,16 @@ export async function runPlan(
   } finally {
     process.off("SIGINT", onInterrupt);
     bar.done();
+  }
+}
+
+/** `planSync`, with a folder synced into itself as the usage mistake it is (exit 2). */
+export async function planOrUsage(a: PeerClient, b: PeerClient, options: SyncOptions): Promise<SyncPlan> {
+  try {
+    return await planSync(a, b, options);
+  } catch (err) {
+    if (err instanceof PeerError && err.code === "bad_request" && err.status === 0) throw new UsageError(err.message);
+    throw err;
   }
 }
 

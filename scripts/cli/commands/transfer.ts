@@ -1,10 +1,10 @@
 import { fileNameProblem } from "../../../src/api/names";
-import { type PeerClient, PeerError, planSync, syncSummary, transferFile } from "../../../src/client/index";
+import { type PeerClient, PeerError, syncSummary, transferFile } from "../../../src/client/index";
 import { UsageError } from "../args";
 import type { Command } from "../command";
 import type { Context } from "../context";
 import { Progress, formatBytes, rate } from "../output";
-import { modeOf, runPlan, syncJson } from "./sync";
+import { modeOf, planOrUsage, runPlan, syncJson } from "./sync";
 
 export const TRANSFER_USAGE =
   "--from PEER --to PEER[,PEER…] (--filename NAME | --prefix FOLDER) [--as NAME|FOLDER] [--mode pull|relay] [--concurrency N]";
@@ -109,7 +109,7 @@ async function runFolderTransfer(ctx: Context): Promise<number> {
   const reports = [];
   // One destination after another: each already moves `concurrency` files at once.
   for (const destination of destinations) {
-    const plan = await planSync(source, destination, { prefix, as });
+    const plan = await planOrUsage(source, destination, { prefix, as });
     const report = await runPlan(ctx, source, destination, plan, { mode, concurrency, label: `${source.name} → ${destination.name}` });
     if (report.failed.length > 0 || report.interrupted) code = 1;
     if (ctx.json) reports.push(syncJson(source, destination, report, mode));
