@@ -151,12 +151,26 @@ export const sync: Workload = async (ctx) => {
   }
 };
 
-/** The same files on the floor and on the peer, `CONCURRENCY` × 2 at a time. */
+/**
+ * The same files on the floor and on the peer: small ones 8 at a time, big ones one by one.
+ * Untimed, so a put whose kept-alive connection workerd closed under it is simply sent again.
+ */
 async function seed(floor: PeerClient, peer: PeerClient, set: FileSet, file: TestFile): Promise<void> {
-  await each(set.count, CONCURRENCY * 2, async (i) => {
-    await floorPut(floor, nameOf(set, i), file);
-    await peer.upload(nameOf(set, i), { size: file.size, body: fileStream(file) }, { sha256: file.sha256 });
+  await each(set.count, set.size >= MiB ? 1 : 8, async (i) => {
+    await again(() => floorPut(floor, nameOf(set, i), file));
+    await again(() => peer.upload(nameOf(set, i), { size: file.size, body: fileStream(file) }, { sha256: file.sha256 }));
   });
+}
+
+async function again<T>(put: () => Promise<T>, tries = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await put();
+    } catch (err) {
+      if (i >= tries) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }
 
 /** Every page of a peer's listing under `check/`, as the check reads them (1000 a page). */
