@@ -4,6 +4,7 @@ import { type FlagKind, type FlagSpec, Flags, UsageError } from "./args";
 import type { Command } from "./command";
 import { shares, token } from "./commands/access";
 import * as files from "./commands/files";
+import * as folders from "./commands/folders";
 import * as info from "./commands/info";
 import * as memory from "./commands/memory";
 import { replicate } from "./commands/replicate";
@@ -31,6 +32,11 @@ export const COMMANDS: Command[] = [
   files.getFile,
   files.listFiles,
   files.deleteFile,
+  folders.mkdirCommand,
+  folders.cp,
+  folders.mv,
+  folders.rmCommand,
+  folders.getFolder,
   files.share,
   shares,
   token,

@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import { PeerError } from "../../../src/client/index";
 import { fileSource, saveStream, sha256File, writeStream } from "../../../src/client/node";
+import { UsageError } from "../args";
 import type { Command } from "../command";
 import { Progress, formatBytes, rate, table } from "../output";
 
@@ -77,18 +78,36 @@ export const getFile: Command = {
 export const listFiles: Command = {
   name: "list-files",
   aliases: ["ls"],
-  summary: "list the files of a peer",
-  usage: "[--prefix PREFIX]",
-  flags: { prefix: "string" },
+  summary: "list the files of a peer; with --delimiter one level, its folders first",
+  usage: "[--prefix PREFIX] [--delimiter [/]]",
+  flags: {
+    prefix: "string",
+    delimiter: { kind: "optional", value: "/", help: "one level: the files and sub-folders directly under the prefix" },
+  },
   async run(ctx) {
     const client = await ctx.client();
+    const prefix = ctx.flags.string("prefix");
+    const oneLevel = ctx.flags.has("delimiter");
+    const delimiter = ctx.flags.string("delimiter");
+    if (delimiter !== undefined && delimiter !== "/")
+      throw new UsageError("--delimiter is / (one level).", `usage: edgepeer list-files ${this.usage}`);
     const files = [];
-    for await (const f of client.allFiles(ctx.flags.string("prefix"))) files.push(f);
-    if (ctx.json) return ctx.printJson({ files });
-    if (files.length === 0) return ctx.print(`no files on ${client.name}`);
+    const folders: string[] = [];
+    if (oneLevel) {
+      let cursor: string | undefined;
+      do {
+        const page = await client.listFiles({ prefix, cursor, delimiter: "/" });
+        files.push(...page.files);
+        folders.push(...(page.folders ?? []));
+        cursor = page.cursor ?? undefined;
+      } while (cursor);
+    } else for await (const f of client.allFiles(prefix)) files.push(f);
+    if (ctx.json) return ctx.printJson(oneLevel ? { files, folders } : { files });
+    if (files.length === 0 && folders.length === 0) return ctx.print(`no files on ${client.name}`);
     ctx.print(
       table([
         ["NAME", "SIZE", "SHA256", "UPLOADED"],
+        ...folders.map((f) => [f, "folder", "-", ""]),
         ...files.map((f) => [f.name, formatBytes(f.size), f.sha256 ?? "-", f.uploaded ?? ""]),
       ]),
     );
