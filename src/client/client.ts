@@ -573,8 +573,7 @@ export class PeerClient {
 
   /** `DELETE /api/tokens/{id}` — revoked at once. */
   async revokeToken(id: string): Promise<void> {
-    check(idProblem(id, "token id"));
-    await this.send("DELETE", `/api/tokens/${encodeURIComponent(id)}`);
+    await this.send("DELETE", `/api/tokens/${idSegment(id, "token id")}`);
   }
 
   /** `GET /api/shares` — every live share link (never its URL or password). */
@@ -584,8 +583,7 @@ export class PeerClient {
 
   /** `DELETE /api/shares/{id}` — the link is 410 from then on. */
   async revokeShare(id: string): Promise<void> {
-    check(idProblem(id, "share id"));
-    await this.send("DELETE", `/api/shares/${encodeURIComponent(id)}`);
+    await this.send("DELETE", `/api/shares/${idSegment(id, "share id")}`);
   }
 
   // --- replication -----------------------------------------------------------------------

@@ -82,6 +82,8 @@ describe("the CLI sends a file name as a file name", () => {
     expectUsageError(await cli([...N, "find-file", "--filename", "../cache"]), /'\.\.' segment/);
     expectUsageError(await cli([...N, "list-files", "--prefix", "../"]), /'\.\.' segment/);
     expectUsageError(await cli([...N, "replicate", "remove", "--id", ".."]), /cannot be sent in a URL path/);
+    expectUsageError(await cli([...N, "token", "revoke", "--id", ".."]), /cannot be sent in a URL path/);
+    expectUsageError(await cli([...N, "shares", "revoke", "--id", "../cache"]), /slash/);
     const peers = ["--network", net.file, "--from", "peer1", "--to", "peer2"];
     expectUsageError(await cli([...peers.slice(0, 2), "sync", ...peers.slice(2), "--as", "../"]), /'\.\.' segment/);
     expectUsageError(await cli([...peers.slice(0, 2), "check", ...peers.slice(2), "--prefix", "a//"]), /empty segment/);
@@ -183,6 +185,8 @@ describe("the client sends a name as a name", () => {
         [`putReplicationRule ${id}`, () => client.putReplicationRule(id, { prefix: "a/", to: "peer2", token: "t" })],
         [`deleteReplicationRule ${id}`, () => client.deleteReplicationRule(id)],
         [`reconcileReplication ${id}`, () => client.reconcileReplication(id)],
+        [`revokeToken ${id}`, () => client.revokeToken(id)],
+        [`revokeShare ${id}`, () => client.revokeShare(id)],
       );
     }
     const other = net.client("peer2");
