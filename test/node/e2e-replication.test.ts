@@ -153,7 +153,9 @@ describe("replication", () => {
   it("with a scoped destination token: delivers inside its prefix; once revoked, the status says why and the source keeps everything", async () => {
     const minted = await peer2.createToken({ ops: ["read", "write", "delete"], prefix: "scoped/", label: "backup from peer1" });
     // A token of another peer, or one peer2 has never seen, is refused when the rule is added.
-    await expect(peer1.putReplicationRule("bad", { prefix: "music/", to: "peer2", as: "scoped/music/", token: "not-a-token" })).rejects.toMatchObject({
+    await expect(
+      peer1.putReplicationRule("bad", { prefix: "music/", to: "peer2", as: "scoped/music/", token: "not-a-token" }),
+    ).rejects.toMatchObject({
       status: 400,
     });
     await peer1.putReplicationRule("music", { prefix: "music/", to: "peer2", as: "scoped/music/", token: minted.token });
@@ -168,7 +170,12 @@ describe("replication", () => {
     expect(status.lastError).toMatch(/b\.ogg/);
     expect(status.pending).toBeGreaterThan(0);
     // Nothing on the source is touched; nothing more reached the destination.
-    expect(await tree(peer1, "music/")).toEqual(new Map([["a.ogg", first.sha256], ["b.ogg", second.sha256]]));
+    expect(await tree(peer1, "music/")).toEqual(
+      new Map([
+        ["a.ogg", first.sha256],
+        ["b.ogg", second.sha256],
+      ]),
+    );
     expect(await tree(peer2, "scoped/music/")).toEqual(new Map([["a.ogg", first.sha256]]));
     await peer1.deleteReplicationRule("music");
   });
