@@ -44,7 +44,7 @@ export class Progress {
     const seconds = (now - this.started) / 1000;
     const speed = seconds > 0 ? `${formatBytes(done / seconds)}/s` : "";
     const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
-    const columns = process.stderr.columns ?? 100;
+    const columns = process.stderr.columns || 100; // 0 in a terminal that reports no size
     const line = `${this.label}${note ? ` ${note}` : ""} ${bar} ${(ratio * 100).toFixed(0).padStart(3)}% ${formatBytes(done)} / ${formatBytes(this.total)} ${speed}`;
     process.stderr.write(`\r${line.slice(0, columns - 1)}\x1b[K`);
     this.drawn = true;

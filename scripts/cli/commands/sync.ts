@@ -98,7 +98,7 @@ export const sync: Command = {
       else printPlan(ctx, plan);
       return 0;
     }
-    const report = await runPlan(ctx, a, b, plan, { ...options, label: `sync ${a.name} → ${b.name}` });
+    const report = await runPlan(ctx, a, b, plan, { ...options, label: "sync" });
     // Failures go to stderr in every output mode: one line each, naming the file.
     for (const f of report.failed) process.stderr.write(`error: ${f.action.to}: ${f.message}\n`);
     if (ctx.json) ctx.printJson(syncJson(a, b, report, mode));

@@ -110,7 +110,7 @@ async function runFolderTransfer(ctx: Context): Promise<number> {
   // One destination after another: each already moves `concurrency` files at once.
   for (const destination of destinations) {
     const plan = await planOrUsage(source, destination, { prefix, as });
-    const report = await runPlan(ctx, source, destination, plan, { mode, concurrency, label: `${source.name} → ${destination.name}` });
+    const report = await runPlan(ctx, source, destination, plan, { mode, concurrency, label: `→ ${destination.name}` });
     if (report.failed.length > 0 || report.interrupted) code = 1;
     if (ctx.json) reports.push(syncJson(source, destination, report, mode));
     else {
