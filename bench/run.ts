@@ -3,7 +3,7 @@
  * same run, on the same machine; prints the ratios, writes bench/results/latest.json and
  * regenerates BENCHMARKS.md.
  *
- *   npm run bench -- [--quick] [--only upload,download,transfer,sync,rss,memory,tasks,start,webdav]
+ *   npm run bench -- [--quick] [--only upload,download,transfer,sync,rss,memory,tasks,start,webdav,zip]
  *                    [--runs N] [--out FILE] [--no-report] [--render]
  *
  * `--quick`: tiny sizes, one run, short load tests; writes bench/results/quick.json and leaves
@@ -29,8 +29,9 @@ import { sync } from "./workloads/sync";
 import { tasks } from "./workloads/tasks";
 import { transfer } from "./workloads/transfer";
 import { webdav } from "./workloads/webdav";
+import { zip } from "./workloads/zip";
 
-const WORKLOADS: Record<string, Workload> = { upload, download, transfer, sync, rss, memory, tasks, start, webdav };
+const WORKLOADS: Record<string, Workload> = { upload, download, transfer, sync, rss, memory, tasks, start, webdav, zip };
 
 const USAGE = `usage: npm run bench -- [--quick] [--only ${Object.keys(WORKLOADS).join(",")}] [--runs N] [--out FILE] [--no-report] [--render]`;
 

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { Results } from "../../bench/lib/types";
 
 const run = promisify(execFile);
-const WORKLOADS = ["upload", "download", "transfer", "sync", "rss", "memory", "tasks", "start", "webdav"];
+const WORKLOADS = ["upload", "download", "transfer", "sync", "rss", "memory", "tasks", "start", "webdav", "zip"];
 
 /**
  * The bench in quick mode (tiny sizes, one run), so it cannot rot. Speed is measured by
