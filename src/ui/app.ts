@@ -6,6 +6,7 @@ import { forgetTokens, storeToken, storedToken, takeTokenFromFragment } from "./
 import { dashboardView } from "./views/dashboard";
 import { filesView } from "./views/files";
 import { memoryView } from "./views/memory";
+import { replicationView } from "./views/replication";
 import { tasksView } from "./views/tasks";
 
 const TABS = [
@@ -13,6 +14,7 @@ const TABS = [
   { id: "files", label: "Files", view: filesView },
   { id: "memory", label: "Memory", view: memoryView },
   { id: "tasks", label: "Tasks", view: tasksView },
+  { id: "replication", label: "Replication", view: replicationView },
 ] as const;
 
 type TabId = (typeof TABS)[number]["id"];

@@ -11,6 +11,8 @@ export interface DialogOptions {
   /** Label of the confirming button; without it the dialog only has "Close". */
   confirm?: string;
   danger?: boolean;
+  /** A wider dialog (previews). */
+  wide?: boolean;
   /** Runs on confirm; a thrown error is shown in the dialog, which stays open for another try. */
   onConfirm?: () => Promise<void> | void;
 }
@@ -39,7 +41,7 @@ export function openDialog(options: DialogOptions): Promise<boolean> {
         confirmButton,
       ),
     );
-    const dialog = h("dialog", { "aria-label": options.title }, form);
+    const dialog = h("dialog", { "aria-label": options.title, class: options.wide ? "wide" : null }, form);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       if (!options.confirm) return dialog.close();
