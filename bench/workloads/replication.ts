@@ -112,8 +112,20 @@ export const replication: Workload = async (ctx) => {
   const note = "acknowledged PUT → the destination serves the same SHA-256 (polled every 5 ms), under the runner npm start uses";
   return {
     rows: [
-      ...cases.row({ case: `lag of a 4 KiB write, median of ${small}`, unit: "ms", of: "small-median", target: { kind: "max", value: 1000 }, note }),
-      ...cases.row({ case: `lag of a 4 KiB write, p95 of ${small}`, unit: "ms", of: "small-p95", target: { kind: "max", value: 3000 }, note }),
+      ...cases.row({
+        case: `lag of a 4 KiB write, median of ${small}`,
+        unit: "ms",
+        of: "small-median",
+        target: { kind: "max", value: 1000 },
+        note,
+      }),
+      ...cases.row({
+        case: `lag of a 4 KiB write, p95 of ${small}`,
+        unit: "ms",
+        of: "small-p95",
+        target: { kind: "max", value: 3000 },
+        note,
+      }),
       ...cases.row({
         case: `lag of a ${bigSize / MiB} MiB write`,
         unit: "ms",
