@@ -1,10 +1,12 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
+import worker from "../../src/index";
 import { describe, expect, it } from "vitest";
 import { HttpError } from "../../src/http/errors";
 import { copyFile, copyFolder, moveFile } from "../../src/storage/copy";
 import { FileStore } from "../../src/storage/files";
 import { FolderStore, NO_QUOTA, type Quota, SEARCH_BUDGET } from "../../src/storage/folders";
-import { call, errorOf, putFile, sha256 } from "../support/http";
+import { BASE, call, errorOf, putFile, sha256 } from "../support/http";
+import { TEST_TOKEN } from "../support/peers";
 
 function bytes(n: number, seed = 7): Uint8Array {
   const out = new Uint8Array(n);
@@ -100,6 +102,27 @@ describe("one-level listing and folders", () => {
     expect((await env.FILES.list({ prefix: "big/" })).objects).toEqual([]);
     expect(await text("big-sibling.txt")).toBe("kept");
   }, 60_000);
+});
+
+describe("long names", () => {
+  it("works on every folder route with paths near 1024 bytes", async () => {
+    const folder = `long/${"ü".repeat(496)}`; // 997 bytes
+    const other = `lang/${"ö".repeat(496)}`;
+    expect(new TextEncoder().encode(`${folder}/x.txt`).length).toBe(1003);
+    expect((await post("/api/folders", { path: `${folder}/empty` })).status).toBe(201);
+    await putFile(`${folder}/x.txt`, "x");
+    expect((await listing(`prefix=${encodeURIComponent(`${folder}/`)}&delimiter=/`)).folders).toEqual([`${folder}/empty/`]);
+    expect((await post(`/api/folders/${path(folder)}/copy`, { to: other })).status).toBe(200);
+    expect(await text(`${other}/x.txt`)).toBe("x");
+    const zip = await call(`/api/zip?prefix=${encodeURIComponent(`${other}/`)}`);
+    expect(zip.status).toBe(200);
+    await zip.arrayBuffer();
+    expect((await post(`/api/files/${path(`${other}/x.txt`)}/move`, { to: `${folder}/y.txt` })).status).toBe(201);
+    const gone = await call(`/api/folders/${path(folder)}?recursive=true`, { method: "DELETE" });
+    expect(await gone.json()).toEqual({ deleted: 2 });
+    // A folder whose marker would pass 1024 bytes is refused, not a storage error.
+    expect((await post("/api/folders", { path: `long/${"a".repeat(1019)}` })).status).toBe(400);
+  });
 });
 
 describe("search", () => {
@@ -248,6 +271,40 @@ describe("copy and move of a file", () => {
     ).rejects.toMatchObject({ code: "precondition_failed" });
     expect(await text("half/src.bin")).toBe("replaced meanwhile");
     expect(await env.FILES.head("half/dst.bin")).toBeNull();
+  });
+});
+
+describe("copies count against the storage quota", () => {
+  it("refuses a copy and a move past STORAGE_LIMIT_MB with 413, keeping the source and storing no copy", async () => {
+    let stored = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await env.FILES.list({ cursor });
+      for (const o of page.objects) stored += o.size;
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    const MiB = 1024 * 1024;
+    const limitMb = Math.ceil(stored / MiB) + 1;
+    const room = limitMb * MiB - stored;
+    // Its own quota counter (one per peer name), counting the bucket as it is now.
+    const bound = { ...env, PEER_NAME: "copy-quota", STORAGE_LIMIT_MB: String(limitMb) };
+    const peer = (route: string, init: RequestInit) => {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${TEST_TOKEN}`);
+      if (init.body instanceof Uint8Array) headers.set("content-length", String(init.body.byteLength));
+      const request = new Request(`${BASE}${route}`, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>;
+      return worker.fetch(request, bound, createExecutionContext());
+    };
+    const size = Math.floor(room * 0.6);
+    expect((await peer("/api/files/quota/one.bin", { method: "PUT", body: bytes(size) })).status).toBe(201);
+    for (const op of ["copy", "move"]) {
+      const res = await peer(`/api/files/quota/one.bin/${op}`, { method: "POST", body: JSON.stringify({ to: "quota/two.bin" }) });
+      expect(res.status, op).toBe(413);
+      expect((await errorOf(res)).code).toBe("payload_too_large");
+      expect(await env.FILES.head("quota/two.bin")).toBeNull();
+      expect((await env.FILES.head("quota/one.bin"))?.size).toBe(size);
+    }
+    await env.FILES.delete("quota/one.bin");
   });
 });
 
