@@ -44,6 +44,16 @@ export const memory: Workload = async (ctx) => {
       headers: { ...auth, ...json },
       body: JSON.stringify({ value: VALUE }),
     });
+    // A scoped token (memory, keys under "bench-"): the hot path's scope check against the peer token's.
+    const minted = await fetch(`${peer!.url}/api/tokens`, {
+      method: "POST",
+      headers: { ...auth, ...json },
+      body: JSON.stringify({ ops: ["memory"], prefix: "bench-", label: "bench" }),
+    });
+    if (minted.status !== 201) throw new Error(`minting a scoped token answered ${minted.status}`);
+    const scoped = { authorization: `Bearer ${((await minted.json()) as { token: string }).token}` };
+    const scopedGet = (c: number, seconds?: number) =>
+      requestRate(ctx, `${peer!.url}/api/memory/bench-key`, c, { headers: scoped }, seconds);
     const floorGet = (c: number, seconds?: number) => requestRate(ctx, `${floor.url}/bench-key`, c, {}, seconds);
     const get = (c: number, seconds?: number) => requestRate(ctx, `${peer!.url}/api/memory/bench-key`, c, { headers: auth }, seconds);
     const floorPut = (c: number, seconds?: number) =>
@@ -57,9 +67,16 @@ export const memory: Workload = async (ctx) => {
         seconds,
       );
     // Untimed warm-up of every path: compiling, first KV access, connection pools.
-    for (const warm of [floorGet, get, floorPut, put]) await warm(16, 0.5);
+    for (const warm of [floorGet, get, scopedGet, floorPut, put]) await warm(16, 0.5);
     for (const connections of [1, 16]) {
-      const runs = { floorGet: [] as number[], get: [] as number[], floorPut: [] as number[], put: [] as number[] };
+      const runs = {
+        floorGet: [] as number[],
+        get: [] as number[],
+        floorPut: [] as number[],
+        put: [] as number[],
+        peerGet: [] as number[],
+        scopedGet: [] as number[],
+      };
       for (let i = 0; i < ctx.runs; i++) {
         // Alternate who goes first, so a trend in the machine's load favours neither side.
         const both = async (bare: () => Promise<number>, edgepeer: () => Promise<number>) => {
@@ -78,6 +95,12 @@ export const memory: Workload = async (ctx) => {
           () => floorPut(connections),
           () => put(connections),
         );
+        const [pg, sg] = await both(
+          () => get(connections),
+          () => scopedGet(connections),
+        );
+        runs.peerGet.push(pg);
+        runs.scopedGet.push(sg);
         runs.floorGet.push(fg);
         runs.get.push(g);
         runs.floorPut.push(fp);
@@ -95,6 +118,14 @@ export const memory: Workload = async (ctx) => {
           runs: runs.get,
           floor: { case: "bare KV.get", runs: runs.floorGet },
           target: { kind: "ratio-min", value: 0.9 },
+        }),
+        row({
+          workload: "memory",
+          case: `GET with a scoped token (memory, prefix bench-), ${clients}`,
+          unit: "req/s",
+          runs: runs.scopedGet,
+          floor: { case: "the same GET with the peer token", runs: runs.peerGet },
+          target: { kind: "ratio-min", value: 0.95 },
         }),
         row({
           workload: "memory",
