@@ -421,3 +421,34 @@ describe("WebDAV LOCK and UNLOCK", () => {
     expect((await dav("PUT", "/dav/etag.txt", { body: "f", headers: { if: `([${etag}])` } })).status).toBe(204);
   });
 });
+
+describe("WebDAV as desktop clients use it", () => {
+  it("takes a file as Finder copies it: empty PUT, LOCK, chunked PUT with the token, AppleDouble, UNLOCK", async () => {
+    expect((await dav("PUT", "/dav/finder-copy.jpg", { body: "" })).status).toBe(201);
+    const { token } = await lockOf("/dav/finder-copy.jpg", "exclusive", { timeout: "Second-600", depth: "0" });
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(text("jpeg "));
+        c.enqueue(text("bytes"));
+        c.close();
+      },
+    });
+    const put = await dav("PUT", "/dav/finder-copy.jpg", { body, headers: { "x-expected-entity-length": "10", if: `(<${token}>)` } });
+    expect(put.status).toBe(204);
+    expect((await dav("PUT", "/dav/._finder-copy.jpg", { body: "\u0000\u0005\u0016\u0007" })).status).toBe(201);
+    expect((await dav("UNLOCK", "/dav/finder-copy.jpg", { headers: { "lock-token": `<${token}>` } })).status).toBe(204);
+    expect(await (await env.FILES.get("finder-copy.jpg"))!.text()).toBe("jpeg bytes");
+  });
+
+  it("takes a file as Windows saves it: LOCK Infinite, PUT with the token, Win32 properties, UNLOCK", async () => {
+    await dav("PUT", "/dav/report.docx", { body: "v1" });
+    const { token } = await lockOf("/dav/report.docx", "exclusive", { timeout: "Infinite, Second-4100000000" });
+    expect((await dav("PUT", "/dav/report.docx", { body: "v2", headers: { if: `(<${token}>)` } })).status).toBe(204);
+    const win32 = `<?xml version="1.0" encoding="utf-8" ?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:schemas-microsoft-com:"><D:set><D:prop><Z:Win32LastModifiedTime>Mon, 30 Nov 2026 10:00:00 GMT</Z:Win32LastModifiedTime><Z:Win32FileAttributes>00000020</Z:Win32FileAttributes></D:prop></D:set></D:propertyupdate>`;
+    const patch = await dav("PROPPATCH", "/dav/report.docx", { body: win32, headers: { if: `(<${token}>)` } });
+    expect(await patch.text()).toContain("200 OK");
+    expect((await dav("UNLOCK", "/dav/report.docx", { headers: { "lock-token": `<${token}>` } })).status).toBe(204);
+    const ask = `<D:propfind xmlns:D="DAV:"><D:prop><Win32FileAttributes xmlns="urn:schemas-microsoft-com:"/></D:prop></D:propfind>`;
+    expect(await (await dav("PROPFIND", "/dav/report.docx", { headers: { depth: "0" }, body: ask })).text()).toContain("00000020");
+  });
+});
