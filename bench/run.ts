@@ -3,7 +3,7 @@
  * same run, on the same machine; prints the ratios, writes bench/results/latest.json and
  * regenerates BENCHMARKS.md.
  *
- *   npm run bench -- [--quick] [--only upload,download,transfer,sync,replication,rss,memory,tasks,start,webdav,zip]
+ *   npm run bench -- [--quick] [--only upload,download,transfer,sync,replication,rclone,rss,memory,tasks,start,webdav,zip]
  *                    [--runs N] [--out FILE] [--no-report] [--render]
  *
  * `--quick`: tiny sizes, one run, short load tests; writes bench/results/quick.json and leaves
@@ -24,6 +24,7 @@ import { peerBundle } from "./lib/workers";
 import { download, upload } from "./workloads/files";
 import { memory } from "./workloads/memory";
 import { replication } from "./workloads/replication";
+import { rclone } from "./workloads/rclone";
 import { rss } from "./workloads/rss";
 import { start } from "./workloads/start";
 import { sync } from "./workloads/sync";
@@ -32,7 +33,20 @@ import { transfer } from "./workloads/transfer";
 import { webdav } from "./workloads/webdav";
 import { zip } from "./workloads/zip";
 
-const WORKLOADS: Record<string, Workload> = { upload, download, transfer, sync, replication, rss, memory, tasks, start, webdav, zip };
+const WORKLOADS: Record<string, Workload> = {
+  upload,
+  download,
+  transfer,
+  sync,
+  replication,
+  rclone,
+  rss,
+  memory,
+  tasks,
+  start,
+  webdav,
+  zip,
+};
 
 const USAGE = `usage: npm run bench -- [--quick] [--only ${Object.keys(WORKLOADS).join(",")}] [--runs N] [--out FILE] [--no-report] [--render]`;
 
