@@ -24,7 +24,7 @@ import { deleteFile, getFile, listFiles, putFile } from "./handlers/files";
 import { copyFileRoute, copyFolderRoute, createFolder, deleteFolder, moveFileRoute, moveFolderRoute } from "./handlers/folders";
 import { health, peers } from "./handlers/health";
 import { deleteMemory, getMemory, listMemory, putMemory } from "./handlers/memory";
-import { deleteRule, listRules, putRule, reconcileNow } from "./handlers/replication";
+import { deleteRule, listRules, putRule, reconcileNow, replicaStates } from "./handlers/replication";
 import { pullFile, shareFile } from "./handlers/share";
 import { stats } from "./handlers/stats";
 import { clearCache, clearTasks, getCache, getTask, listTasks, postBatch, postTask } from "./handlers/tasks";
@@ -86,6 +86,7 @@ const routes: RouteTable<PeerEnv> = [
 
   ["/api/replication", { GET: listRules }, PEER_ONLY],
   ["/api/replication/:id/reconcile", { POST: reconcileNow }, PEER_ONLY],
+  ["/api/replication/:id/files", { GET: replicaStates }, PEER_ONLY],
   ["/api/replication/:id", { PUT: putRule, DELETE: deleteRule }, PEER_ONLY],
 
   ["/api/tokens", { GET: listTokens, POST: createToken }, PEER_ONLY],

@@ -151,6 +151,15 @@ export const ReplicationRule = z.strictObject({
   failed: count,
 });
 export const ReplicationRules = z.strictObject({ rules: z.array(ReplicationRule) });
+/** One page of a folder under a rule, each file with the state of its copy there. */
+export const ReplicaStates = z.strictObject({
+  rule: z.string(),
+  prefix: z.string(),
+  files: z.array(z.strictObject({ name: z.string(), state: z.enum(["current", "differs", "missing", "unknown"]) })),
+  cursor: z.string().nullable(),
+  /** Why the destination could not be listed (every state is then `unknown`). */
+  error: z.string().nullable(),
+});
 export const ReconcileStarted = z.strictObject({ rule: z.string(), reconciling: z.literal(true) });
 
 /** An answer that is not JSON: the file's bytes, or nothing (204, HEAD). */
@@ -203,6 +212,7 @@ export const ANSWERS = {
   "DELETE /api/shares/{id}": "empty",
   "GET /api/replication": ReplicationRules,
   "POST /api/replication/{id}/reconcile": ReconcileStarted,
+  "GET /api/replication/{id}/files": ReplicaStates,
   "PUT /api/replication/{id}": ReplicationRule,
   "DELETE /api/replication/{id}": "empty",
 } as const satisfies Record<string, z.ZodType | NonJson>;

@@ -43,3 +43,5 @@ export type CacheInfo = z.infer<typeof shapes.CacheInfo>;
 /** A replication rule with its delivery status (never its token). */
 export type ReplicationRule = z.infer<typeof shapes.ReplicationRule>;
 export type ReplicationRules = z.infer<typeof shapes.ReplicationRules>;
+/** A page of a folder under a rule, each file with whether its copy there is current. */
+export type ReplicaStates = z.infer<typeof shapes.ReplicaStates>;

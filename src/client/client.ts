@@ -12,6 +12,7 @@ import type {
   Health,
   MemoryPage,
   PeerRef,
+  ReplicaStates,
   ReplicationRuleInput,
   ReplicationRuleStatus,
   SearchPage,
@@ -606,6 +607,15 @@ export class PeerClient {
   /** `POST /api/replication/{id}/reconcile` — compares both sides now and queues every difference. */
   async reconcileReplication(id: string): Promise<void> {
     await this.send("POST", `/api/replication/${idSegment(id, "rule id")}/reconcile`);
+  }
+
+  /**
+   * `GET /api/replication/{id}/files` — one page of a folder under the rule (one level), each
+   * file with whether its copy on the destination is `current`, `differs`, `missing` or `unknown`.
+   */
+  async replicaStates(id: string, options: { prefix?: string; cursor?: string } = {}): Promise<ReplicaStates> {
+    if (options.prefix !== undefined) check(filePrefixProblem(options.prefix));
+    return this.json("GET", `/api/replication/${idSegment(id, "rule id")}/files`, { query: options });
   }
 
   // --- transport -------------------------------------------------------------------------

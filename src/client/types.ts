@@ -14,6 +14,7 @@ export type {
   MemoryPage,
   FolderCreated,
   PeerRef,
+  ReplicaStates,
   ReplicationRule as ReplicationRuleStatus,
   SearchPage,
   ShareInfo,

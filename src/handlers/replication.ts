@@ -1,15 +1,18 @@
 import type { IRequest } from "itty-router";
 import { PeerError } from "../client/errors";
 import { knownPeers } from "../config";
-import type { ReplicationRule as ReplicationRuleShape, ReplicationRules } from "../api/types";
+import type { ReplicaStates, ReplicationRule as ReplicationRuleShape, ReplicationRules } from "../api/types";
 import type { PeerEnv } from "../env";
 import { readJson } from "../http/body";
 import { badRequest, notFound } from "../http/errors";
 import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
+import { urlOf } from "../http/routes";
+import { checkNamePrefix } from "../storage/names";
 import { destinationOf } from "../replication/deliver";
 import { EMPTY_STATUS, type RuleStatus, ledgerOf } from "../replication/ledger";
 import { reconcileRule } from "../replication/reconcile";
+import { replicaPage } from "../replication/replicas";
 import { type ReplicationRule, checkRuleId, loadRules, publicRule, removeRule, ruleBody, saveRule } from "../replication/rules";
 
 const ruleIdOf = (request: IRequest) => checkRuleId(decodeParam(request.params.id, "rule id"));
@@ -75,4 +78,18 @@ export async function reconcileNow(request: IRequest, env: PeerEnv, ctx: Executi
     ),
   );
   return json({ rule: id, reconciling: true }, 202);
+}
+
+/**
+ * `GET /api/replication/{id}/files?prefix=&cursor=` — one page of a folder under the rule (one
+ * level), each file with whether its copy on the destination is current, from both listings.
+ */
+export async function replicaStates(request: IRequest, env: PeerEnv): Promise<Response> {
+  const id = ruleIdOf(request);
+  const url = urlOf(request);
+  const rule = (await loadRules(env)).find((r) => r.id === id);
+  if (!rule) throw notFound(`No replication rule "${id}".`);
+  const prefix = checkNamePrefix(url.searchParams.get("prefix") ?? rule.prefix);
+  const cursor = url.searchParams.get("cursor") || undefined;
+  return json((await replicaPage(env, rule, prefix, cursor)) satisfies ReplicaStates);
 }

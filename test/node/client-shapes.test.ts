@@ -121,6 +121,7 @@ describe("every answer has the shape of src/api/shapes.ts", () => {
     await peer1.putReplicationRule("shapes", { prefix: "shapes/", to: "peer2", token: net.peers[1]?.token ?? "" });
     await peer1.replicationRules();
     await peer1.reconcileReplication("shapes");
+    await peer1.replicaStates("shapes", { prefix: "shapes/" });
     await peer1.deleteReplicationRule("shapes");
 
     const routes = apiRoutes();

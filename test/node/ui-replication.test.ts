@@ -1,6 +1,6 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PeerClient } from "../../src/client";
+import { PeerClient, PeerError } from "../../src/client";
 import { buildUi, launchChromium, openTab, screenshot } from "../support/browser";
 import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
 
@@ -155,7 +155,61 @@ describe("the Replication view", () => {
     await api(0).deleteReplicationRule("notes");
     await page.context().close();
   });
+});
 
+describe("whether each file's copy is current (GET /api/replication/{id}/files)", () => {
+  it("tells current, differs and missing apart from the two listings, one level of a folder under the rule", async () => {
+    // Written before the rule exists and no reconcile runs: nothing is delivered by itself.
+    await api(0).putFile("shots/same.jpg", "same bytes");
+    await api(0).putFile("shots/changed.jpg", "new bytes");
+    await api(0).putFile("shots/absent.jpg", "not there");
+    await api(0).putFile("shots/sub/deep.jpg", "one level down");
+    await api(1).putFile("backup/shots/same.jpg", "same bytes");
+    await api(1).putFile("backup/shots/changed.jpg", "old bytes");
+    await api(1).putFile("backup/shots/sub/deep.jpg", "one level down");
+    const dest = await api(1).createToken({ ops: ["read", "write"], prefix: "backup/shots/", label: "shots" });
+    await api(0).putReplicationRule("shots", { prefix: "shots/", to: peer(1).name, as: "backup/shots/", token: dest.token });
+
+    const top = await api(0).replicaStates("shots");
+    expect(top).toEqual({
+      rule: "shots",
+      prefix: "shots/",
+      files: [
+        { name: "shots/absent.jpg", state: "missing" },
+        { name: "shots/changed.jpg", state: "differs" },
+        { name: "shots/same.jpg", state: "current" },
+      ],
+      cursor: null,
+      error: null,
+    });
+    expect((await api(0).replicaStates("shots", { prefix: "shots/sub/" })).files).toEqual([
+      { name: "shots/sub/deep.jpg", state: "current" },
+    ]);
+
+    const outside = await api(0)
+      .replicaStates("shots", { prefix: "shots2/" })
+      .catch((e: unknown) => e);
+    expect(outside).toBeInstanceOf(PeerError);
+    expect(outside).toMatchObject({ status: 400, code: "bad_request" });
+    await expect(api(0).replicaStates("nope")).rejects.toMatchObject({ status: 404, code: "not_found" });
+    const scoped = await api(0).createToken({ ops: ["read"], prefix: "shots/" });
+    const viewer = new PeerClient({ url: peer(0).url, token: scoped.token, name: peer(0).name });
+    await expect(viewer.replicaStates("shots")).rejects.toMatchObject({ status: 403, code: "forbidden" });
+  });
+
+  it("says every state is unknown, and why, when the destination refuses the rule's token", async () => {
+    const dest = await api(1).createToken({ ops: ["read", "write"], prefix: "backup/gone/" });
+    await api(0).putFile("gone/a.txt", "a");
+    await api(0).putReplicationRule("gone", { prefix: "gone/", to: peer(1).name, as: "backup/gone/", token: dest.token, deletes: "keep" });
+    await api(1).revokeToken(dest.id);
+    const page = await api(0).replicaStates("gone");
+    expect(page.files).toEqual([{ name: "gone/a.txt", state: "unknown" }]);
+    expect(page.error).toMatch(/revoked/);
+    await api(0).deleteReplicationRule("gone");
+  });
+});
+
+describe("the page", () => {
   it("had no page errors or CSP violations", () => {
     expect(tabErrors.length).toBeGreaterThan(0);
     expect(tabErrors.flat()).toEqual([]);
