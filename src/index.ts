@@ -31,7 +31,7 @@ import { clearCache, clearTasks, getCache, getTask, listTasks, postBatch, postTa
 import { uiAsset, uiShell } from "./handlers/ui";
 import { zipNames, zipPrefix } from "./handlers/zip";
 import { abortUpload, completeUpload, createUpload, uploadPart } from "./handlers/uploads";
-import { guard } from "./http/auth";
+import { guard, settleAuth } from "./http/auth";
 import { withCorsHeaders, withCorsPreflight } from "./http/cors";
 import { renderError } from "./http/errors";
 import { withCommonHeaders } from "./http/headers";
@@ -108,6 +108,7 @@ const answer = createRouter(
   {
     before: [withCorsPreflight],
     guard,
+    settle: settleAuth,
     catch: renderError,
     finally: [withCorsHeaders, withCommonHeaders],
   },

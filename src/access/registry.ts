@@ -150,9 +150,19 @@ export class AccessRegistry extends DurableObject<PeerEnv> {
 const sortByCreated = <T extends { created: number; id: string }>(list: T[]) =>
   list.sort((a, b) => a.created - b.created || a.id.localeCompare(b.id));
 
-/** The peer's one registry. */
+const ids = new WeakMap<DurableObjectNamespace<AccessRegistry>, DurableObjectId>();
+
+/**
+ * The peer's one registry. The object's id is named once per isolate (a stub cannot be kept:
+ * it belongs to the request that made it).
+ */
 export function accessRegistry(env: PeerEnv): DurableObjectStub<AccessRegistry> {
-  return env.ACCESS.get(env.ACCESS.idFromName("access"));
+  let id = ids.get(env.ACCESS);
+  if (!id) {
+    id = env.ACCESS.idFromName("access");
+    ids.set(env.ACCESS, id);
+  }
+  return env.ACCESS.get(id);
 }
 
 /** A fresh random id: 32 hex digits (128 bits), the only shape of key the registry builds. */

@@ -137,14 +137,38 @@ async function checkLive(env: PeerEnv, principal: TokenPrincipal): Promise<void>
   if (!(await accessRegistry(env).tokenLive(principal.id))) throw unauthorized("The token was revoked.", "invalid_token");
 }
 
+const LIVE_CHECK = Symbol("edgepeer.liveCheck");
+
+/**
+ * A scoped token's request: its liveness (expiry, then revocation in the registry) and the
+ * route's needs. A GET or HEAD has no effect, so its handler may run while the registry is
+ * asked — `settleAuth` holds the answer until it has replied; any other method waits here.
+ * A revoked or expired token is 401 whatever the scope would have said.
+ */
 async function checkScoped(request: IRequest, env: PeerEnv, scope: Scope, principal: TokenPrincipal): Promise<void> {
-  await checkLive(env, principal);
+  const live = checkLive(env, principal);
+  live.catch(() => {}); // awaited below or by settleAuth; never an unhandled rejection
+  try {
+    if (scope.kind === "peer") throw new HttpError("forbidden", "Only the peer token may do this.");
+    if (scope.kind === "needs") {
+      const body = readsBody(scope) ? await jsonBodyOnce(request) : undefined;
+      checkNeeds(principal, scope, request, body);
+    }
+  } catch (err) {
+    await live;
+    throw err;
+  }
   setPrincipal(request, principal);
-  if (scope.kind === "any") return;
-  if (scope.kind === "peer") throw new HttpError("forbidden", "Only the peer token may do this.");
-  if (scope.kind !== "needs") return;
-  const body = readsBody(scope) ? await jsonBodyOnce(request) : undefined;
-  checkNeeds(principal, scope, request, body);
+  if (request.method === "GET" || request.method === "HEAD") (request as IRequest & { [LIVE_CHECK]?: Promise<void> })[LIVE_CHECK] = live;
+  else await live;
+}
+
+/**
+ * Router stage after the handler: the liveness check a GET or HEAD left running, if any — the
+ * answer goes out only once it has passed (else the 401 goes out instead).
+ */
+export function settleAuth(request: IRequest): Promise<void> | undefined {
+  return (request as IRequest & { [LIVE_CHECK]?: Promise<void> })[LIVE_CHECK];
 }
 
 const SHARE_REALM = 'Basic realm="edgepeer share", charset="UTF-8"';

@@ -32,6 +32,8 @@ export interface Stages<E> {
    * not be built otherwise); the 405 and 404 catch-alls need any valid token under /api/.
    */
   guard?: (request: IRequest, env: E, scope: Scope) => void | Promise<void>;
+  /** After the handler (or its error): a check the guard left running; if it throws, its error is the answer. */
+  settle?: (request: IRequest) => Promise<void> | undefined;
 }
 
 const scopeOf = (access: RouteAccess | undefined, method: string): Scope | undefined =>
@@ -168,6 +170,15 @@ export function createRouter<E>(
       }
     } catch (err) {
       response = stages.catch(err, request, env, ctx);
+    }
+    const pending = stages.settle?.(request);
+    if (pending) {
+      try {
+        await pending;
+      } catch (err) {
+        await response?.body?.cancel().catch(() => {});
+        response = stages.catch(err, request, env, ctx);
+      }
     }
     try {
       for (const stage of stages.finally) response = stage(response, request, env, ctx) ?? response;

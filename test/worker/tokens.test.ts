@@ -52,6 +52,17 @@ describe("scoped tokens: minting, listing, revoking", () => {
     const res = await call("/api/memory", { token: t.token });
     expect(res.status).toBe(401);
     expect((await errorOf(res)).message).toContain("revoked");
+    // Whatever the route would have answered: a missing key (404), outside the scope (403), a write.
+    for (const [path, method] of [
+      ["/api/memory/missing", "GET"],
+      ["/api/memory/k", "HEAD"],
+      ["/api/files", "GET"],
+      ["/api/memory/k", "PUT"],
+    ] as const) {
+      const res = await call(path, { method, token: t.token, body: method === "PUT" ? '{"value":1}' : undefined });
+      expect(res.status, `${method} ${path}`).toBe(401);
+    }
+    expect(await env.KV.get("mem:k")).toBeNull();
     expect((await call(`/api/tokens/${t.id}`, { method: "DELETE" })).status).toBe(404);
     const { tokens } = (await (await call("/api/tokens")).json()) as { tokens: Array<{ id: string }> };
     expect(tokens.map((x) => x.id)).not.toContain(t.id);
