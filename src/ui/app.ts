@@ -2,19 +2,23 @@ import { PeerClient, PeerError } from "../client";
 import { type AppContext, type View, failureHandler } from "./context";
 import { h, mount } from "./dom";
 import { clearMessages, describeError, messageRegion } from "./messages";
+import { type UiScope, scopeOf } from "./scope";
 import { forgetTokens, storeToken, storedToken, takeTokenFromFragment } from "./session";
+import { accessView } from "./views/access";
 import { dashboardView } from "./views/dashboard";
 import { filesView } from "./views/files";
 import { memoryView } from "./views/memory";
 import { replicationView } from "./views/replication";
 import { tasksView } from "./views/tasks";
 
+/** Each section and whether a token's scope can use it (a scoped token sees only those). */
 const TABS = [
-  { id: "dashboard", label: "Dashboard", view: dashboardView },
-  { id: "files", label: "Files", view: filesView },
-  { id: "memory", label: "Memory", view: memoryView },
-  { id: "tasks", label: "Tasks", view: tasksView },
-  { id: "replication", label: "Replication", view: replicationView },
+  { id: "dashboard", label: "Dashboard", view: dashboardView, shown: (s: UiScope) => s.peer },
+  { id: "files", label: "Files", view: filesView, shown: (s: UiScope) => s.ops.has("read") || s.ops.has("write") },
+  { id: "memory", label: "Memory", view: memoryView, shown: (s: UiScope) => s.ops.has("memory") },
+  { id: "tasks", label: "Tasks", view: tasksView, shown: (s: UiScope) => s.ops.has("tasks") },
+  { id: "replication", label: "Replication", view: replicationView, shown: (s: UiScope) => s.peer },
+  { id: "access", label: "Access", view: accessView, shown: (s: UiScope) => s.peer },
 ] as const;
 
 type TabId = (typeof TABS)[number]["id"];
@@ -52,7 +56,8 @@ class App {
   async signIn(token: string, options: { quiet?: boolean } = {}): Promise<void> {
     const client = new PeerClient({ url: this.origin, token: token || undefined, name: this.peerName });
     try {
-      await client.stats();
+      // Any valid token may list the peers; stats would refuse a scoped token.
+      await client.peers();
     } catch (err) {
       const refused = err instanceof PeerError && err.status === 401;
       if (refused) forgetTokens();
@@ -65,6 +70,7 @@ class App {
     this.showSignedIn({
       client,
       token,
+      scope: scopeOf(token),
       peerName: this.peerName,
       fail: failureHandler(this.peerName, (reason) => this.signOut(`Signed out: the peer refused the token (${reason})`)),
     });
@@ -123,7 +129,7 @@ class App {
     const tabs = h(
       "nav",
       { class: "tabs", "aria-label": "Sections" },
-      TABS.map((tab) => h("a", { href: `#${tab.id}`, "data-tab": tab.id }, tab.label)),
+      this.tabs().map((tab) => h("a", { href: `#${tab.id}`, "data-tab": tab.id }, tab.label)),
     );
     const header = h(
       "header",
@@ -150,9 +156,16 @@ class App {
     this.renderTab();
   }
 
+  /** The sections the signed-in token can use. */
+  private tabs() {
+    const scope = this.context?.scope;
+    return TABS.filter((t) => !scope || t.shown(scope));
+  }
+
   private currentTab(): TabId {
     const id = location.hash.replace(/^#/, "");
-    return TABS.find((t) => t.id === id)?.id ?? "dashboard";
+    const tabs = this.tabs();
+    return tabs.find((t) => t.id === id)?.id ?? tabs[0]?.id ?? "dashboard";
   }
 
   private renderTab(): void {
@@ -163,7 +176,7 @@ class App {
       else link.removeAttribute("aria-current");
     }
     this.disposeView();
-    const tab = TABS.find((t) => t.id === id) ?? TABS[0];
+    const tab = this.tabs().find((t) => t.id === id) ?? TABS[0];
     this.view = tab.view(this.context);
     mount(this.main, this.view.element);
   }

@@ -1,5 +1,6 @@
 import { type PeerClient, PeerError } from "../client";
 import { showError } from "./messages";
+import type { UiScope } from "./scope";
 
 /** What every view gets: this peer's client (with the tab's token) and how to report. */
 export interface AppContext {
@@ -8,6 +9,8 @@ export interface AppContext {
   peerName: string;
   /** This peer's token, for clients that talk to it with other transports (uploads). */
   token: string;
+  /** What the token may do: views hide what it cannot. */
+  scope: UiScope;
   /** Shows an error; a refused token signs the tab out instead. */
   fail(err: unknown, context?: string): void;
 }

@@ -10,7 +10,8 @@ const PAGE_SIZE = 200;
 
 /** Files: a folder-aware list, upload (picker or drop) with progress, download, share, send, delete. */
 export function filesView(ctx: AppContext): View {
-  let prefix = "";
+  // A token limited to a folder starts in it (a listing above it would be refused).
+  let prefix = ctx.scope.prefix.endsWith("/") ? ctx.scope.prefix : "";
   let files: FileMeta[] = [];
   let cursor: string | null = null;
 

@@ -1,0 +1,121 @@
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PeerClient, PeerError } from "../../src/client";
+import { buildUi, launchChromium, openTab } from "../support/browser";
+import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
+
+/** The Access view and a scoped sign-in in a real Chromium, against a real local peer; checked through the API too. */
+
+let network: TestNetwork;
+let browser: Browser;
+const errors: string[][] = [];
+
+const peer = () => network.peers[0]!;
+const api = () => new PeerClient({ url: peer().url, token: peer().token, name: peer().name });
+
+async function tab(): Promise<Page> {
+  const opened = await openTab(browser);
+  errors.push(opened.errors);
+  return opened.page;
+}
+
+async function signedIn(token: string): Promise<Page> {
+  const page = await tab();
+  await page.goto(`${peer().url}/#token=${token}`);
+  await page.getByTestId("peer-name").waitFor();
+  return page;
+}
+
+beforeAll(async () => {
+  buildUi();
+  network = await startNetwork({ peers: 1 });
+  browser = await launchChromium();
+  await api().putFile("photos/one.txt", "one photo");
+  await api().putFile("private/two.txt", "private");
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await network?.stop();
+  await removeTemp(network?.dir ?? "");
+});
+
+describe("the Access view", () => {
+  it("mints a token shown once with a copy button, lists it, and revokes it", async () => {
+    const page = await signedIn(peer().token);
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Access", exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: "Access" }).waitFor();
+    await page.getByLabel("write").check();
+    await page.getByLabel("Only names under").fill("photos/");
+    await page.getByLabel("Label").fill("friend");
+    await page.getByRole("button", { name: "Mint token" }).click();
+    const shown = page.getByTestId("new-token");
+    await shown.waitFor();
+    const token = await shown.inputValue();
+    expect(token).toMatch(/^ept1_/);
+    await page.getByTestId("minted").getByRole("button", { name: "Copy" }).waitFor();
+
+    const scoped = new PeerClient({ url: peer().url, token, name: peer().name });
+    expect(await scoped.getFileBytes("photos/one.txt")).toEqual(new TextEncoder().encode("one photo"));
+    const listed = (await api().listTokens()).find((t) => t.label === "friend");
+    expect(listed).toMatchObject({ ops: ["read", "write"], prefix: "photos/" });
+
+    const row = page.locator(`tr[data-token="${listed!.id}"]`);
+    await row.waitFor();
+    expect(await page.getByTestId("token-rows").textContent()).not.toContain(token);
+    await row.getByRole("button", { name: "Revoke token friend" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Revoke", exact: true }).click();
+    await row.waitFor({ state: "detached" });
+    const refused = await scoped.getFileBytes("photos/one.txt").catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(PeerError);
+    expect((refused as PeerError).status).toBe(401);
+  });
+
+  it("lists share links and revokes one: the link is gone", async () => {
+    const link = await api().shareFile("photos/one.txt", { maxDownloads: 5 });
+    const page = await signedIn(peer().token);
+    await page.goto(`${peer().url}/#access`);
+    const row = page.locator(`tr[data-share="${link.id}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain("0 of 5");
+    await row.getByRole("button", { name: "Revoke link to photos/one.txt" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Revoke", exact: true }).click();
+    await row.waitFor({ state: "detached" });
+    expect((await fetch(link.url)).status).toBe(410);
+  });
+});
+
+describe("signing in with a scoped token", () => {
+  it("accepts it and shows only the sections it can use, starting in its folder", async () => {
+    const minted = await api().createToken({ ops: ["read"], prefix: "photos/", label: "viewer" });
+    const page = await signedIn(minted.token);
+    const sections = page.getByRole("navigation", { name: "Sections" }).getByRole("link");
+    expect(await sections.allTextContents()).toEqual(["Files"]);
+    await page.getByRole("heading", { level: 1, name: "Files" }).waitFor();
+    await page.getByText("one.txt", { exact: true }).waitFor();
+    expect(await page.locator("main").textContent()).not.toContain("two.txt");
+  });
+});
+
+describe("a share link with a password", () => {
+  it("makes the browser ask (401 with a Basic challenge) and serves the file with the password", async () => {
+    const link = await api().shareFile("photos/one.txt", { password: "open sesame" });
+    const page = await tab();
+    // Challenged with no credentials to give, headless Chromium gives up where a person is asked.
+    await expect(page.goto(link.url)).rejects.toThrow(/ERR_INVALID_AUTH_CREDENTIALS/);
+    const bare = await page.request.get(link.url);
+    expect(bare.status()).toBe(401);
+    expect(bare.headers()["www-authenticate"]).toMatch(/^Basic realm="edgepeer share"/);
+
+    // Given what a person would type (any user name), the browser answers the challenge and gets the file.
+    const context = await browser.newContext({ httpCredentials: { username: "anyone", password: "open sesame" } });
+    const ok = await (await context.newPage()).goto(link.url);
+    expect(ok?.status()).toBe(200);
+    expect(await ok?.text()).toBe("one photo");
+    await context.close();
+  });
+
+  it("had no page errors or CSP violations", () => {
+    expect(errors.flat()).toEqual([]);
+  });
+});
