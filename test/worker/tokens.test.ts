@@ -389,18 +389,18 @@ describe("scoped tokens on WebDAV", () => {
     SELF.fetch(`${BASE}${path}`, { ...init, headers: { authorization: `Basic ${btoa(`any:${token}`)}`, ...(init.headers ?? {}) } });
 
   it("holds a WebDAV client to the token's operations and prefix", async () => {
-    await putFile("photos/d.txt", "d");
+    await putFile("davscope/d.txt", "d");
     await putFile("private/d.txt", "p");
-    const t = await mint({ ops: ["read"], prefix: "photos/" });
-    const folder = await dav("/dav/photos/", t.token, { method: "PROPFIND", headers: { depth: "1" } });
+    const t = await mint({ ops: ["read"], prefix: "davscope/" });
+    const folder = await dav("/dav/davscope/", t.token, { method: "PROPFIND", headers: { depth: "1" } });
     expect(folder.status).toBe(207);
     expect(await folder.text()).toContain("d.txt");
     expect((await dav("/dav/", t.token, { method: "PROPFIND", headers: { depth: "1" } })).status).toBe(403);
-    expect(await (await dav("/dav/photos/d.txt", t.token)).text()).toBe("d");
+    expect(await (await dav("/dav/davscope/d.txt", t.token)).text()).toBe("d");
     expect((await dav("/dav/private/d.txt", t.token)).status).toBe(403);
-    expect((await dav("/dav/photos/new.txt", t.token, { method: "PUT", body: "n" })).status).toBe(403);
-    expect(await env.FILES.head("photos/new.txt")).toBeNull();
+    expect((await dav("/dav/davscope/new.txt", t.token, { method: "PUT", body: "n" })).status).toBe(403);
+    expect(await env.FILES.head("davscope/new.txt")).toBeNull();
     expect((await call(`/api/tokens/${t.id}`, { method: "DELETE" })).status).toBe(204);
-    expect((await dav("/dav/photos/d.txt", t.token)).status).toBe(401);
+    expect((await dav("/dav/davscope/d.txt", t.token)).status).toBe(401);
   });
 });
