@@ -201,6 +201,13 @@ function cases(n: string, p: string, m = "dest/x.txt"): Case[] {
       ],
     },
     {
+      route: "GET /api/zip",
+      method: "GET",
+      path: `/api/zip?prefix=${encodeURIComponent(p)}`,
+      needs: [{ op: "read", value: p, kind: "prefix" }],
+    },
+    { route: "POST /api/zip", method: "POST", path: "/api/zip", body: { names: [n] }, needs: [{ op: "read", value: n }] },
+    {
       route: "POST /api/folders",
       method: "POST",
       path: "/api/folders",
@@ -388,7 +395,7 @@ describe("scoped tokens on WebDAV", () => {
   const dav = (path: string, token: string, init: RequestInit = {}) =>
     SELF.fetch(`${BASE}${path}`, { ...init, headers: { authorization: `Basic ${btoa(`any:${token}`)}`, ...(init.headers ?? {}) } });
 
-  it("holds a WebDAV client to the token's operations and prefix", async () => {
+  it("holds a WebDAV client to the token's operations and prefix", { timeout: 30_000 }, async () => {
     await putFile("davscope/d.txt", "d");
     await putFile("private/d.txt", "p");
     const t = await mint({ ops: ["read"], prefix: "davscope/" });
