@@ -289,6 +289,7 @@ function cases(n: string, p: string, m = "dest/x.txt"): Case[] {
     { route: "GET /api/shares", method: "GET", path: "/api/shares", needs: "peer" },
     { route: "DELETE /api/shares/:id", method: "DELETE", path: `/api/shares/${"0".repeat(32)}`, needs: "peer" },
     { route: "GET /api/replication", method: "GET", path: "/api/replication", needs: "peer" },
+    { route: "GET /api/replication/:id/files", method: "GET", path: "/api/replication/r1/files", needs: "peer" },
     { route: "PUT /api/replication/:id", method: "PUT", path: "/api/replication/r1", body: {}, needs: "peer" },
     { route: "DELETE /api/replication/:id", method: "DELETE", path: "/api/replication/r1", needs: "peer" },
     { route: "POST /api/replication/:id/reconcile", method: "POST", path: "/api/replication/r1/reconcile", needs: "peer" },
