@@ -45,8 +45,11 @@ export async function readText(request: Request, maxBytes: number, what = "reque
 
 const PARSED = Symbol("edgepeer.parsedBody");
 
-/** Most bytes of a JSON body the guard reads to find the names a route touches. */
-export const GUARD_JSON_BYTES = 4 * 1024 * 1024;
+/**
+ * Most bytes of a JSON body the guard reads to find the names a route touches: the largest
+ * any such route takes (a zip's list of names); each handler's own limit still applies.
+ */
+export const GUARD_JSON_BYTES = 16 * 1024 * 1024;
 
 function parseJson(text: string): unknown {
   if (text.trim() === "") return {};
