@@ -241,6 +241,23 @@ function cases(n: string, p: string, m = "dest/x.txt"): Case[] {
       path: `/api/folders/${file}`,
       needs: [{ op: "delete", value: nf, kind: "prefix" }],
     },
+    {
+      route: "GET /api/zip",
+      method: "GET",
+      path: `/api/zip?prefix=${encodeURIComponent(p)}`,
+      needs: [{ op: "read", value: p, kind: "prefix" }],
+    },
+    {
+      route: "POST /api/zip",
+      method: "POST",
+      path: "/api/zip",
+      // A file and a folder (a name ending in `/`): each must be inside the token's prefix.
+      body: { names: [n, mf] },
+      needs: [
+        { op: "read", value: n },
+        { op: "read", value: mf },
+      ],
+    },
     { route: "GET /api/files/:name+", method: "GET", path: `/api/files/${file}`, needs: [{ op: "read", value: n }] },
     { route: "HEAD /api/files/:name+", method: "HEAD", path: `/api/files/${file}`, needs: [{ op: "read", value: n }] },
     { route: "PUT /api/files/:name+", method: "PUT", path: `/api/files/${file}`, body: "x", needs: [{ op: "write", value: n }] },
