@@ -1,7 +1,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeerClient, PeerError } from "../../src/client";
-import { buildUi, launchChromium, openTab } from "../support/browser";
+import { buildUi, launchChromium, openTab, screenshot } from "../support/browser";
 import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
 
 /** The Access view and a scoped sign-in in a real Chromium, against a real local peer; checked through the API too. */
@@ -82,6 +82,58 @@ describe("the Access view", () => {
     await page.getByRole("dialog").getByRole("button", { name: "Revoke", exact: true }).click();
     await row.waitFor({ state: "detached" });
     expect((await fetch(link.url)).status).toBe(410);
+  });
+});
+
+describe("the Access view by keyboard, at phone width", () => {
+  it("mints a token with a lifetime in hours by keyboard alone at 390 px, and never shows it again", async () => {
+    const tab = await openTab(browser, { width: 390 });
+    errors.push(tab.errors);
+    const page = tab.page;
+    await page.goto(`${peer().url}/#token=${peer().token}`);
+    await page.getByTestId("peer-name").waitFor();
+    await page.goto(`${peer().url}/#access`);
+    await page.getByRole("heading", { level: 1, name: "Access" }).waitFor();
+    await page.getByLabel("read").focus();
+    await page.keyboard.press("Tab"); // write
+    await page.keyboard.press("Space");
+    await page.getByLabel("Only names under").focus();
+    await page.keyboard.type("drop/");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("2");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Home"); // minutes
+    await page.keyboard.press("ArrowDown"); // hours
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("phone");
+    const before = Date.now();
+    await page.keyboard.press("Enter");
+    const shown = page.getByTestId("new-token");
+    await shown.waitFor();
+    const token = await shown.inputValue();
+    const listed = (await api().listTokens()).find((t) => t.label === "phone");
+    expect(listed).toMatchObject({ ops: ["read", "write"], prefix: "drop/" });
+    const expires = Date.parse(listed?.expires ?? "");
+    expect(expires).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 7200_000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 7200_000 + 1000);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow, "Access scrolls sideways").toBeLessThanOrEqual(0);
+    await screenshot(page, "phone-access");
+
+    // Shown once: back on the tab later, the page holds it nowhere.
+    await page.goto(`${peer().url}/#files`);
+    await page.getByRole("heading", { level: 1, name: "Files" }).waitFor();
+    await page.goto(`${peer().url}/#access`);
+    await page.locator(`tr[data-token="${listed?.id}"]`).waitFor();
+    expect(
+      await page.evaluate(
+        (t) => document.documentElement.outerHTML.includes(t) || [...document.querySelectorAll("input")].some((i) => i.value === t),
+        token,
+      ),
+    ).toBe(false);
+    await screenshot(page, "phone-access-listed");
+    await api().revokeToken(listed?.id ?? "");
+    await tab.context.close();
   });
 });
 

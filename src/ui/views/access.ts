@@ -5,6 +5,12 @@ import { formatDate, h, mount } from "../dom";
 import { showInfo } from "../messages";
 
 const OPS = ["read", "write", "delete", "memory", "tasks"] as const;
+/** Units a token's lifetime is typed in, in seconds. */
+const TTL_UNITS = [
+  { label: "minutes", seconds: 60 },
+  { label: "hours", seconds: 3600 },
+  { label: "days", seconds: 86400 },
+] as const;
 
 /** Access: mint scoped tokens (shown once, with a copy button), list and revoke them and the share links. */
 export function accessView(ctx: AppContext): View {
@@ -17,6 +23,11 @@ export function accessView(ctx: AppContext): View {
     spellcheck: false,
   });
   const ttlInput = h("input", { id: "token-ttl", type: "number", min: 1, step: 1, placeholder: "never expires", inputMode: "numeric" });
+  const ttlUnit = h(
+    "select",
+    { id: "token-ttl-unit", "aria-label": "Unit of the lifetime" },
+    TTL_UNITS.map((u) => h("option", { value: u.seconds, selected: u.label === "days" }, u.label)),
+  );
   const labelInput = h("input", { id: "token-label", type: "text", maxLength: 200, autocomplete: "off" });
   const minted = h("div", { class: "minted", "data-testid": "minted", hidden: true });
   const tokenRows = h("tbody", { "data-testid": "token-rows" });
@@ -34,8 +45,8 @@ export function accessView(ctx: AppContext): View {
     ),
     h("label", { for: "token-prefix" }, "Only names under"),
     prefixInput,
-    h("label", { for: "token-ttl" }, "Expires after (seconds; empty: until revoked)"),
-    ttlInput,
+    h("label", { for: "token-ttl" }, "Expires after (empty: until revoked)"),
+    h("div", { class: "inline-form" }, ttlInput, ttlUnit),
     h("label", { for: "token-label" }, "Label"),
     labelInput,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Mint token")),
@@ -91,7 +102,7 @@ export function accessView(ctx: AppContext): View {
       return;
     }
     try {
-      const ttl = ttlInput.value.trim() ? Number(ttlInput.value) : undefined;
+      const ttl = ttlInput.value.trim() ? Math.round(Number(ttlInput.value) * Number(ttlUnit.value)) : undefined;
       const token = await ctx.client.createToken({ ops: [...ops], prefix: prefixInput.value.trim(), ttl, label: labelInput.value.trim() });
       const shown = h("input", {
         type: "text",
