@@ -179,7 +179,8 @@ describe("edgepeer CLI against a real network", () => {
     const share = await cli([...N, "share", "--filename", "share.bin", "--ttl", "60"]);
     expect(share.code).toBe(0);
     const url = share.stdout.toString().trim();
-    expect(url).toMatch(/\?expires=\d+&sig=[0-9a-f]+$/);
+    // The link binds its version between expiry and signature (docs/api.md "Share links").
+    expect(url).toMatch(/\?expires=\d+&(.+&)?sig=[0-9a-f]+$/);
     const response = await fetch(url);
     expect(response.status).toBe(200);
     expect(Buffer.from(await response.arrayBuffer()).equals(await readFile(file.path))).toBe(true);
