@@ -34,6 +34,19 @@ export interface QuotaUsage {
 /** How often an alarm looks for an idle moment to recount a doubtful counter. */
 const RECHECK_MS = 60_000;
 
+/** A reservation of a change in flight. */
+interface InFlight {
+  bytes: number;
+  expires: number;
+  group?: string;
+  part?: number;
+}
+
+/** Storage key of a reservation in flight (the id is ours, a UUID). */
+const inFlightKey = (id: string) => `w:${id}`;
+/** Writes whose loss in a crash only leaves a reservation to expire: the caller need not wait for them. */
+const UNCONFIRMED = { allowUnconfirmed: true } as const;
+
 /**
  * The one counter of a peer's storage quota (binding `QUOTA`, one instance per peer, named by
  * `PEER_NAME`). A Durable Object runs one request at a time, so `reserve` is exact under any
@@ -41,11 +54,29 @@ const RECHECK_MS = 60_000;
  * reserves before streaming, then commits the real change (bytes after − bytes before, both
  * read while it holds the file's name) or releases on failure. docs/storage.md explains how
  * the count stays true.
+ *
+ * Storage: `counter` (SQL, one row: bytes stored, doubt), stored multipart parts (SQL table
+ * `parts`, they live for hours), reservations in flight (`w:<id>` keys, written unconfirmed:
+ * they must outlive an eviction of the object during a long upload, but `reserve` need not
+ * wait for the disk — one durable write per change, at its commit).
  */
 export class StorageQuota extends DurableObject<PeerEnv> {
   private readonly sql: SqlStorage;
+  private readonly inFlight = new Map<string, InFlight>();
+  /**
+   * Names held by changes in flight → the reservation holding each, and back. In memory: a
+   * lock only matters while its holder runs. (After a restart with changes in flight the
+   * count is in doubt.)
+   */
+  private readonly locks = new Map<string, string>();
+  private readonly held = new Map<string, string[]>();
   /** Callers waiting for a name another change holds, woken when it settles. */
   private readonly waiting = new Map<string, (() => void)[]>();
+  /** `counter.used`, and the bytes of every reservation in flight plus every stored part. */
+  private used = 0;
+  private reserved = 0;
+  /** Earliest expiry of a stored part (Infinity when none): the parts table is scanned only then. */
+  private nextPartExpiry = Number.POSITIVE_INFINITY;
 
   constructor(ctx: DurableObjectState, env: PeerEnv) {
     super(ctx, env);
@@ -55,16 +86,30 @@ export class StorageQuota extends DurableObject<PeerEnv> {
         `CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), used INTEGER NOT NULL, doubt INTEGER NOT NULL DEFAULT 0)`,
       );
       this.sql.exec(
-        `CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, bytes INTEGER NOT NULL, expires INTEGER NOT NULL, grp TEXT, part INTEGER, kept INTEGER NOT NULL DEFAULT 0)`,
+        `CREATE TABLE IF NOT EXISTS parts (id TEXT PRIMARY KEY, grp TEXT NOT NULL, part INTEGER NOT NULL, bytes INTEGER NOT NULL, expires INTEGER NOT NULL)`,
       );
-      this.sql.exec(`CREATE INDEX IF NOT EXISTS reservations_grp ON reservations (grp, part)`);
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL)`);
-      this.sql.exec(`CREATE INDEX IF NOT EXISTS locks_holder ON locks (holder)`);
+      this.sql.exec(`CREATE INDEX IF NOT EXISTS parts_grp ON parts (grp, part)`);
+      this.sql.exec(`CREATE INDEX IF NOT EXISTS parts_expires ON parts (expires)`);
       // First use: the bucket as it is now. Every write after this goes through reserve/commit.
-      if (this.sql.exec(`SELECT used FROM counter`).toArray().length === 0) {
-        const { bytes } = await new FileStore(this.env.FILES, this.env.KV).usage();
-        this.sql.exec(`INSERT INTO counter (id, used) VALUES (1, ?)`, bytes);
+      const counter = this.sql.exec<{ used: number }>(`SELECT used FROM counter`).toArray()[0];
+      if (counter) {
+        this.used = counter.used;
+      } else {
+        this.used = (await new FileStore(this.env.FILES, this.env.KV).usage()).bytes;
+        this.sql.exec(`INSERT INTO counter (id, used) VALUES (1, ?)`, this.used);
       }
+      const parts = this.sql
+        .exec<{ r: number; e: number | null }>(`SELECT COALESCE(SUM(bytes), 0) AS r, MIN(expires) AS e FROM parts`)
+        .one();
+      this.reserved = parts.r;
+      this.nextPartExpiry = parts.e ?? Number.POSITIVE_INFINITY;
+      const earlier = await ctx.storage.list<InFlight>({ prefix: "w:" });
+      for (const [key, reservation] of earlier) {
+        this.inFlight.set(key.slice(2), reservation);
+        this.reserved += reservation.bytes;
+      }
+      // Changes were in flight when this object stopped: which names they held is lost.
+      if (earlier.size > 0) this.doubt();
     });
   }
 
@@ -73,25 +118,26 @@ export class StorageQuota extends DurableObject<PeerEnv> {
    * refuses (with the counts) when `bytes` do not fit, else records the reservation.
    */
   async reserve(request: ReserveRequest): Promise<ReserveAnswer> {
-    const locks = [...new Set(request.locks ?? [])];
+    const names = [...new Set(request.locks ?? [])];
     for (;;) {
       this.expire();
-      const busy = locks.find((name) => this.sql.exec(`SELECT 1 FROM locks WHERE name = ?`, name).toArray().length > 0);
-      if (!busy) break;
+      const busy = names.find((name) => this.locks.has(name));
+      if (busy === undefined) break;
       await this.waitFor(busy);
     }
-    const { used, reserved } = this.totals();
+    const { used, reserved } = this;
     if (request.bytes > 0 && used + reserved + request.bytes > request.limit) return { refused: { used, reserved } };
     const id = crypto.randomUUID();
-    this.sql.exec(
-      `INSERT INTO reservations (id, bytes, expires, grp, part) VALUES (?, ?, ?, ?, ?)`,
-      id,
-      request.bytes,
-      Date.now() + request.ttlMs,
-      request.group ?? null,
-      request.part ?? null,
-    );
-    for (const name of locks) this.sql.exec(`INSERT INTO locks (name, holder) VALUES (?, ?)`, name, id);
+    const reservation: InFlight = {
+      bytes: request.bytes,
+      expires: Date.now() + request.ttlMs,
+      ...(request.group !== undefined && { group: request.group, part: request.part ?? 0 }),
+    };
+    this.inFlight.set(id, reservation);
+    this.reserved += request.bytes;
+    void this.ctx.storage.put(inFlightKey(id), reservation, UNCONFIRMED);
+    for (const name of names) this.locks.set(name, id);
+    if (names.length) this.held.set(id, names);
     return { id };
   }
 
@@ -100,11 +146,11 @@ export class StorageQuota extends DurableObject<PeerEnv> {
    * be negative). `settleGroup` also drops the multipart upload whose parts it completed.
    */
   commit(id: string, delta: number, settleGroup?: string): void {
-    const known = this.drop(id);
-    // A commit after the reservation expired: its bytes are real, but the recount may have missed them.
-    if (!known) this.doubt();
-    if (settleGroup) this.sql.exec(`DELETE FROM reservations WHERE grp = ? AND kept = 1`, settleGroup);
-    this.sql.exec(`UPDATE counter SET used = MAX(0, used + ?)`, delta);
+    // A commit after the reservation expired: its bytes are real, but a recount may have missed them.
+    if (!this.drop(id)) this.doubt();
+    if (settleGroup) this.dropParts(`DELETE FROM parts WHERE grp = ? RETURNING bytes`, settleGroup);
+    this.used = Math.max(0, this.used + delta);
+    this.sql.exec(`UPDATE counter SET used = ?`, this.used);
   }
 
   /** Settles reservation `id` with nothing stored (the write failed or was refused). */
@@ -118,66 +164,83 @@ export class StorageQuota extends DurableObject<PeerEnv> {
    * of the upload lives `ttlMs` from now (an upload in use does not expire).
    */
   keepPart(id: string, ttlMs: number): void {
-    const row = this.sql.exec<{ grp: string; part: number }>(`SELECT grp, part FROM reservations WHERE id = ?`, id).toArray()[0];
-    if (!row) return;
-    this.sql.exec(`DELETE FROM reservations WHERE grp = ? AND part = ? AND kept = 1 AND id != ?`, row.grp, row.part, id);
-    this.sql.exec(`UPDATE reservations SET kept = 1 WHERE id = ?`, id);
-    this.sql.exec(`UPDATE reservations SET expires = ? WHERE grp = ? AND kept = 1`, Date.now() + ttlMs, row.grp);
+    const reservation = this.inFlight.get(id);
+    if (!reservation || reservation.group === undefined) return;
+    this.drop(id);
+    const { group, part = 0, bytes } = reservation;
+    this.dropParts(`DELETE FROM parts WHERE grp = ? AND part = ? RETURNING bytes`, group, part);
+    const expires = Date.now() + ttlMs;
+    this.sql.exec(`INSERT INTO parts (id, grp, part, bytes, expires) VALUES (?, ?, ?, ?, ?)`, id, group, part, bytes, expires);
+    this.sql.exec(`UPDATE parts SET expires = ? WHERE grp = ?`, expires, group);
+    this.reserved += bytes;
+    this.nextPartExpiry = Math.min(this.nextPartExpiry, expires);
   }
 
-  /** Drops every reservation of a multipart upload (aborted: R2 discarded its parts). */
+  /** Drops every stored part of a multipart upload (aborted: R2 discarded its parts). */
   releaseGroup(group: string): void {
-    this.sql.exec(`DELETE FROM reservations WHERE grp = ? AND kept = 1`, group);
+    this.dropParts(`DELETE FROM parts WHERE grp = ? RETURNING bytes`, group);
   }
 
   /** The counter now. */
   usage(): QuotaUsage {
     this.expire();
-    const { used, reserved } = this.totals();
-    const reservations = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM reservations`).one().n;
-    const doubt = this.sql.exec<{ doubt: number }>(`SELECT doubt FROM counter`).one().doubt === 1;
-    return { used, reserved, reservations, doubt };
+    const parts = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM parts`).one().n;
+    return { used: this.used, reserved: this.reserved, reservations: this.inFlight.size + parts, doubt: this.inDoubt() };
   }
 
   /** While doubtful, recounts R2 at the first moment no change is in flight. */
   override async alarm(): Promise<void> {
     this.expire();
-    if (this.sql.exec<{ doubt: number }>(`SELECT doubt FROM counter`).one().doubt !== 1) return;
-    const inFlight = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM reservations WHERE kept = 0`).one().n;
-    if (inFlight > 0) {
+    if (!this.inDoubt()) return;
+    if (this.inFlight.size > 0) {
       await this.ctx.storage.setAlarm(Date.now() + RECHECK_MS);
       return;
     }
     // No reserve runs during the count, so no write can land in R2 half-counted.
     await this.ctx.blockConcurrencyWhile(async () => {
-      const { bytes } = await new FileStore(this.env.FILES, this.env.KV).usage();
-      this.sql.exec(`UPDATE counter SET used = ?, doubt = 0`, bytes);
+      this.used = (await new FileStore(this.env.FILES, this.env.KV).usage()).bytes;
+      this.sql.exec(`UPDATE counter SET used = ?, doubt = 0`, this.used);
     });
   }
 
-  private totals(): { used: number; reserved: number } {
-    const used = this.sql.exec<{ used: number }>(`SELECT used FROM counter`).one().used;
-    const reserved = this.sql.exec<{ r: number }>(`SELECT COALESCE(SUM(bytes), 0) AS r FROM reservations`).one().r;
-    return { used, reserved };
+  /** Removes a reservation in flight and frees the names it held; false when it was already gone. */
+  private drop(id: string): boolean {
+    const reservation = this.inFlight.get(id);
+    if (reservation) {
+      this.inFlight.delete(id);
+      this.reserved -= reservation.bytes;
+      void this.ctx.storage.delete(inFlightKey(id), UNCONFIRMED);
+    }
+    for (const name of this.held.get(id) ?? []) {
+      if (this.locks.get(name) === id) this.locks.delete(name);
+      this.wake(name);
+    }
+    this.held.delete(id);
+    return reservation !== undefined;
   }
 
-  /** Removes a reservation and frees the names it held; false when it was already gone. */
-  private drop(id: string): boolean {
-    const known = this.sql.exec(`DELETE FROM reservations WHERE id = ? RETURNING id`, id).toArray().length > 0;
-    const names = this.sql.exec<{ name: string }>(`DELETE FROM locks WHERE holder = ? RETURNING name`, id).toArray();
-    for (const { name } of names) this.wake(name);
-    return known;
+  /** Runs a `DELETE … FROM parts RETURNING bytes` and takes the rows' bytes off `reserved`. */
+  private dropParts(query: string, ...bindings: (string | number)[]): void {
+    for (const { bytes } of this.sql.exec<{ bytes: number }>(query, ...bindings)) this.reserved -= bytes;
   }
 
   /** Drops reservations past their expiry; an unsettled change leaves the count in doubt. */
   private expire(): void {
     const now = Date.now();
-    const gone = this.sql.exec<{ id: string; kept: number }>(`SELECT id, kept FROM reservations WHERE expires <= ?`, now).toArray();
-    for (const { id, kept } of gone) {
+    for (const [id, reservation] of this.inFlight) {
+      if (reservation.expires > now) continue;
       this.drop(id);
-      // An expired part was never written over the quota's head; an expired write may have been.
-      if (!kept) this.doubt();
+      // A write that never settled may have stored bytes nobody committed.
+      this.doubt();
     }
+    if (now < this.nextPartExpiry) return;
+    // An abandoned upload's parts were never written over the quota's head: no doubt.
+    this.dropParts(`DELETE FROM parts WHERE expires <= ? RETURNING bytes`, now);
+    this.nextPartExpiry = this.sql.exec<{ e: number | null }>(`SELECT MIN(expires) AS e FROM parts`).one().e ?? Number.POSITIVE_INFINITY;
+  }
+
+  private inDoubt(): boolean {
+    return this.sql.exec<{ doubt: number }>(`SELECT doubt FROM counter`).one().doubt === 1;
   }
 
   private doubt(): void {
@@ -187,10 +250,9 @@ export class StorageQuota extends DurableObject<PeerEnv> {
 
   /** Resolves when the change holding `name` settles or its reservation expires. */
   private waitFor(name: string): Promise<void> {
-    const holder = this.sql
-      .exec<{ expires: number }>(`SELECT r.expires AS expires FROM locks l JOIN reservations r ON r.id = l.holder WHERE l.name = ?`, name)
-      .toArray()[0];
-    const until = Math.max(0, (holder?.expires ?? Date.now()) - Date.now()) + 1;
+    const holder = this.locks.get(name);
+    const expires = holder ? this.inFlight.get(holder)?.expires : undefined;
+    const until = Math.max(0, (expires ?? Date.now()) - Date.now()) + 1;
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, until);
       const list = this.waiting.get(name) ?? [];

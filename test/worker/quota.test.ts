@@ -1,4 +1,4 @@
-import { createExecutionContext, env } from "cloudflare:test";
+import { createExecutionContext, env, runDurableObjectAlarm } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { BASE, errorOf } from "../support/http";
@@ -214,6 +214,23 @@ describe("quotas", () => {
     expect(await storedBytes()).toBe(1000 * KiB);
   });
 
+  it("frees an upload's parts when its complete is refused for a checksum mismatch", async () => {
+    const call = peerWith({ PEER_NAME: "quota-mismatch", STORAGE_LIMIT_MB: "1" });
+    const created = await call("/api/uploads", { method: "POST", body: JSON.stringify({ name: "bad.bin" }) });
+    const id = encodeURIComponent(((await created.json()) as { uploadId: string }).uploadId);
+    const sent = await call(`/api/uploads/${id}/parts/1?name=bad.bin`, { method: "PUT", body: new Uint8Array(600 * KiB) });
+    expect(sent.status).toBe(200);
+    const put = () => call("/api/files/after.bin", { method: "PUT", body: new Uint8Array(600 * KiB) });
+    expect((await put()).status).toBe(413);
+    const done = await call(`/api/uploads/${id}/complete?name=bad.bin`, {
+      method: "POST",
+      body: JSON.stringify({ parts: [await sent.json()], sha256: "0".repeat(64) }),
+    });
+    expect((await errorOf(done)).code).toBe("checksum_mismatch");
+    expect(await env.FILES.head("bad.bin")).toBeNull();
+    expect((await put()).status).toBe(201);
+  });
+
   it("never stores past STORAGE_LIMIT_MB when pulls overlap", async () => {
     const call = peerWith({ PEER_NAME: "quota-pull", STORAGE_LIMIT_MB: "1" });
     const peer2 = (path: string, init: RequestInit = {}) => {
@@ -238,10 +255,30 @@ describe("quotas", () => {
     const counter = env.QUOTA.get(env.QUOTA.idFromName("quota-expiry"));
     const reserved = await counter.reserve({ bytes: 700 * KiB, limit: MiB, ttlMs: 60_000, group: "abandoned", part: 1 });
     if (!("id" in reserved)) throw new Error("the first reservation must fit");
-    await counter.keepPart(reserved.id, 20);
+    // Stored parts live this long after the upload's last part (24 h in the peer; 1 s here).
+    await counter.keepPart(reserved.id, 1000);
     expect(await counter.reserve({ bytes: 700 * KiB, limit: MiB, ttlMs: 60_000 })).toHaveProperty("refused");
-    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && (await counter.usage()).reserved > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await counter.usage()).toMatchObject({ reserved: 0, reservations: 0, doubt: false });
     expect(await counter.reserve({ bytes: 700 * KiB, limit: MiB, ttlMs: 60_000 })).toHaveProperty("id");
-    expect((await counter.usage()).reserved).toBe(700 * KiB);
+  });
+
+  it("recounts R2 when a write's reservation expired unsettled, at the first moment nothing is in flight", async () => {
+    const counter = env.QUOTA.get(env.QUOTA.idFromName("quota-recount"));
+    expect(await counter.usage()).toMatchObject({ used: 0, doubt: false });
+    // A writer reserves, stores its bytes, and dies before it commits.
+    const reserved = await counter.reserve({ bytes: 300 * KiB, limit: MiB, ttlMs: 1, locks: ["a-name-digest"] });
+    expect(reserved).toHaveProperty("id");
+    await env.FILES.put("landed.bin", new Uint8Array(300 * KiB));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(await counter.usage()).toMatchObject({ used: 0, reserved: 0, doubt: true });
+    // While another write is in flight the recount waits (it would count that write twice).
+    const inFlight = await counter.reserve({ bytes: 100 * KiB, limit: MiB, ttlMs: 60_000 });
+    if (!("id" in inFlight)) throw new Error("it must fit");
+    expect(await runDurableObjectAlarm(counter)).toBe(true);
+    expect(await counter.usage()).toMatchObject({ used: 0, doubt: true });
+    await counter.release(inFlight.id);
+    expect(await runDurableObjectAlarm(counter)).toBe(true);
+    expect(await counter.usage()).toMatchObject({ used: 300 * KiB, reserved: 0, doubt: false });
   });
 });
