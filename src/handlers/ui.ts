@@ -7,7 +7,8 @@ import { UI_ASSETS, type UiAsset } from "../ui/generated/assets";
 
 /**
  * The page's Content-Security-Policy: only this origin's script and style (no inline, no
- * eval, Trusted Types for every DOM sink), and network calls only to this peer and the
+ * eval, Trusted Types for every DOM sink), previews of this peer's own files (images, media,
+ * PDF frames), and network calls only to this peer and the
  * peers it knows (health checks and "send to peer" ask them directly).
  */
 export function uiContentSecurityPolicy(env: PeerEnv): string {
@@ -17,6 +18,9 @@ export function uiContentSecurityPolicy(env: PeerEnv): string {
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
+    // Previews: signed file links of this origin, each served with `default-src 'none'; sandbox`.
+    "media-src 'self'",
+    "frame-src 'self'",
     `connect-src ${["'self'", ...peers].join(" ")}`,
     "base-uri 'none'",
     "form-action 'none'",

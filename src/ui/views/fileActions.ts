@@ -1,6 +1,6 @@
-import { type FileMeta, PeerClient, PeerError, type PeerRef } from "../../client";
+import { type FileMeta, type PeerClient, PeerClient as Client, PeerError, type PeerRef } from "../../client";
 import type { AppContext } from "../context";
-import { openDialog } from "../dialog";
+import { confirmDanger, openDialog } from "../dialog";
 import { formatBytes, formatDate, h, uid } from "../dom";
 import { showInfo } from "../messages";
 import { forgetPeerToken, peerToken, storePeerToken } from "../session";
@@ -9,11 +9,35 @@ import { forgetPeerToken, peerToken, storePeerToken } from "../session";
 const DOWNLOAD_LINK_TTL = 300;
 /** Long enough for the destination to pull a large file. */
 const SEND_LINK_TTL = 3600;
+/** A folder delete counts at most this many files before asking (the count says "more than"). */
+const COUNT_LIMIT = 100_000;
 const SHARE_TTLS = [
   { seconds: 3600, label: "1 hour" },
   { seconds: 86400, label: "1 day" },
   { seconds: 604800, label: "7 days" },
 ];
+
+/** One row of the Files view: a file, or a folder (its path ends in `/`). */
+export type Entry = { kind: "file"; name: string; file: FileMeta } | { kind: "folder"; name: string };
+
+/** The last segment of a file name or folder path (a folder's keeps its `/`). */
+export function baseName(name: string): string {
+  const bare = name.endsWith("/") ? name.slice(0, -1) : name;
+  const base = bare.slice(bare.lastIndexOf("/") + 1);
+  return name.endsWith("/") ? `${base}/` : base;
+}
+
+/** The folder a name is in, with its trailing `/` ("" at the top). */
+export function parentOf(name: string): string {
+  const bare = name.endsWith("/") ? name.slice(0, -1) : name;
+  return bare.slice(0, bare.lastIndexOf("/") + 1);
+}
+
+/** `"docs/2025"` or `"/docs/2025/"` → `"docs/2025/"`; `""` → `""` (the top). */
+export function normalFolder(path: string): string {
+  const bare = path.trim().replace(/^\/+|\/+$/g, "");
+  return bare ? `${bare}/` : "";
+}
 
 /** Downloads through a short-lived signed link the browser streams to disk: no file is held in memory. */
 export async function downloadFile(ctx: AppContext, file: FileMeta): Promise<void> {
@@ -21,12 +45,36 @@ export async function downloadFile(ctx: AppContext, file: FileMeta): Promise<voi
     const link = await ctx.client.shareFile(file.name, DOWNLOAD_LINK_TTL);
     const url = new URL(link.url);
     url.searchParams.set("download", "1");
-    const a = h("a", { href: url.href, download: file.name.split("/").pop() ?? file.name, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
+    clickLink(url.href, baseName(file.name));
   } catch (err) {
     ctx.fail(err, `Could not download ${file.name}`);
+  }
+}
+
+function clickLink(href: string, filename: string): void {
+  const a = h("a", { href, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+/**
+ * Downloads a zip of folders and files. The zip route needs the token in a header, so the
+ * page reads the stream into a Blob (Chromium keeps large blobs on disk) and saves that.
+ */
+export async function downloadZip(ctx: AppContext, selection: { prefix: string } | { names: string[] }): Promise<void> {
+  const what = "prefix" in selection ? `/${selection.prefix}` : `${selection.names.length} item${selection.names.length === 1 ? "" : "s"}`;
+  try {
+    showInfo(`Preparing the zip of ${what}…`);
+    const zip = await ctx.client.zip(selection);
+    const blob = await new Response(zip.body).blob();
+    const url = URL.createObjectURL(new Blob([blob], { type: "application/zip" }));
+    clickLink(url, zip.filename);
+    // The download has its own reference by now; free the page's one a little later.
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    showInfo(`Downloading ${zip.filename} (${formatBytes(zip.size)}).`);
+  } catch (err) {
+    ctx.fail(err, `Could not download ${what} as a zip`);
   }
 }
 
@@ -67,11 +115,159 @@ export async function shareFile(ctx: AppContext, file: FileMeta): Promise<void> 
   });
 }
 
+/** How many files (and bytes) are under a folder, counting up to `COUNT_LIMIT`. */
+export async function countFolder(client: PeerClient, path: string): Promise<{ files: number; bytes: number; more: boolean }> {
+  let files = 0;
+  let bytes = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await client.listFiles({ prefix: path, cursor, limit: 1000 });
+    files += page.files.length;
+    for (const f of page.files) bytes += f.size;
+    cursor = page.cursor ?? undefined;
+  } while (cursor && files < COUNT_LIMIT);
+  return { files, bytes, more: Boolean(cursor) };
+}
+
+/** "3 files (1.2 MiB)", "more than 100000 files", "no files". */
+function describeCount(count: { files: number; bytes: number; more: boolean }): string {
+  if (count.more) return `more than ${count.files} files`;
+  if (!count.files) return "no files";
+  return `${count.files} file${count.files === 1 ? "" : "s"} (${formatBytes(count.bytes)})`;
+}
+
 /**
- * "Send to peer": this peer signs a link, the destination (asked with its own token, typed
- * here and kept for the tab) pulls it and verifies its SHA-256. No byte passes the browser.
+ * Deletes files and folders after one confirmation that says how many files go: a folder's
+ * are counted first, then it goes with `recursive=true`. Resolves true when anything was deleted.
  */
-export async function sendFile(ctx: AppContext, file: FileMeta): Promise<void> {
+export async function deleteEntries(ctx: AppContext, entries: Entry[]): Promise<boolean> {
+  const folders = entries.filter((e) => e.kind === "folder");
+  const files = entries.flatMap((e) => (e.kind === "file" ? [e.file] : []));
+  let counts: { files: number; bytes: number; more: boolean }[];
+  try {
+    counts = await Promise.all(folders.map((f) => countFolder(ctx.client, f.name)));
+  } catch (err) {
+    ctx.fail(err, "Could not count the files to delete");
+    return false;
+  }
+  const total = {
+    files: files.length + counts.reduce((n, c) => n + c.files, 0),
+    bytes: files.reduce((n, f) => n + f.size, 0) + counts.reduce((n, c) => n + c.bytes, 0),
+    more: counts.some((c) => c.more),
+  };
+  const single = entries.length === 1 ? entries[0] : undefined;
+  const title = single ? `Delete ${single.kind === "folder" ? "folder " : ""}${single.name}?` : `Delete ${entries.length} items?`;
+  const text =
+    single?.kind === "file"
+      ? `${single.name} (${formatBytes(single.file.size)}) will be deleted from ${ctx.peerName}. This cannot be undone.`
+      : `${describeCount(total)} will be deleted from ${ctx.peerName}${folders.length ? `, with ${folders.length === 1 ? "the folder" : `${folders.length} folders`}` : ""}. This cannot be undone.`;
+  if (!(await confirmDanger(title, text, "Delete"))) return false;
+  let deleted = 0;
+  try {
+    for (const file of files) {
+      await ctx.client.deleteFile(file.name);
+      deleted++;
+    }
+    for (const folder of folders) deleted += await ctx.client.deleteFolder(folder.name, { recursive: true });
+    showInfo(single?.kind === "file" ? `Deleted ${single.name}.` : `Deleted ${deleted} file${deleted === 1 ? "" : "s"}.`);
+  } catch (err) {
+    ctx.fail(err, single ? `Could not delete ${single.name}` : `Deleted ${deleted} files, then failed`);
+  }
+  return true;
+}
+
+/** Renames or moves one file or folder to a full new name typed in a dialog. */
+export async function renameEntry(ctx: AppContext, entry: Entry): Promise<boolean> {
+  const input = h("input", { id: uid("to"), type: "text", value: entry.name, required: true, spellcheck: false, autocomplete: "off" });
+  const overwrite = h("input", { id: uid("overwrite"), type: "checkbox" });
+  const folder = entry.kind === "folder";
+  return openDialog({
+    title: `Rename or move ${entry.name}`,
+    body: [
+      h(
+        "p",
+        { class: "hint" },
+        folder
+          ? "Every file under the folder is copied to the new path on the peer, then the old ones go."
+          : "The file is copied on the peer (its SHA-256 kept), then the old name goes.",
+      ),
+      h("label", { for: input.id }, "New name (with its folders)"),
+      input,
+      h("div", { class: "checkbox" }, overwrite, h("label", { for: overwrite.id }, "Replace what is already there")),
+    ],
+    confirm: folder ? "Move folder" : "Move",
+    onConfirm: async () => {
+      const to = input.value.trim().replace(/^\/+/, "");
+      if (folder) {
+        const moved = await ctx.client.moveFolder(entry.name, normalFolder(to), { overwrite: overwrite.checked });
+        showInfo(`Moved ${entry.name} to ${normalFolder(to)}: ${moved.files} file${moved.files === 1 ? "" : "s"}.`);
+      } else {
+        const meta = await ctx.client.moveFile(entry.name, to, { overwrite: overwrite.checked });
+        showInfo(`Moved ${entry.name} to ${meta.name}.`);
+      }
+    },
+  });
+}
+
+/** Moves several files and folders into one folder, each keeping its own name. */
+export async function moveEntries(ctx: AppContext, entries: Entry[], current: string): Promise<boolean> {
+  const input = h("input", { id: uid("dest"), type: "text", value: current, spellcheck: false, autocomplete: "off", placeholder: "top" });
+  const overwrite = h("input", { id: uid("overwrite"), type: "checkbox" });
+  return openDialog({
+    title: `Move ${entries.length} item${entries.length === 1 ? "" : "s"}`,
+    body: [
+      h("label", { for: input.id }, "Destination folder"),
+      input,
+      h("p", { class: "hint" }, "Leave empty for the top. The folder is made if it does not exist."),
+      h("div", { class: "checkbox" }, overwrite, h("label", { for: overwrite.id }, "Replace what is already there")),
+    ],
+    confirm: "Move",
+    onConfirm: async () => {
+      const dest = normalFolder(input.value);
+      let files = 0;
+      for (const entry of entries) {
+        const to = dest + baseName(entry.name);
+        if (to === entry.name) continue;
+        if (entry.kind === "folder") files += (await ctx.client.moveFolder(entry.name, to, { overwrite: overwrite.checked })).files;
+        else {
+          await ctx.client.moveFile(entry.name, to, { overwrite: overwrite.checked });
+          files++;
+        }
+      }
+      showInfo(`Moved ${files} file${files === 1 ? "" : "s"} to /${dest}.`);
+    },
+  });
+}
+
+/** Asks for a name and makes an empty folder under `parent`. */
+export async function newFolder(ctx: AppContext, parent: string): Promise<boolean> {
+  const input = h("input", { id: uid("folder-name"), type: "text", required: true, spellcheck: false, autocomplete: "off" });
+  return openDialog({
+    title: `New folder in /${parent}`,
+    body: [h("label", { for: input.id }, "Folder name"), input],
+    confirm: "Create",
+    onConfirm: async () => {
+      const made = await ctx.client.createFolder(parent + normalFolder(input.value));
+      showInfo(`Created ${made.path}.`);
+    },
+  });
+}
+
+/** Every file an entry stands for: the file, or each file under the folder. */
+async function expand(client: PeerClient, entry: Entry): Promise<FileMeta[]> {
+  if (entry.kind === "file") return [entry.file];
+  const all: FileMeta[] = [];
+  for await (const file of client.allFiles(entry.name)) all.push(file);
+  return all;
+}
+
+/**
+ * "Send to peer": this peer signs a link per file, the destination (asked with its own
+ * token, typed here and kept for the tab) pulls each and verifies its SHA-256. No byte
+ * passes the browser. One file may be renamed there; several keep their paths relative to
+ * `base` (the folder shown) under a destination folder.
+ */
+export async function sendEntries(ctx: AppContext, entries: Entry[], base: string): Promise<void> {
   let known: PeerRef[];
   try {
     known = (await ctx.client.peers()).filter((p) => p.name !== ctx.peerName && new URL(p.url).origin !== location.origin);
@@ -82,13 +278,21 @@ export async function sendFile(ctx: AppContext, file: FileMeta): Promise<void> {
     showInfo("This peer knows no other peer (its PEERS var is empty), so there is nowhere to send to.");
     return;
   }
+  const single = entries.length === 1 && entries[0]?.kind === "file" ? entries[0] : undefined;
+  const what = single ? single.name : `${entries.length} item${entries.length === 1 ? "" : "s"}`;
   const select = h(
     "select",
     { id: uid("peer") },
     known.map((p) => h("option", { value: p.name }, `${p.name} — ${p.url}`)),
   );
   const token = h("input", { id: uid("token"), type: "password", autocomplete: "off", spellcheck: false, required: true });
-  const target = h("input", { id: uid("name"), type: "text", value: file.name, required: true, spellcheck: false });
+  const target = h("input", {
+    id: uid("name"),
+    type: "text",
+    value: single ? single.name : base,
+    required: Boolean(single),
+    spellcheck: false,
+  });
   const chosen = () => known.find((p) => p.name === select.value) ?? known[0]!;
   const fillToken = () => {
     token.value = peerToken(chosen().url);
@@ -97,31 +301,39 @@ export async function sendFile(ctx: AppContext, file: FileMeta): Promise<void> {
   fillToken();
 
   await openDialog({
-    title: `Send ${file.name} to another peer`,
+    title: `Send ${what} to another peer`,
     body: [
       h(
         "p",
         { class: "hint" },
-        "This peer signs a link to the file; the destination pulls it and checks its SHA-256. The destination's token is needed to ask it, and is kept for this tab only.",
+        "This peer signs a link to each file; the destination pulls it and checks its SHA-256. The destination's token is needed to ask it, and is kept for this tab only.",
       ),
       h("label", { for: select.id }, "Destination peer"),
       select,
       h("label", { for: token.id }, "Destination's token"),
       token,
-      h("label", { for: target.id }, "Name there"),
+      h("label", { for: target.id }, single ? "Name there" : "Folder there"),
       target,
     ],
     confirm: "Send",
     onConfirm: async () => {
       const peer = chosen();
-      const link = await ctx.client.shareFile(file.name, SEND_LINK_TTL);
-      const destination = new PeerClient({ url: peer.url, token: token.value.trim(), name: peer.name });
+      const secret = token.value.trim();
+      const destination = new Client({ url: peer.url, token: secret, name: peer.name });
+      const files = (await Promise.all(entries.map((e) => expand(ctx.client, e)))).flat();
+      const folderThere = normalFolder(target.value);
+      let bytes = 0;
+      let last: FileMeta | undefined;
       try {
-        const meta = await destination.pullFile(target.value.trim(), link.url);
-        storePeerToken(peer.url, token.value.trim());
-        showInfo(
-          `Sent ${file.name} to ${peer.name} as ${meta.name}: ${formatBytes(meta.size)}, SHA-256 ${meta.sha256?.slice(0, 12) ?? "?"}… verified.`,
-        );
+        for (const file of files) {
+          const link = await ctx.client.shareFile(file.name, SEND_LINK_TTL);
+          const there = single
+            ? target.value.trim()
+            : folderThere + (file.name.startsWith(base) ? file.name.slice(base.length) : baseName(file.name));
+          last = await destination.pullFile(there, link.url);
+          bytes += last.size;
+        }
+        storePeerToken(peer.url, secret);
       } catch (err) {
         if (err instanceof PeerError && err.status === 401) forgetPeerToken(peer.url);
         if (!(err instanceof PeerError)) throw err;
@@ -132,6 +344,14 @@ export async function sendFile(ctx: AppContext, file: FileMeta): Promise<void> {
             : "";
         throw new PeerError(err.code, `${peer.name}: ${err.message}${hint}`, err.status, peer.name);
       }
+      if (single && last)
+        showInfo(
+          `Sent ${single.name} to ${peer.name} as ${last.name}: ${formatBytes(last.size)}, SHA-256 ${last.sha256?.slice(0, 12) ?? "?"}… verified.`,
+        );
+      else
+        showInfo(
+          `Sent ${files.length} file${files.length === 1 ? "" : "s"} (${formatBytes(bytes)}) to ${peer.name} under /${folderThere}, each SHA-256 verified.`,
+        );
     },
   });
 }
