@@ -20,6 +20,11 @@ describe("web UI shell and assets", () => {
     }
     expect(csp).not.toMatch(/unsafe-(inline|eval)/);
     expect(csp).toContain(`connect-src 'self' http://local.test ${PEER2.url}`);
+    // Previews load this origin's signed file links, and only those (no blob:, data: or other hosts).
+    const directives = new Map(csp.split(/;\s*/).map((d) => [d.split(" ")[0], d] as const));
+    expect(directives.get("media-src")).toBe("media-src 'self'");
+    expect(directives.get("frame-src")).toBe("frame-src 'self'");
+    expect(directives.get("img-src")).toBe("img-src 'self' data:");
     expect(res.headers.get("x-frame-options")).toBe("DENY");
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     const html = await res.text();
