@@ -290,7 +290,9 @@ describe("Files view: search", () => {
     const page = await filesTab({ folder: "search" });
     await page.getByLabel("Search names").fill("REPORT");
     await page.getByRole("button", { name: "Search", exact: true }).click();
-    await expect.poll(() => rowNames(page), { timeout: 30_000 }).toEqual(["elsewhere/report.md", "search/a/Report-2025.txt", "search/b/old-report.txt"]);
+    await expect
+      .poll(() => rowNames(page), { timeout: 30_000 })
+      .toEqual(["elsewhere/report.md", "search/a/Report-2025.txt", "search/b/old-report.txt"]);
     await screenshot(page, "files-search");
 
     await page.getByLabel("Search where").selectOption({ label: "this folder" });
