@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import type { Browser, Page } from "playwright-core";
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeerClient } from "../../src/client";
 import { buildUi, launchChromium, openTab, screenshot } from "../support/browser";
 import { type TestNetwork, makeTemp, removeTemp, startNetwork } from "../support/network";
+import { readZip } from "../support/zip";
 
 /**
  * The Files view as a file manager, in a real Chromium against a real local network of two
@@ -275,6 +276,60 @@ describe("Files view: acting on files and folders", () => {
     await dialog.getByRole("button", { name: "Delete", exact: true }).click();
     await page.locator('tr[data-file="sel/two.txt"]').waitFor({ state: "detached" });
     expect(await names(0, "sel/")).toEqual(["sel/keep.txt"]);
+    await page.context().close();
+  });
+});
+
+/** Clicks `button`, saves the download and reads it as a zip: entry name → bytes. */
+async function downloadedZip(
+  page: Page,
+  click: () => Promise<void>,
+  sizes: Record<string, number>,
+): Promise<{ filename: string; entries: Map<string, string> }> {
+  const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), click()]);
+  const bytes = await readFile(await download.path());
+  const zip = await readZip(new Blob([bytes]).stream(), { sizes: new Map(Object.entries(sizes)), keep: () => true });
+  return {
+    filename: download.suggestedFilename(),
+    entries: new Map(zip.entries.map((e) => [e.name, new TextDecoder().decode(e.data)])),
+  };
+}
+
+describe("Files view: zips", () => {
+  it("downloads a folder, and a selection of files and folders, as zips", async () => {
+    await putMany([
+      { name: "zips/docs/a.txt", body: "alpha" },
+      { name: "zips/docs/sub/b.txt", body: "bravo!" },
+      { name: "zips/c.txt", body: "charlie" },
+      { name: "zips/skip.txt", body: "not chosen" },
+    ]);
+    const page = await filesTab({ folder: "zips" });
+    const folder = await downloadedZip(page, () => page.getByRole("button", { name: "Download zips/docs/ as a zip" }).click(), {
+      "a.txt": 5,
+      "sub/b.txt": 6,
+    });
+    expect(folder.filename).toBe("docs.zip");
+    expect(folder.entries).toEqual(
+      new Map([
+        ["a.txt", "alpha"],
+        ["sub/b.txt", "bravo!"],
+      ]),
+    );
+
+    await page.getByLabel("Select zips/docs/").check();
+    await page.getByLabel("Select zips/c.txt").check();
+    const chosen = await downloadedZip(page, () => page.getByRole("button", { name: "Download selected as zip" }).click(), {
+      "docs/a.txt": 5,
+      "docs/sub/b.txt": 6,
+      "c.txt": 7,
+    });
+    expect(chosen.entries).toEqual(
+      new Map([
+        ["c.txt", "charlie"],
+        ["docs/a.txt", "alpha"],
+        ["docs/sub/b.txt", "bravo!"],
+      ]),
+    );
     await page.context().close();
   });
 });
