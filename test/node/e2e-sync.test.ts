@@ -12,6 +12,8 @@ import { fileSource } from "../../src/client/node";
 import { type TestNetwork, cli, makeTemp, removeTemp, seededFile, startNetwork, waitFor, workerdPid } from "../support/network";
 
 const MiB = 1024 * 1024;
+/** For the tests that move the whole folder (tens of MiB, 300 files) on a loaded machine. */
+const SLOW = 400_000;
 let net: TestNetwork;
 let tmp: string;
 let N: string[];
@@ -181,7 +183,9 @@ describe("edgepeer sync", () => {
     expect(await listing("peer2", "")).toEqual(before);
   });
 
-  it("copies what differs (pull), keeps B-only files without --delete, and a second check shows only those", async () => {
+  it("copies what differs (pull), keeps B-only files without --delete, and a second check shows only those", {
+    timeout: SLOW,
+  }, async () => {
     const moved = [...differing, ...MISSING].reduce((n, name) => n + onA.get(name)!.size, 0);
     const run = await cli([...N, "--json", "sync", "--from", "peer1", "--to", "peer2", "--prefix", "photos"]);
     expect(run.code, run.stderr).toBe(0);
@@ -240,7 +244,7 @@ describe("edgepeer sync", () => {
     expect(folders.folders).toContain("photos/empty on B/");
   });
 
-  it("relays through the caller into another folder (--as), multipart for big files, verified", async () => {
+  it("relays through the caller into another folder (--as), multipart for big files, verified", { timeout: SLOW }, async () => {
     const run = await cli([
       ...N,
       "--multipart-threshold",
@@ -269,7 +273,7 @@ describe("edgepeer sync", () => {
     expect(check.code).toBe(0);
   });
 
-  it("within one peer, copies into another folder; refuses a folder into itself", async () => {
+  it("within one peer, copies into another folder; refuses a folder into itself", { timeout: SLOW }, async () => {
     const run = await cli([...N, "sync", "--from", "peer1", "--to", "peer1", "--prefix", "photos/2024", "--as", "copy/2024"]);
     expect(run.code, run.stderr).toBe(0);
     const copied = [...onA.keys()].filter((n) => n.startsWith("photos/2024/")).length;
@@ -301,7 +305,7 @@ describe("edgepeer sync", () => {
 });
 
 describe("Ctrl-C", () => {
-  it("stops starting new files, lets those in flight end, prints the summary; a rerun moves the rest", async () => {
+  it("stops starting new files, lets those in flight end, prints the summary; a rerun moves the rest", { timeout: SLOW }, async () => {
     const args = [...N, "sync", "--from", "peer1", "--to", "peer2", "--prefix", "photos", "--as", "ctrl-c/photos", "--concurrency", "1"];
     const running = cli(args);
     let ended = false;
@@ -344,7 +348,7 @@ describe("tokens", () => {
 });
 
 describe("a destination killed mid-sync", () => {
-  it("fails the rest, names them, and a rerun moves only what is left", async () => {
+  it("fails the rest, names them, and a rerun moves only what is left", { timeout: SLOW }, async () => {
     const a = counted("peer1");
     const b = counted("peer2");
     const port = Number(new URL(b.client.url).port);
