@@ -1,4 +1,5 @@
-import { derivedKey, hmacHex, hmacVerify } from "../http/crypto";
+import { type Caveat, MAX_CAVEATS, TOKEN_MARK, base64url, chainSignature } from "../api/tokenChain";
+import { derivedKey, hmacHex } from "../http/crypto";
 import { OPS, type Op, type Principal } from "./scope";
 
 /**
@@ -6,9 +7,10 @@ import { OPS, type Op, type Principal } from "./scope";
  * (`{"i": id, "o": ops, "p": prefix, "e": expiry or null}`), the signature an HMAC-SHA-256 of
  * it under a key derived from PEER_TOKEN (HKDF, like share links). Verifying needs no storage;
  * rotating PEER_TOKEN changes the key and so invalidates every token. The label lives only in
- * the registry: nothing in a token is secret but its signature.
+ * the registry: nothing in a token is secret but its signature. A holder may narrow a token
+ * offline with caveats (`~<caveat>`, src/api/tokenChain.ts); the peer checks the whole chain.
  */
-export const TOKEN_MARK = "ept1_";
+export { TOKEN_MARK };
 const PURPOSE = "edgepeer scoped-token v1";
 
 export type TokenPrincipal = Principal & { kind: "token" };
@@ -18,14 +20,6 @@ interface Payload {
   o: Op[];
   p: string;
   e: number | null;
-}
-
-const encoder = new TextEncoder();
-
-function base64url(text: string): string {
-  let binary = "";
-  for (const b of encoder.encode(text)) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 function unbase64url(text: string): string | null {
@@ -50,19 +44,46 @@ export async function signToken(
   return `${TOKEN_MARK}${payload}.${sig}`;
 }
 
-function principalOf(payloadText: string): TokenPrincipal | null {
-  const json = unbase64url(payloadText);
+function parsed<T>(text: string): Partial<T> | null {
+  const json = unbase64url(text);
   if (json === null) return null;
-  let p: Partial<Payload>;
   try {
-    p = JSON.parse(json) as Partial<Payload>;
+    const value: unknown = JSON.parse(json);
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Partial<T>) : null;
   } catch {
     return null;
   }
-  if (typeof p.i !== "string" || typeof p.p !== "string" || !Array.isArray(p.o)) return null;
-  if (!p.o.every((op) => (OPS as readonly string[]).includes(op))) return null;
+}
+
+const isOps = (ops: unknown): ops is Op[] => Array.isArray(ops) && ops.every((op) => (OPS as readonly string[]).includes(op));
+
+/** The scope of a signed payload narrowed by its caveats, or null when any part is malformed. */
+function principalOf(payloadText: string, caveats: string[]): TokenPrincipal | null {
+  const p = parsed<Payload>(payloadText);
+  if (!p || typeof p.i !== "string" || typeof p.p !== "string" || !isOps(p.o)) return null;
   if (p.e !== null && !Number.isSafeInteger(p.e)) return null;
-  return { kind: "token", id: p.i, ops: new Set(p.o), prefix: p.p, expires: p.e ?? null };
+  let ops = new Set(p.o);
+  let prefix = p.p;
+  let expires = p.e ?? null;
+  for (const text of caveats) {
+    const c = parsed<Caveat>(text);
+    if (!c) return null;
+    if (c.o !== undefined) {
+      if (!isOps(c.o)) return null;
+      const allowed = new Set(c.o);
+      ops = new Set([...ops].filter((op) => allowed.has(op)));
+    }
+    if (c.p !== undefined) {
+      // A caveat only narrows: a prefix outside the token's makes the token invalid.
+      if (typeof c.p !== "string" || !c.p.startsWith(prefix)) return null;
+      prefix = c.p;
+    }
+    if (c.e !== undefined) {
+      if (!Number.isSafeInteger(c.e)) return null;
+      expires = expires === null ? c.e : Math.min(expires, c.e);
+    }
+  }
+  return { kind: "token", id: p.i, ops, prefix, expires };
 }
 
 /** Most verified tokens remembered per isolate; the cache is dropped whole when full. */
@@ -97,12 +118,16 @@ export function verifyToken(peerToken: string, token: string): TokenPrincipal | 
   return verifyFresh(peerToken, payload, sig);
 }
 
-async function verifyFresh(peerToken: string, payload: string, sig: string): Promise<TokenPrincipal | null> {
-  if (!(await hmacVerify(await derivedKey(peerToken, PURPOSE), signedMessage(payload), sig))) return null;
-  const principal = principalOf(payload);
+async function verifyFresh(peerToken: string, body: string, sig: string): Promise<TokenPrincipal | null> {
+  const [payload = "", ...caveats] = body.split("~");
+  if (caveats.length > MAX_CAVEATS || !/^[0-9a-f]{64}$/.test(sig)) return null;
+  let expected = await hmacHex(await derivedKey(peerToken, PURPOSE), signedMessage(payload));
+  for (const caveat of caveats) expected = await chainSignature(expected, caveat);
+  if (!timingSafeHexEquals(sig, expected)) return null;
+  const principal = principalOf(payload, caveats);
   if (!principal) return null;
   if (verified.peerToken !== peerToken) verified = { peerToken, tokens: new Map() };
   if (verified.tokens.size >= VERIFIED_MAX) verified.tokens.clear();
-  verified.tokens.set(payload, { sig, principal });
+  verified.tokens.set(body, { sig, principal });
   return principal;
 }

@@ -5,6 +5,7 @@
 export * from "./check";
 export * from "./client";
 export * from "./errors";
+export { narrowToken } from "../api/tokenChain";
 export * from "./sync";
 export * from "./transfer";
 export type * from "./types";

@@ -41,6 +41,15 @@ describe("edgepeer token", () => {
     expect(listing.code).toBe(1);
     expect((await cli([...as, "list-files", "--prefix", "photos/"])).stdout.toString()).toContain("photos/a.txt");
 
+    // Narrowed offline: the same token for one subfolder only.
+    const narrowed = await cli(["token", "narrow", "--from", token, "--prefix", "photos/2025/", "--ttl", "1h"]);
+    expect(narrowed.code).toBe(0);
+    const sub = narrowed.stdout.toString().trim();
+    expect(sub).toMatch(/^ept1_[A-Za-z0-9_-]+~[A-Za-z0-9_-]+\.[0-9a-f]{64}$/);
+    const narrowedRead = await cli([...N, "--token", sub, "get-file", "--filename", "photos/a.txt"]);
+    expect(narrowedRead.code).toBe(1);
+    expect(narrowedRead.stderr).toMatch(/prefix/);
+
     const list = await cli([...N, "token", "list", "--json"]);
     expect(list.code).toBe(0);
     expect(list.stdout.toString()).not.toContain(token);

@@ -2,6 +2,7 @@ import { SELF, env } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import indexSource from "../../src/index.ts?raw";
+import { narrowToken } from "../../src/api/tokenChain";
 import worker from "../../src/index";
 import { BASE, call, errorOf, putFile } from "../support/http";
 import { TEST_TOKEN } from "../support/peers";
@@ -132,6 +133,46 @@ describe("scoped tokens: minting, listing, revoking", () => {
     }
     expect((await call("/api/tokens/not-an-id", { method: "DELETE" })).status).toBe(404);
   });
+});
+
+describe("scoped tokens narrowed offline", () => {
+  it("narrows ops, prefix and life without the peer, and can never widen", async () => {
+    await putFile("shots/sub/in.txt", "in");
+    await putFile("shots/other.txt", "out");
+    const t = await mint({ ops: ["read", "write", "delete"], prefix: "shots/" });
+    const narrowed = await narrowToken(t.token, { ops: ["read"], prefix: "shots/sub/", ttlSeconds: 3600 });
+    expect(narrowed.startsWith(t.token.split(".")[0]!)).toBe(true);
+    expect(await (await call("/api/files/shots/sub/in.txt", { token: narrowed })).text()).toBe("in");
+    expect((await call("/api/files/shots/other.txt", { token: narrowed })).status).toBe(403);
+    expect((await call("/api/files/shots/sub/new.txt", { method: "PUT", body: "n", token: narrowed })).status).toBe(403);
+    // The original still has its own scope.
+    expect((await call("/api/files/shots/other.txt", { token: t.token })).status).toBe(200);
+
+    // Narrowing again only narrows further; a caveat that tries to widen makes the token invalid.
+    const twice = await narrowToken(narrowed, { ops: ["read", "write", "delete", "memory"] });
+    expect((await call("/api/files/shots/sub/in.txt", { token: twice })).status).toBe(200);
+    expect((await call("/api/memory/shots/sub/k", { token: twice })).status).toBe(403);
+    const outside = await narrowToken(t.token, { prefix: "elsewhere/" });
+    expect((await call("/api/files?prefix=elsewhere/", { token: outside })).status).toBe(401);
+
+    // A caveat cannot be taken off or altered: the chain no longer matches.
+    const [body, sig] = narrowed.split(".") as [string, string];
+    const stripped = `${body.split("~")[0]}.${sig}`;
+    expect((await call("/api/files/shots/other.txt", { token: stripped })).status).toBe(401);
+    const caveats = body.split("~");
+    const widened = btoa(JSON.stringify({ o: ["read", "write", "delete"], p: "shots/" }))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "");
+    expect((await call("/api/files/shots/other.txt", { token: `${caveats[0]}~${widened}.${sig}` })).status).toBe(401);
+
+    // An earlier expiry holds; revoking the original revokes every narrowed copy.
+    const brief = await narrowToken(t.token, { ttlSeconds: 1 });
+    await new Promise((r) => setTimeout(r, 2100));
+    expect((await call("/api/files/shots/other.txt", { token: brief })).status).toBe(401);
+    expect((await call(`/api/tokens/${t.id}`, { method: "DELETE" })).status).toBe(204);
+    expect((await call("/api/files/shots/sub/in.txt", { token: narrowed })).status).toBe(401);
+  }, 30_000);
 });
 
 /** What one request needs: an op on a name or prefix (kind), or peer only / any token / public. */

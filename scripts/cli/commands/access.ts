@@ -1,4 +1,4 @@
-import type { TokenInfo, TokenRequest } from "../../../src/client/index";
+import { type TokenInfo, type TokenRequest, narrowToken } from "../../../src/client/index";
 import { UsageError } from "../args";
 import type { Command } from "../command";
 
@@ -73,12 +73,36 @@ const revokeToken: Command = {
   },
 };
 
+const narrow: Command = {
+  name: "narrow",
+  summary: "narrow a scoped token offline (fewer ops, a longer prefix, a shorter life): no peer is asked, the peer checks the chain",
+  usage: "--from TOKEN [--ops read,…] [--prefix P] [--ttl 1d]",
+  flags: { from: "string", ops: "string", prefix: "string", ttl: "string" },
+  async run(ctx) {
+    const from = ctx.flags.required("from");
+    const ops = ctx.flags.string("ops");
+    const ttl = ctx.flags.string("ttl");
+    let narrowed: string;
+    try {
+      narrowed = await narrowToken(from, {
+        ops: ops === undefined ? undefined : parseOps(ops),
+        prefix: ctx.flags.string("prefix"),
+        ttlSeconds: ttl === undefined ? undefined : parseDuration(ttl, "ttl"),
+      });
+    } catch (err) {
+      throw new UsageError(err instanceof Error ? err.message : String(err));
+    }
+    if (ctx.json) ctx.printJson({ token: narrowed });
+    else ctx.print(narrowed);
+  },
+};
+
 export const token: Command = {
   name: "token",
   summary: "scoped tokens: narrower than the peer token, for people and other peers",
-  usage: "create|list|revoke",
+  usage: "create|list|revoke|narrow",
   flags: {},
-  subcommands: [createToken, listTokens, revokeToken],
+  subcommands: [createToken, listTokens, revokeToken, narrow],
 };
 
 const listShares: Command = {
