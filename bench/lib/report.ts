@@ -10,10 +10,15 @@ const TITLES: Record<string, string> = {
   memory: "Memory (KV) request rates — autocannon",
   tasks: "Tasks",
   start: "`npm start`",
+  sync: "Sync and check peer → peer",
+  replication: "Replication",
+  rclone: "Outside anchors: rclone (information)",
+  webdav: "WebDAV",
+  zip: "Zip of a folder",
 };
 
 const fmt = (x: number, unit: string) => {
-  const digits = unit === "req/s" ? 0 : unit === "ms" || unit === "s" ? 2 : 1;
+  const digits = unit === "req/s" || unit === "calls" ? 0 : unit === "ms" || unit === "s" ? 2 : 1;
   return x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 };
 

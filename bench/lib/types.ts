@@ -1,6 +1,6 @@
 /** Shapes of the bench's results (bench/results/*.json) and of a workload. */
 
-export type Unit = "MB/s" | "req/s" | "ms" | "MiB" | "s";
+export type Unit = "MB/s" | "req/s" | "ms" | "MiB" | "s" | "calls";
 
 /** A limit a figure must meet: on the ratio to the floor, or on the figure itself. */
 export type Target =

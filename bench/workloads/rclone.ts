@@ -1,9 +1,9 @@
 /**
  * Outside anchors, information rather than targets (rclone's servers keep files on local disk,
  * not in R2): `edgepeer sync` peer → peer beside `rclone copy` of the same tree between two
- * `rclone serve webdav` servers, and `rclone copy` of 100 files into a peer's WebDAV beside
- * the same copy into an `rclone serve webdav`. rclone is Debian's package; without it the
- * workload says so and measures nothing.
+ * `rclone serve webdav` servers, and `rclone copy` of 100 files from an `rclone serve webdav`
+ * into a peer's WebDAV beside the same copy between two `rclone serve webdav`. rclone is
+ * Debian's package; without it the workload says so and measures nothing.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -83,6 +83,8 @@ export const rclone: Workload = async (ctx) => {
     for (let i = 0; i < dav.count; i++) await writeFile(join(davTree, `${String(i).padStart(4, "0")}.bin`), randomBytes(dav.size));
     const a = await serveWebdav(tree);
     servers.push(a);
+    const davSource = await serveWebdav(davTree);
+    servers.push(davSource);
 
     for (let i = 0; i < ctx.runs; i++) {
       for (const label of ["small", "big"] as const) {
@@ -101,11 +103,15 @@ export const rclone: Workload = async (ctx) => {
       const peerDav = `${p2.url}/dav/`;
       await cases.run(
         "dav-peer",
-        async () => (await timed(() => rcloneCopy(davTree, `${remote(peerDav, `,bearer_token='${p2.token}'`)}dav-run${i}`))).ms / 1000,
+        async () =>
+          (await timed(() => rcloneCopy(remote(davSource.url), `${remote(peerDav, `,bearer_token='${p2.token}'`)}dav-run${i}`))).ms / 1000,
       );
       const c = await serveWebdav(join(ctx.dir, `rclone-c-${i}`));
       servers.push(c);
-      await cases.run("dav-rclone", async () => (await timed(() => rcloneCopy(davTree, `${remote(c.url)}dav-run${i}`))).ms / 1000);
+      await cases.run(
+        "dav-rclone",
+        async () => (await timed(() => rcloneCopy(remote(davSource.url), `${remote(c.url)}dav-run${i}`))).ms / 1000,
+      );
       c.stop();
       ctx.log(
         `  rclone run ${i + 1}: sync small ${cases.last("sync-small")} s vs rclone ${cases.last("rclone-small")} s; big ${cases.last("sync-big")} s vs ${cases.last("rclone-big")} s; ` +
@@ -134,10 +140,10 @@ export const rclone: Workload = async (ctx) => {
         note: anchor,
       }),
       ...cases.row({
-        case: `rclone copy of ${dav.count} × ${dav.size / 1024} KiB files into the peer's WebDAV`,
+        case: `rclone copy of ${dav.count} × ${dav.size / 1024} KiB files from an rclone serve webdav into the peer's WebDAV`,
         unit: "s",
         of: "dav-peer",
-        floor: { case: "the same rclone copy into rclone serve webdav (disk)", of: "dav-rclone" },
+        floor: { case: "the same rclone copy between two rclone serve webdav (disk)", of: "dav-rclone" },
         note: anchor,
       }),
     ],

@@ -1,15 +1,19 @@
 /**
  * `edgepeer sync` and `check` (the library's `syncPeers` / `checkPeers`, as the CLI runs them)
  * peer → peer, next to the floor of a client doing bare GET → PUT between two bare workers at
- * the same concurrency: many small files and a few big ones. And a check of many identical
- * files next to the bare listing of both sides it is made of.
+ * the same concurrency: many small files and a few big ones. Then what must cost only the
+ * listings: a check of many identical files, and a second sync with nothing left to do (of the
+ * small files just synced, and of the many identical files), each beside the bare listing of
+ * both sides, with the HTTP requests the client actually sent counted.
  */
 import { checkPeers, syncPeers } from "../../src/client/index";
-import type { PeerClient } from "../../src/client/client";
+import { PeerClient } from "../../src/client/client";
+import { nodeFetch } from "../../src/client/node";
 import { Cases } from "../lib/cases";
+import { row } from "../lib/rows";
 import { type TestFile, fileStream, makeTestFile } from "../lib/files";
 import { MiB, mbps, timed } from "../lib/stats";
-import type { Workload } from "../lib/types";
+import type { Row, Workload } from "../lib/types";
 import { type RunningWorker, startAll, startFloor, startPeers } from "../lib/workers";
 import { benchClient, floorPut } from "./files";
 
@@ -98,18 +102,57 @@ export const sync: Workload = async (ctx) => {
       const name = `check/${String(i).padStart(6, "0")}`;
       await Promise.all([source.putFile(name, tiny), destination.putFile(name, tiny)]);
     });
-    let calls = 0;
-    const listBoth = () => Promise.all([listAll(source), listAll(destination)]);
-    const compare = async () => {
-      const report = await checkPeers(source, destination, { prefix: "check" });
-      if (report.identical !== check) throw new Error(`check found ${report.identical} identical of ${check}`);
-      calls = report.pages.a + report.pages.b;
+    // Clients that count every HTTP request they send (what the check and the no-op sync cost).
+    const counter = { n: 0 };
+    const countedSource = countingClient(p1, counter);
+    const countedDestination = countingClient(p2, counter);
+    const counted = async (fn: () => Promise<unknown>) => {
+      counter.n = 0;
+      const { ms } = await timed(fn);
+      return { ms, calls: counter.n };
     };
+    const calls: Record<string, number[]> = { list: [], check: [], "noop-small-list": [], "noop-small": [], "noop-check": [] };
+    const measure = (name: string, fn: () => Promise<unknown>) =>
+      cases.run(name, async () => {
+        const { ms, calls: n } = await counted(fn);
+        calls[name]!.push(n);
+        return ms;
+      });
+    const listBoth = (prefixA: string, prefixB: string) => () =>
+      Promise.all([listAll(countedSource, prefixA), listAll(countedDestination, prefixB)]);
+    const compare = async () => {
+      const report = await checkPeers(countedSource, countedDestination, { prefix: "check" });
+      if (report.identical !== check) throw new Error(`check found ${report.identical} identical of ${check}`);
+    };
+    // A sync with nothing to do: everything identical, so it must read the two listings and stop.
+    const noop = (prefix: string, as: string, count: number) => async () => {
+      const report = await syncPeers(countedSource, countedDestination, { prefix, as, mode: "pull", concurrency: CONCURRENCY });
+      if (report.identical !== count || report.copied !== 0 || report.failed.length > 0) {
+        throw new Error(`the second sync of ${prefix} found ${report.identical} identical of ${count} and copied ${report.copied}`);
+      }
+    };
+    // The small files synced by the first pull above: their second sync.
+    const syncedSmall = `pull-0/${small.label}`;
+    // Warm the listing paths (the first pages of a prefix are slower), untimed.
+    await listBoth("check/", "check/")();
+    await listBoth(`${small.label}/`, `${syncedSmall}/`)();
     for (let i = 0; i < ctx.runs; i++) {
-      await cases.run("list", async () => (await timed(listBoth)).ms);
-      await cases.run("check", async () => (await timed(compare)).ms);
-      ctx.log(`  check run ${i + 1}: list ${cases.last("list")} ms, check ${cases.last("check")} ms (${calls} listing calls)`);
+      await measure("list", listBoth("check/", "check/"));
+      await measure("check", compare);
+      await measure("noop-check", noop("check", "check", check));
+      await measure("noop-small-list", listBoth(`${small.label}/`, `${syncedSmall}/`));
+      await measure("noop-small", noop(small.label, syncedSmall, small.count));
+      ctx.log(
+        `  check run ${i + 1}: list ${cases.last("list")} ms (${calls.list!.at(-1)} calls), check ${cases.last("check")} ms (${calls.check!.at(-1)} calls), ` +
+          `sync with nothing to do ${cases.last("noop-check")} ms (${calls["noop-check"]!.at(-1)} calls); ` +
+          `second sync of ${small.count}: list ${cases.last("noop-small-list")} ms (${calls["noop-small-list"]!.at(-1)} calls), sync ${cases.last("noop-small")} ms (${calls["noop-small"]!.at(-1)} calls)`,
+      );
     }
+    // Call counts as cases of their own, complete only if every timed run was.
+    const callCase = (name: string) => {
+      const runs = cases.of(name);
+      return runs ? calls[name] : undefined;
+    };
 
     const floorCase = (set: FileSet) => ({
       case: `bare GET piped into a bare PUT, ${CONCURRENCY} at a time (two bare workers)`,
@@ -131,6 +174,7 @@ export const sync: Workload = async (ctx) => {
             unit: "MB/s",
             of: `${set.label}-relay`,
             floor: floorCase(set),
+            target: { kind: "ratio-min", value: 1.0 },
             note: "bytes through the client, like the floor; each file also verified by SHA-256",
           }),
         ])
@@ -141,8 +185,29 @@ export const sync: Workload = async (ctx) => {
             of: "check",
             floor: { case: "listing both sides, page by page (the same calls, nothing compared)", of: "list" },
             target: { kind: "ratio-max", value: 1.2 },
-            note: `${calls} listing calls for ${2 * check} files: bounded by the pages, not the file count`,
           }),
+          callRow(`HTTP requests of the check of ${check} identical files`, callCase("check"), callCase("list"), check),
+          cases.row({
+            case: `second sync of ${small.count} × ${small.size / 1024} KiB just synced (nothing to do)`,
+            unit: "ms",
+            of: "noop-small",
+            floor: { case: "listing both sides, page by page", of: "noop-small-list" },
+            target: { kind: "ratio-max", value: 1.2 },
+          }),
+          callRow(
+            `HTTP requests of the second sync of ${small.count} files (nothing to do)`,
+            callCase("noop-small"),
+            callCase("noop-small-list"),
+            small.count,
+          ),
+          cases.row({
+            case: `sync of ${check} identical files (nothing to do)`,
+            unit: "ms",
+            of: "noop-check",
+            floor: { case: "listing both sides, page by page", of: "list" },
+            target: { kind: "ratio-max", value: 1.2 },
+          }),
+          callRow(`HTTP requests of the sync of ${check} identical files (nothing to do)`, callCase("noop-check"), callCase("list"), check),
         ),
       skipped: cases.skipped(),
     };
@@ -173,11 +238,43 @@ async function again<T>(put: () => Promise<T>, tries = 3): Promise<T> {
   }
 }
 
-/** Every page of a peer's listing under `check/`, as the check reads them (1000 a page). */
-async function listAll(peer: PeerClient): Promise<void> {
+/** Every page of a peer's listing under `prefix`, as the check reads them (1000 a page). */
+async function listAll(peer: PeerClient, prefix: string): Promise<void> {
   let cursor: string | undefined;
   do {
-    const page = await peer.listFiles({ prefix: "check/", cursor, limit: 1000 });
+    const page = await peer.listFiles({ prefix, cursor, limit: 1000 });
     cursor = page.cursor ?? undefined;
   } while (cursor);
+}
+
+/** A client of `worker` over `nodeFetch` that adds one to `counter.n` per HTTP request sent. */
+function countingClient(worker: RunningWorker, counter: { n: number }): PeerClient {
+  return new PeerClient({
+    url: worker.url,
+    token: worker.token,
+    name: worker.name,
+    fetch: (url, init) => {
+      counter.n++;
+      return nodeFetch(url, init);
+    },
+  });
+}
+
+/**
+ * HTTP requests of an operation against those of listing both sides (target: no more): the
+ * count must follow the listing pages, not the `files`.
+ */
+function callRow(name: string, runs: number[] | undefined, floorRuns: number[] | undefined, files: number): Row[] {
+  if (!runs || !floorRuns) return [];
+  return [
+    row({
+      workload: "sync",
+      case: name,
+      unit: "calls",
+      runs,
+      floor: { case: "requests of listing both sides, 1,000 names a page", runs: floorRuns },
+      target: { kind: "ratio-max", value: 1.0 },
+      note: `${2 * files} files in all: the requests follow the listing pages, not the file count`,
+    }),
+  ];
 }

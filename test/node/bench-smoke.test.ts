@@ -7,7 +7,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { Results } from "../../bench/lib/types";
 
 const run = promisify(execFile);
-const WORKLOADS = ["upload", "download", "transfer", "sync", "rss", "memory", "tasks", "start", "webdav", "zip"];
+const WORKLOADS = ["upload", "download", "transfer", "sync", "replication", "rss", "memory", "tasks", "start", "webdav", "zip"];
+/** Outside anchors: information beside another tool, no target of their own. */
+const ANCHORS = ["rclone"];
 
 /**
  * The bench in quick mode (tiny sizes, one run), so it cannot rot. Speed is measured by
@@ -31,7 +33,7 @@ describe("npm run bench -- --quick", () => {
     expect(results.mode).toBe("quick");
     expect(results.skipped).toEqual([]);
     expect(results.machine.cores).toBeGreaterThan(0);
-    expect([...new Set(results.rows.map((r) => r.workload))].sort()).toEqual([...WORKLOADS].sort());
+    expect([...new Set(results.rows.map((r) => r.workload))].sort()).toEqual([...WORKLOADS, ...ANCHORS].sort());
     for (const row of results.rows) {
       const where = `${row.workload}: ${row.case}`;
       expect(row.value, where).toBeGreaterThan(0);
