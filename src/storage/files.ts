@@ -59,6 +59,8 @@ export interface ByteRange {
 }
 
 const DEFAULT_TYPE = DEFAULT_CONTENT_TYPE;
+/** R2 lists one API page may take: 1000 names at 100 a call (R2's page with metadata, at worst). */
+const MAX_LIST_READS = 10;
 /** R2 reports a SHA-256 mismatch with this error code (10037 on the platform, "BadDigest" locally). */
 const DIGEST_ERROR = /sha-?256|digest|checksum|10037/i;
 
@@ -93,16 +95,28 @@ export class FileStore {
 
   /** A page of files under `prefix`; with `delimiter` ("/") one level only, and its sub-folders. */
   async list(prefix: string, cursor: string | undefined, limit: number, delimiter?: "/"): Promise<FilePage> {
-    const page = await this.bucket.list({
-      prefix,
-      cursor,
-      limit,
-      ...(delimiter && { delimiter }),
-      include: ["httpMetadata", "customMetadata"],
-    });
-    const files = await this.metaOf(page.objects);
-    const next = page.truncated ? page.cursor : null;
-    return delimiter ? { files, folders: page.delimitedPrefixes, cursor: next } : { files, cursor: next };
+    const objects: R2Object[] = [];
+    const folders = new Set<string>();
+    let next: string | undefined = cursor;
+    let truncated = true;
+    // R2 may answer fewer than `limit` when metadata is included (Miniflare: 100 a call): the
+    // page is filled from several R2 lists, so a client's requests follow its pages, not the files.
+    for (let reads = 0; truncated && objects.length + folders.size < limit && reads < MAX_LIST_READS; reads++) {
+      const page = await this.bucket.list({
+        prefix,
+        cursor: next,
+        limit: limit - objects.length - folders.size,
+        ...(delimiter && { delimiter }),
+        include: ["httpMetadata", "customMetadata"],
+      });
+      objects.push(...page.objects);
+      for (const folder of page.delimitedPrefixes) folders.add(folder);
+      truncated = page.truncated;
+      next = page.truncated ? page.cursor : undefined;
+    }
+    const files = await this.metaOf(objects);
+    const more = truncated ? (next ?? null) : null;
+    return delimiter ? { files, folders: [...folders], cursor: more } : { files, cursor: more };
   }
 
   /** Listed objects (listed with their metadata) as files, folder markers left out, each with its SHA-256. */

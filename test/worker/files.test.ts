@@ -244,6 +244,37 @@ describe("GET /api/files (list)", () => {
     expect(page2.cursor).toBeNull();
   });
 
+  it("fills a page up to its limit although R2 answers at most 100 objects with their metadata", async () => {
+    // Miniflare's R2, like R2 may, lists 100 objects a call when metadata is included.
+    const names = Array.from({ length: 250 }, (_, i) => `fill/${String(i).padStart(3, "0")}.txt`);
+    for (let i = 0; i < names.length; i += 50) await Promise.all(names.slice(i, i + 50).map((n) => env.FILES.put(n, n)));
+    type Page = { files: Array<{ name: string }>; cursor: string | null };
+    const whole = (await (await call("/api/files?prefix=fill/")).json()) as Page;
+    expect(whole.files.map((f) => f.name)).toEqual(names);
+    expect(whole.cursor).toBeNull();
+
+    const first = (await (await call("/api/files?prefix=fill/&limit=150")).json()) as Page;
+    expect(first.files.map((f) => f.name)).toEqual(names.slice(0, 150));
+    expect(first.cursor).toEqual(expect.any(String));
+    const rest = (await (await call(`/api/files?prefix=fill/&limit=150&cursor=${encodeURIComponent(first.cursor!)}`)).json()) as Page;
+    expect(rest.files.map((f) => f.name)).toEqual(names.slice(150));
+    expect(rest.cursor).toBeNull();
+  });
+
+  it("fills a one-level page with files and folders, each folder once", async () => {
+    const names = Array.from({ length: 60 }, (_, i) => `lvl/f${String(i).padStart(2, "0")}.txt`);
+    const inner = Array.from({ length: 60 }, (_, i) => `lvl/d${String(i).padStart(2, "0")}/x.txt`);
+    await Promise.all([...names, ...inner, "lvl/d00/y.txt", "lvl/d59/y.txt"].map((n) => env.FILES.put(n, n)));
+    const page = (await (await call("/api/files?prefix=lvl/&delimiter=/")).json()) as {
+      files: Array<{ name: string }>;
+      folders: string[];
+      cursor: string | null;
+    };
+    expect(page.files.map((f) => f.name)).toEqual(names);
+    expect(page.folders).toEqual(Array.from({ length: 60 }, (_, i) => `lvl/d${String(i).padStart(2, "0")}/`));
+    expect(page.cursor).toBeNull();
+  });
+
   it.each(["0", "1001", "abc", "1.5"])("refuses limit=%s with 400", async (limit) => {
     const res = await call(`/api/files?limit=${limit}`);
     expect(res.status).toBe(400);
