@@ -7,7 +7,7 @@
  * both sides, with the HTTP requests the client actually sent counted.
  */
 import { checkPeers, syncPeers } from "../../src/client/index";
-import { PeerClient } from "../../src/client/client";
+import { type FetchInit, PeerClient } from "../../src/client/client";
 import { nodeFetch } from "../../src/client/node";
 import { Cases } from "../lib/cases";
 import { row } from "../lib/rows";
@@ -253,7 +253,7 @@ function countingClient(worker: RunningWorker, counter: { n: number }): PeerClie
     url: worker.url,
     token: worker.token,
     name: worker.name,
-    fetch: (url, init) => {
+    fetch: (url: URL, init: FetchInit) => {
       counter.n++;
       return nodeFetch(url, init);
     },
