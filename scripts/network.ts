@@ -9,7 +9,7 @@
  * Miniflare fires no Cron Trigger by itself: the runner fires each peer's scheduled handler
  * (replication's reconciliation) every `--reconcile-every` seconds.
  *
- *   npm start -- [--peers N] [--port P] [--dir DIR] [--host H] [--var NAME=VALUE]… [--reconcile-every S]
+ *   npm start -- [--peers N] [--port P] [--dir DIR] [--host H] [--var NAME=VALUE]… [--reconcile-every S] [--no-restart]
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -28,6 +28,7 @@ const USAGE = `usage: npm start -- [--peers N] [--port P] [--dir DIR] [--host H]
   --var NAME=VALUE  set a var of every peer for this run, over wrangler.toml's
               (repeatable, as \`wrangler dev --var\`): --var STORAGE_LIMIT_MB=10
   --reconcile-every S  seconds between replication reconciliations (the Cron Trigger; default 60, 0 = never)
+  --no-restart  a peer whose workerd dies stays down (said on stderr) — for fault drills
   --build-only  bundle the worker into the cache and exit (npm install does this)`;
 
 /** Vars the runner sets per peer: one value for every peer would break the network. */
@@ -65,6 +66,7 @@ function options() {
         host: { type: "string", default: "127.0.0.1" },
         var: { type: "string", multiple: true, default: [] },
         "reconcile-every": { type: "string", default: "60" },
+        "no-restart": { type: "boolean", default: false },
         "build-only": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -85,7 +87,16 @@ function options() {
   const vars = parseVars(parsed.var);
   const reconcileEvery = Number(parsed["reconcile-every"]);
   if (!Number.isFinite(reconcileEvery) || reconcileEvery < 0) usageError("--reconcile-every must be a number of seconds (0 = never).");
-  return { count, port, dir: resolve(parsed.dir), host: parsed.host, vars, buildOnly: parsed["build-only"], reconcileEvery };
+  return {
+    count,
+    port,
+    dir: resolve(parsed.dir),
+    host: parsed.host,
+    vars,
+    buildOnly: parsed["build-only"],
+    reconcileEvery,
+    restart: !parsed["no-restart"],
+  };
 }
 
 /** Tokens of an earlier run, by peer name, so a restart keeps them. */
@@ -168,7 +179,7 @@ function describeStartFailure(err: unknown, peers: PeerSpec[]): string {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const { count, port, dir, host, vars, buildOnly, reconcileEvery } = options();
+  const { count, port, dir, host, vars, buildOnly, reconcileEvery, restart: restartDead } = options();
   if (buildOnly) {
     await buildWorker().catch((err: Error) => {
       console.error(`error: ${err.message}`);
@@ -244,8 +255,15 @@ async function main(): Promise<void> {
   // with its data on disk; the runner never carries on with a dead peer without saying so.
   const restarts = peers.map(() => [] as number[]);
   let known = await workerdByPort().catch(() => new Map<number, number>());
+  const down = new Set<number>();
   const restart = async (i: number, pid: number | undefined) => {
     const peer = peers[i] as PeerSpec;
+    if (!restartDead) {
+      if (!down.has(i))
+        console.error(`edgepeer: ${peer.name}'s workerd${pid ? ` (pid ${pid})` : ""} stopped; it stays down (--no-restart).`);
+      down.add(i);
+      return;
+    }
     const recent = (restarts[i] as number[]).filter((t) => Date.now() - t < 60_000);
     restarts[i] = recent;
     if (recent.length >= MAX_RESTARTS) {

@@ -74,7 +74,8 @@ describe("faults on a network of two peers (each its own workerd)", () => {
   const expected = new Map<string, Buffer>();
 
   beforeAll(async () => {
-    net = await startNetwork({ peers: 2 });
+    // Killed peers stay down here: the tests below put a stand-in on a dead peer's port.
+    net = await startNetwork({ peers: 2, args: ["--no-restart"] });
     cleanups.push(async () => {
       await net.stop();
       await removeTemp(net.dir);
