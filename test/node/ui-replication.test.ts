@@ -1,6 +1,6 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PeerClient, PeerError } from "../../src/client";
+import { PeerClient, PeerError, checkPeers } from "../../src/client";
 import { buildUi, launchChromium, openTab, screenshot } from "../support/browser";
 import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
 
@@ -41,6 +41,20 @@ async function cellReads(page: Page, rule: string, testid: string, value: string
     .locator(`tr[data-rule="${rule}"] [data-testid="${testid}"]`)
     .filter({ hasText: new RegExp(`^${value}$`) })
     .waitFor({ timeout: 60_000 });
+}
+
+/** A tab on peer `i`'s Files tab, in `folder`. */
+async function inFolder(folder: string, i = 0, width = 1280): Promise<Page> {
+  const page = await signedIn(i, width);
+  await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Files", exact: true }).click();
+  await page.getByRole("heading", { level: 1, name: "Files" }).waitFor();
+  await page.getByLabel("Open folder").fill(folder);
+  await page.getByRole("button", { name: "Open", exact: true }).click();
+  await page
+    .getByTestId("files-summary")
+    .filter({ hasText: `in /${folder}/` })
+    .waitFor();
+  return page;
 }
 
 beforeAll(async () => {
@@ -195,6 +209,23 @@ describe("whether each file's copy is current (GET /api/replication/{id}/files)"
     const scoped = await api(0).createToken({ ops: ["read"], prefix: "shots/" });
     const viewer = new PeerClient({ url: peer(0).url, token: scoped.token, name: peer(0).name });
     await expect(viewer.replicaStates("shots")).rejects.toMatchObject({ status: 403, code: "forbidden" });
+
+    // The Files view shows it on each file of the folder; a folder outside every rule shows nothing.
+    const page = await inFolder("shots");
+    const badge = (name: string) => page.locator(`tr[data-file="${name}"] [data-replica]`);
+    await badge("shots/same.jpg").waitFor();
+    expect(await badge("shots/same.jpg").getAttribute("data-replica")).toBe("current");
+    expect(await badge("shots/same.jpg").textContent()).toBe("copy current");
+    expect(await badge("shots/changed.jpg").textContent()).toBe("copy differs");
+    expect(await badge("shots/absent.jpg").textContent()).toBe("not copied yet");
+    expect(await badge("shots/same.jpg").getAttribute("title")).toContain(`shots to ${peer(1).name}`);
+    await screenshot(page, "files-replica-badges");
+    await page.getByLabel("Open folder").fill("mirror");
+    await page.getByRole("button", { name: "Open", exact: true }).click();
+    await page.getByTestId("files-summary").filter({ hasText: "in /mirror/" }).waitFor();
+    await page.waitForLoadState("networkidle");
+    expect(await page.locator("[data-replica]").count()).toBe(0);
+    await page.context().close();
   });
 
   it("says every state is unknown, and why, when the destination refuses the rule's token", async () => {
@@ -206,6 +237,127 @@ describe("whether each file's copy is current (GET /api/replication/{id}/files)"
     expect(page.files).toEqual([{ name: "gone/a.txt", state: "unknown" }]);
     expect(page.error).toMatch(/revoked/);
     await api(0).deleteReplicationRule("gone");
+  });
+});
+
+describe("Compare with peer and Sync to peer, from a folder", () => {
+  it("compares a folder with another peer's: every difference in a table, the same as checkPeers finds", async () => {
+    await api(0).putFile("mirror/same.txt", "same");
+    await api(1).putFile("mirror-copy/same.txt", "same");
+    await api(0).putFile("mirror/changed.txt", "version A");
+    await api(1).putFile("mirror-copy/changed.txt", "version B");
+    await api(0).putFile("mirror/new.txt", "only here");
+    await api(0).putFile("mirror/deep/er.txt", "nested, only here");
+    await api(1).putFile("mirror-copy/extra.txt", "only there");
+    await api(1).putFile("mirror-copy2/not-compared.txt", "a sibling folder");
+
+    const page = await inFolder("mirror");
+    await page.getByRole("button", { name: "Compare with peer…" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Destination peer").selectOption(peer(1).name);
+    await dialog.getByLabel("Folder there").fill("mirror-copy");
+    await dialog.getByLabel("Destination's token").fill("wrong-token");
+    await dialog.getByRole("button", { name: "Compare" }).click();
+    const refused = page.getByTestId("dialog-error");
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain("unauthorized");
+    expect(await refused.textContent()).toContain(peer(1).name);
+
+    await dialog.getByLabel("Destination's token").fill(peer(1).token);
+    await dialog.getByRole("button", { name: "Compare" }).click();
+    const summary = page.getByTestId("check-summary");
+    await summary.waitFor();
+    const expected = await checkPeers(api(0), api(1), { prefix: "mirror/", as: "mirror-copy/" });
+    expect(await summary.textContent()).toBe("1 identical, 1 differ, 2 only on A, 1 only on B");
+    expect(expected).toMatchObject({ identical: 1, differ: 1, onlyOnA: 2, onlyOnB: 1 });
+    const rows = page.getByTestId("check-report").locator("tbody tr");
+    const shown = await rows.evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute("data-status")} ${tr.getAttribute("data-path")}`));
+    expect(shown).toEqual(expected.differences.map((d) => `${d.status} ${d.path}`));
+    expect(shown).toEqual(["differs changed.txt", "onlyA deep/er.txt", "onlyB extra.txt", "onlyA new.txt"]);
+    await screenshot(page, "files-compare-report");
+    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+    await page.context().close();
+  });
+
+  it("syncs a folder to another peer: the plan first (nothing changed), then progress, then the summary; a second compare is identical", async () => {
+    const page = await inFolder("mirror");
+    // The destination's token typed earlier in this tab is offered again.
+    await page.evaluate(
+      ([url, token]) => sessionStorage.setItem(`edgepeer.peer-token:${url}`, token as string),
+      [peer(1).url, peer(1).token],
+    );
+    await page.getByRole("button", { name: "Sync to peer…" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Destination peer").selectOption(peer(1).name);
+    expect(await dialog.getByLabel("Destination's token").inputValue()).toBe(peer(1).token);
+    await dialog.getByLabel("Folder there").fill("mirror-copy/");
+    await dialog.getByLabel("Also delete files that are only there").check();
+    await dialog.getByRole("button", { name: "Show the plan" }).click();
+
+    const plan = page.getByTestId("sync-plan");
+    await plan.waitFor();
+    expect(await plan.textContent()).toMatch(/^Copy 3 \(.+\), delete 1, 1 identical\.$/);
+    const actions = await page
+      .getByTestId("sync-actions")
+      .locator("tbody tr")
+      .evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute("data-op")} ${tr.getAttribute("data-path")}`));
+    expect(actions.sort()).toEqual(["copy changed.txt", "copy deep/er.txt", "copy new.txt", "delete extra.txt"]);
+    // Nothing changes until the plan is confirmed.
+    expect(await api(1).getFileBytes("mirror-copy/extra.txt")).toEqual(text("only there"));
+    expect(await api(1).headFile("mirror-copy/new.txt")).toBeNull();
+    await screenshot(page, "files-sync-plan");
+
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { countsSeen: string[] }).countsSeen = seen;
+      new MutationObserver(() => {
+        const counts = document.querySelector("[data-testid=sync-counts]");
+        if (counts?.textContent) seen.push(counts.textContent);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await page.getByRole("dialog").getByRole("button", { name: "Sync", exact: true }).click();
+    const summary = page.getByTestId("sync-summary");
+    await summary.waitFor();
+    expect(await summary.textContent()).toMatch(/^copied 3 \(.+\), deleted 1, identical 1, failed 0$/);
+    const counts = await page.evaluate(() => (window as unknown as { countsSeen: string[] }).countsSeen);
+    expect(counts.at(-1)).toMatch(/^4 of 4 files, /);
+    await screenshot(page, "files-sync-summary");
+    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+
+    const after = await checkPeers(api(0), api(1), { prefix: "mirror/", as: "mirror-copy/" });
+    expect(after).toMatchObject({ identical: 4, differ: 0, onlyOnA: 0, onlyOnB: 0 });
+    expect(await api(1).getFileBytes("mirror-copy/deep/er.txt")).toEqual(text("nested, only here"));
+    expect(await api(1).getFileBytes("mirror-copy2/not-compared.txt")).toEqual(text("a sibling folder"));
+
+    // Again: the plan says there is nothing to do.
+    await page.getByRole("button", { name: "Sync to peer…" }).click();
+    await page.getByRole("dialog").getByLabel("Folder there").fill("mirror-copy/");
+    await page.getByRole("dialog").getByRole("button", { name: "Show the plan" }).click();
+    await page.getByText("Nothing to do: the destination is already identical.").waitFor();
+    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+    await page.context().close();
+  });
+
+  it("shows a compare report on a 390 px screen, reached by keyboard alone", async () => {
+    const page = await inFolder("mirror", 0, 390);
+    await page.evaluate(
+      ([url, token]) => sessionStorage.setItem(`edgepeer.peer-token:${url}`, token as string),
+      [peer(1).url, peer(1).token],
+    );
+    await page.getByRole("button", { name: "Compare with peer…" }).focus();
+    await page.keyboard.press("Enter");
+    const folder = page.getByRole("dialog").getByLabel("Folder there");
+    await folder.focus();
+    await page.keyboard.press("ControlOrMeta+a");
+    await page.keyboard.type("mirror-copy");
+    await page.keyboard.press("Enter");
+    await page.getByTestId("check-summary").filter({ hasText: "4 identical, 0 differ, 0 only on A, 0 only on B" }).waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow, "the report scrolls sideways").toBeLessThanOrEqual(0);
+    await screenshot(page, "phone-compare-report");
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").waitFor({ state: "detached" });
+    await page.context().close();
   });
 });
 

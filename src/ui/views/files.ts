@@ -15,6 +15,8 @@ import {
   sendEntries,
   shareFile,
 } from "./fileActions";
+import { replicaMarks } from "../replicas";
+import { compareWithPeer, syncToPeer } from "./compare";
 import { previewFile } from "./preview";
 import { type UploadItem, droppedItems, pickedItems, uploadOne } from "./upload";
 
@@ -55,6 +57,7 @@ export function filesView(ctx: AppContext): View {
   /** Bumped on every new listing, so an answer to an older one is dropped. */
   let generation = 0;
   const selected = new Map<string, Entry>();
+  const replicas = replicaMarks(ctx);
 
   const crumbs = h("nav", { class: "crumbs", "aria-label": "Folder" });
   const rows = h("tbody", { "data-testid": "file-rows" });
@@ -189,6 +192,8 @@ export function filesView(ctx: AppContext): View {
           { type: "button", onclick: () => void downloadZip(ctx, { prefix }), "aria-label": "Download this folder as a zip" },
           "Zip",
         ),
+        h("button", { type: "button", onclick: () => void compareWithPeer(ctx, prefix) }, "Compare with peer…"),
+        h("button", { type: "button", onclick: () => void syncToPeer(ctx, prefix) }, "Sync to peer…"),
         h("label", { for: sortSelect.id }, "Sort"),
         sortSelect,
         searchForm,
@@ -247,6 +252,7 @@ export function filesView(ctx: AppContext): View {
     scanned = 0;
     page = 0;
     selected.clear();
+    void replicas.load(search ? null : prefix).then(() => replicas.decorate(rows));
     await fetchMore(true);
     await goPage(0);
   }
@@ -348,6 +354,7 @@ export function filesView(ctx: AppContext): View {
       rows,
       shown.map((entry) => (entry.kind === "folder" ? folderRow(entry.name) : fileRow(entry.file))),
     );
+    replicas.decorate(rows);
     if (!shown.length) {
       const empty = search ? "No name matches." : prefix ? "No files in this folder." : "No files yet: upload one above.";
       mount(rows, h("tr", {}, h("td", { colspan: 6, class: "empty" }, loading ? "Loading…" : empty)));
