@@ -34,7 +34,8 @@ export function replicaMarks(ctx: AppContext): ReplicaMarks {
     async load(folder) {
       const mine = ++generation;
       states = new Map();
-      if (folder === null) return;
+      // Replication is the peer token's: a scoped token has nothing to ask.
+      if (folder === null || !ctx.scope.peer) return;
       try {
         const rules = await ctx.client.replicationRules();
         const covering = rules.filter((r) => folder.startsWith(r.prefix)).sort((a, b) => b.prefix.length - a.prefix.length)[0];

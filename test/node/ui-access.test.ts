@@ -147,6 +147,42 @@ describe("signing in with a scoped token", () => {
     await page.getByText("one.txt", { exact: true }).waitFor();
     expect(await page.locator("main").textContent()).not.toContain("two.txt");
   });
+
+  it("offers a read-only token no upload, new folder, rename or delete; a token that may write and delete gets them", async () => {
+    const viewer = await api().createToken({ ops: ["read"], prefix: "photos/", label: "read only" });
+    const page = await signedIn(viewer.token);
+    const row = page.locator('tr[data-file="photos/one.txt"]');
+    await row.waitFor();
+    await row.getByRole("button", { name: "Download photos/one.txt" }).waitFor();
+    expect(await row.getByRole("button", { name: "Share link for photos/one.txt" }).isVisible()).toBe(true);
+    expect(await row.getByRole("button", { name: "Delete photos/one.txt" }).isVisible()).toBe(false);
+    expect(await row.getByRole("button", { name: "Rename or move photos/one.txt" }).isVisible()).toBe(false);
+    expect(await page.getByRole("heading", { name: "Upload" }).isVisible()).toBe(false);
+    expect(await page.getByRole("button", { name: "New folder" }).isVisible()).toBe(false);
+    // Hidden is out of the keyboard's way too: Tab never lands on a Delete button.
+    const focused = new Set<string>();
+    await row.getByRole("button", { name: "Download photos/one.txt" }).focus();
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press("Tab");
+      focused.add(
+        await page.evaluate(() => {
+          const el = document.activeElement;
+          return !el || el === document.body ? "" : (el.getAttribute("aria-label") ?? el.textContent ?? "");
+        }),
+      );
+    }
+    expect([...focused].filter((f) => /Delete|Rename/.test(f))).toEqual([]);
+    await screenshot(page, "files-read-only-token");
+    await page.context().close();
+
+    const editor = await api().createToken({ ops: ["read", "write", "delete"], prefix: "photos/", label: "editor" });
+    const full = await signedIn(editor.token);
+    const same = full.locator('tr[data-file="photos/one.txt"]');
+    await same.getByRole("button", { name: "Delete photos/one.txt" }).waitFor();
+    expect(await same.getByRole("button", { name: "Rename or move photos/one.txt" }).isVisible()).toBe(true);
+    expect(await full.getByRole("heading", { name: "Upload" }).isVisible()).toBe(true);
+    await full.context().close();
+  });
 });
 
 describe("a share link with a password", () => {
@@ -162,6 +198,40 @@ describe("a share link with a password", () => {
     // Given what a person would type (any user name), the browser answers the challenge and gets the file.
     const context = await browser.newContext({ httpCredentials: { username: "anyone", password: "open sesame" } });
     const ok = await (await context.newPage()).goto(link.url);
+    expect(ok?.status()).toBe(200);
+    expect(await ok?.text()).toBe("one photo");
+    await context.close();
+  });
+
+  it("is made from the Files view with a password and a download cap; the unprotected link it replaced is revoked", async () => {
+    const page = await signedIn(peer().token);
+    await page.goto(`${peer().url}/#files`);
+    await page.getByLabel("Open folder").fill("photos");
+    await page.getByRole("button", { name: "Open", exact: true }).click();
+    await page.getByRole("button", { name: "Share link for photos/one.txt" }).click();
+    const dialog = page.getByRole("dialog");
+    const output = dialog.getByTestId("share-link");
+    await expect.poll(() => output.inputValue()).toContain("/api/files/photos/one.txt?");
+    const first = await output.inputValue();
+    await dialog.getByLabel("Password (optional)").fill("open sesame");
+    await dialog.getByLabel("Most downloads (optional)").fill("2");
+    await dialog.getByRole("button", { name: "Make a new link" }).click();
+    await expect.poll(() => output.inputValue()).not.toBe(first);
+    const url = await output.inputValue();
+    expect(await dialog.getByTestId("share-terms").textContent()).toContain("with the password, at most 2 downloads");
+    await screenshot(page, "files-share-password");
+    await dialog.getByRole("button", { name: "Copy" }).click();
+    await dialog.getByRole("button", { name: "Close" }).click();
+
+    expect((await fetch(first)).status).toBe(410);
+    const listed = (await api().listShares()).find((s) => url.includes(s.id));
+    expect(listed).toMatchObject({ name: "photos/one.txt", password: true, maxDownloads: 2, downloads: 0 });
+    const bare = await fetch(url);
+    expect(bare.status).toBe(401);
+    expect(bare.headers.get("www-authenticate")).toMatch(/^Basic realm="edgepeer share"/);
+    // The browser answers the challenge with the password (what its prompt would send).
+    const context = await browser.newContext({ httpCredentials: { username: "anyone", password: "open sesame" } });
+    const ok = await (await context.newPage()).goto(url);
     expect(ok?.status()).toBe(200);
     expect(await ok?.text()).toBe("one photo");
     await context.close();

@@ -1,4 +1,4 @@
-import { type FileMeta, type PeerClient, PeerClient as Client, PeerError, type PeerRef } from "../../client";
+import { type FileMeta, type PeerClient, PeerClient as Client, PeerError, type PeerRef, type ShareLink } from "../../client";
 import type { AppContext } from "../context";
 import { confirmDanger, openDialog } from "../dialog";
 import { formatBytes, formatDate, h, uid } from "../dom";
@@ -78,26 +78,47 @@ export async function downloadZip(ctx: AppContext, selection: { prefix: string }
   }
 }
 
-/** A dialog with a signed link to copy, valid for a chosen time. */
+/**
+ * A dialog with a signed link to copy, valid for a chosen time, optionally with a password
+ * (the browser asks for it: HTTP Basic) and a download cap. A link replaced in the dialog
+ * before it was copied is revoked, so only links that were handed out stay live.
+ */
 export async function shareFile(ctx: AppContext, file: FileMeta): Promise<void> {
   const output = h("input", { type: "text", readonly: true, class: "mono", "aria-label": "Share link", "data-testid": "share-link" });
-  const expires = h("p", { class: "hint" });
+  const expires = h("p", { class: "hint", "data-testid": "share-terms" });
   const ttl = h(
     "select",
     { id: uid("ttl") },
     SHARE_TTLS.map((t) => h("option", { value: t.seconds }, t.label)),
   );
+  const password = h("input", { id: uid("password"), type: "password", autocomplete: "new-password", spellcheck: false });
+  const maxDownloads = h("input", { id: uid("max"), type: "number", min: 1, step: 1, inputMode: "numeric", placeholder: "no limit" });
+  const remake = h("button", { type: "button" }, "Make a new link");
   const copy = h("button", { type: "button", class: "primary" }, "Copy");
+  let current: ShareLink | null = null;
+  let handedOut = false;
   const make = async () => {
+    const cap = maxDownloads.value.trim() ? Number(maxDownloads.value) : undefined;
+    const secret = password.value;
     try {
-      const link = await ctx.client.shareFile(file.name, Number(ttl.value));
+      const link = await ctx.client.shareFile(file.name, { ttl: Number(ttl.value), password: secret || undefined, maxDownloads: cap });
+      const replaced = current;
+      current = link;
       output.value = link.url;
-      expires.textContent = `Anyone with this link can download ${file.name} until ${formatDate(link.expires)}, without a token.`;
+      copy.textContent = "Copy";
+      const limits = [secret ? "with the password" : "", cap ? `at most ${cap} download${cap === 1 ? "" : "s"}` : ""].filter(Boolean);
+      expires.textContent = `Anyone with this link${limits.length ? ` (${limits.join(", ")})` : ""} can download ${file.name} until ${formatDate(link.expires)}, without a token.`;
+      if (replaced && !handedOut) await ctx.client.revokeShare(replaced.id);
+      handedOut = false;
     } catch (err) {
       ctx.fail(err, `Could not make a link for ${file.name}`);
     }
   };
+  output.addEventListener("copy", () => {
+    handedOut = true;
+  });
   copy.addEventListener("click", async () => {
+    handedOut = true;
     output.select();
     try {
       await navigator.clipboard.writeText(output.value);
@@ -107,11 +128,27 @@ export async function shareFile(ctx: AppContext, file: FileMeta): Promise<void> 
     }
   });
   ttl.addEventListener("change", () => void make());
+  remake.addEventListener("click", () => void make());
   await make();
   if (!output.value) return;
   void openDialog({
     title: `Share ${file.name}`,
-    body: [h("label", { for: ttl.id }, "Valid for"), ttl, h("div", { class: "inline-form" }, output, copy), expires],
+    body: [
+      h("label", { for: ttl.id }, "Valid for"),
+      ttl,
+      h("label", { for: password.id }, "Password (optional)"),
+      password,
+      h("label", { for: maxDownloads.id }, "Most downloads (optional)"),
+      maxDownloads,
+      h(
+        "div",
+        { class: "actions" },
+        remake,
+        h("span", { class: "hint" }, "It replaces the link below, which is revoked unless it was copied."),
+      ),
+      h("div", { class: "inline-form" }, output, copy),
+      expires,
+    ],
   });
 }
 

@@ -171,14 +171,20 @@ export function filesView(ctx: AppContext): View {
 
   const element = h(
     "section",
-    { class: "view", "aria-labelledby": "files-title" },
+    {
+      class: "view",
+      "aria-labelledby": "files-title",
+      // A scoped token's Files hides what it may not do (styles.css); the peer still decides.
+      "data-can-write": String(ctx.scope.ops.has("write")),
+      "data-can-delete": String(ctx.scope.ops.has("delete")),
+    },
     h(
       "div",
       { class: "view-head" },
       h("h1", { id: "files-title" }, "Files"),
       h("button", { type: "button", onclick: () => void reload() }, "Refresh"),
     ),
-    h("section", { class: "card" }, h("h2", {}, "Upload"), dropzone, uploads),
+    h("section", { class: "card needs-write" }, h("h2", {}, "Upload"), dropzone, uploads),
     h(
       "section",
       { class: "card" },
@@ -186,7 +192,7 @@ export function filesView(ctx: AppContext): View {
       h(
         "div",
         { class: "toolbar" },
-        h("button", { type: "button", onclick: () => void newFolder(ctx, prefix).then(reloadIf) }, "New folder"),
+        h("button", { type: "button", class: "needs-write", onclick: () => void newFolder(ctx, prefix).then(reloadIf) }, "New folder"),
         h(
           "button",
           { type: "button", onclick: () => void downloadZip(ctx, { prefix }), "aria-label": "Download this folder as a zip" },
@@ -384,8 +390,16 @@ export function filesView(ctx: AppContext): View {
     mount(
       selectionBar,
       h("strong", { "data-testid": "selected-count" }, `${chosen.length} selected`),
-      h("button", { type: "button", class: "danger", onclick: () => void deleteEntries(ctx, chosen).then(reloadIf) }, "Delete selected"),
-      h("button", { type: "button", onclick: () => void moveEntries(ctx, chosen, prefix).then(reloadIf) }, "Move selected to…"),
+      h(
+        "button",
+        { type: "button", class: "danger needs-delete", onclick: () => void deleteEntries(ctx, chosen).then(reloadIf) },
+        "Delete selected",
+      ),
+      h(
+        "button",
+        { type: "button", class: "needs-write needs-delete", onclick: () => void moveEntries(ctx, chosen, prefix).then(reloadIf) },
+        "Move selected to…",
+      ),
       h(
         "button",
         { type: "button", onclick: () => void downloadZip(ctx, { names: chosen.map((e) => e.name) }) },
@@ -443,14 +457,19 @@ export function filesView(ctx: AppContext): View {
         ),
         h(
           "button",
-          { type: "button", "aria-label": `Rename or move ${path}`, onclick: () => void renameEntry(ctx, entry).then(reloadIf) },
+          {
+            type: "button",
+            class: "needs-write needs-delete",
+            "aria-label": `Rename or move ${path}`,
+            onclick: () => void renameEntry(ctx, entry).then(reloadIf),
+          },
           "Rename",
         ),
         h(
           "button",
           {
             type: "button",
-            class: "danger",
+            class: "danger needs-delete",
             "aria-label": `Delete folder ${path}`,
             onclick: () => void deleteEntries(ctx, [entry]).then(reloadIf),
           },
@@ -512,14 +531,19 @@ export function filesView(ctx: AppContext): View {
         ),
         h(
           "button",
-          { type: "button", "aria-label": `Rename or move ${file.name}`, onclick: () => void renameEntry(ctx, entry).then(reloadIf) },
+          {
+            type: "button",
+            class: "needs-write needs-delete",
+            "aria-label": `Rename or move ${file.name}`,
+            onclick: () => void renameEntry(ctx, entry).then(reloadIf),
+          },
           "Rename",
         ),
         h(
           "button",
           {
             type: "button",
-            class: "danger",
+            class: "danger needs-delete",
             "aria-label": `Delete ${file.name}`,
             onclick: () => void deleteEntries(ctx, [entry]).then(() => reload()),
           },
