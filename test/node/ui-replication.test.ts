@@ -143,6 +143,34 @@ describe("the Replication view", () => {
     await page.context().close();
   });
 
+  it("mints the rule's token on the destination with its peer token (only what the rule needs), then delivers with it", async () => {
+    const page = await signedIn(0);
+    await openReplication(page);
+    await page.getByLabel("Folder here").fill("minted/");
+    await page.getByLabel("Destination peer").selectOption(peer(1).name);
+    await page.getByLabel("Folder there").fill("backup/minted/");
+    await page.getByRole("button", { name: "Mint one there…" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel(`${peer(1).name}'s peer token`).fill("wrong");
+    await dialog.getByRole("button", { name: "Mint" }).click();
+    await page.getByTestId("dialog-error").filter({ hasText: "unauthorized" }).waitFor();
+    await dialog.getByLabel(`${peer(1).name}'s peer token`).fill(peer(1).token);
+    await dialog.getByRole("button", { name: "Mint" }).click();
+    await dialog.waitFor({ state: "detached" });
+    const token = await page.getByLabel("Destination's token").inputValue();
+    expect(token).toMatch(/^ept1_/);
+    const minted = (await api(1).listTokens()).find((t) => t.label === `replication from ${peer(0).name}`);
+    expect(minted).toMatchObject({ ops: ["read", "write", "delete"], prefix: "backup/minted/", expires: null });
+
+    await page.getByRole("button", { name: "Add rule" }).click();
+    await page.locator('tr[data-rule="minted"]').waitFor();
+    await api(0).putFile("minted/a.txt", "delivered with the minted token");
+    await cellReads(page, "minted", "delivered", "1");
+    expect(await api(1).getFileBytes("backup/minted/a.txt")).toEqual(text("delivered with the minted token"));
+    await api(0).deleteReplicationRule("minted");
+    await page.context().close();
+  });
+
   it("adds a rule by keyboard alone and fits a 390 px wide screen", async () => {
     const dest = await api(1).createToken({ ops: ["write"], prefix: "inbox/", label: "drop box" });
     const page = await signedIn(0, 390);

@@ -1,9 +1,10 @@
-import type { PeerRef, ReplicationRuleStatus } from "../../client";
+import { PeerClient, PeerError, type PeerRef, type ReplicationRuleStatus } from "../../client";
 import type { AppContext, View } from "../context";
-import { confirmDanger } from "../dialog";
+import { confirmDanger, openDialog } from "../dialog";
 import { formatDate, h, mount, uid } from "../dom";
 import { showInfo } from "../messages";
 import { otherPeers } from "../peers";
+import { forgetPeerToken, peerToken, storePeerToken } from "../session";
 
 /** How often the rules' status is read again while the view is open (pending counts move by themselves). */
 const REFRESH_MS = 5000;
@@ -101,8 +102,9 @@ export function replicationView(ctx: AppContext): View {
     h(
       "p",
       { id: "rule-token-help", class: "hint" },
-      "A scoped token minted on the destination (its Access tab): write on the folder there, read for reconciling, delete to mirror deletes. Stored by this peer and never shown again.",
+      "A scoped token minted on the destination (its Access tab, or below with its peer token): write on the folder there, read for reconciling, delete to mirror deletes. Stored by this peer and never shown again.",
     ),
+    h("div", { class: "actions" }, h("button", { type: "button", onclick: () => void mintThere() }, "Mint one there…")),
     h(
       "fieldset",
       { class: "choices" },
@@ -228,6 +230,50 @@ export function replicationView(ctx: AppContext): View {
     } catch (err) {
       ctx.fail(err, "Could not read the known peers");
     }
+  }
+
+  /**
+   * Mints the rule's token on the destination, with the destination's own peer token (typed
+   * here, sent only to the destination): just the operations the rule needs, on the folder there.
+   */
+  async function mintThere(): Promise<void> {
+    const peer = peers.find((p) => p.name === peerSelect.value);
+    if (!peer) return ctx.fail(new Error("Choose the destination peer first."), "Could not mint a token there");
+    const folderThere = asInput.value.trim() ? asFolder(asInput.value) : asFolder(prefixInput.value);
+    const ops: Array<"read" | "write" | "delete"> = keep.checked ? ["read", "write"] : ["read", "write", "delete"];
+    const secret = h("input", {
+      id: uid("peer-token"),
+      type: "password",
+      autocomplete: "off",
+      spellcheck: false,
+      required: true,
+      value: peerToken(peer.url),
+    });
+    await openDialog({
+      title: `Mint the rule's token on ${peer.name}`,
+      body: [
+        h(
+          "p",
+          { class: "hint" },
+          `${peer.name} mints a token that may ${ops.join(", ")} under /${folderThere} only. Its own peer token is needed to ask; it is sent to ${peer.name} alone and kept for this tab.`,
+        ),
+        h("label", { for: secret.id }, `${peer.name}'s peer token`),
+        secret,
+      ],
+      confirm: "Mint",
+      onConfirm: async () => {
+        const there = new PeerClient({ url: peer.url, token: secret.value.trim(), name: peer.name });
+        try {
+          const minted = await there.createToken({ ops, prefix: folderThere, label: `replication from ${ctx.peerName}` });
+          storePeerToken(peer.url, secret.value.trim());
+          tokenInput.value = minted.token;
+          showInfo(`${peer.name} minted a token (${ops.join(", ")} under /${folderThere}); it is in the form, ready to add the rule.`);
+        } catch (err) {
+          if (err instanceof PeerError && err.status === 401) forgetPeerToken(peer.url);
+          throw err;
+        }
+      },
+    });
   }
 
   async function addRule(): Promise<void> {
