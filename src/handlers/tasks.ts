@@ -8,7 +8,7 @@ import { badRequest, notFound } from "../http/errors";
 import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
 import { ResultCache } from "../storage/cache";
-import { TaskHistory } from "../storage/history";
+import { DEFAULT_HISTORY_BOUNDS, TaskHistory } from "../storage/history";
 import { reserveTaskRuns } from "../storage/quota";
 import { ARGS_DEPTH, nestsDeeperThan } from "../tasks/canonical";
 import { type TaskRequest, type TaskServices, executeTask } from "../tasks/execute";
@@ -37,7 +37,22 @@ const batchBody = z.object({ tasks: z.array(taskBody).max(BATCH_LIMIT, `at most 
 const statusParam = z.enum(["succeeded", "failed"]);
 
 const cacheOf = (env: PeerEnv) => new ResultCache(env.KV, intVar(env.CACHE_TTL, DEFAULT_CACHE_TTL));
-const historyOf = (env: PeerEnv) => new TaskHistory(env.KV, Math.max(60, intVar(env.HISTORY_TTL, DEFAULT_HISTORY_TTL)));
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      /** Most task records history keeps (default 1000); older ones are deleted. */
+      HISTORY_MAX_RECORDS?: string;
+      /** Most MiB of history (records and the long programs they refer to; default 64). */
+      HISTORY_MAX_MB?: string;
+    }
+  }
+}
+
+const historyOf = (env: PeerEnv) =>
+  new TaskHistory(env.KV, Math.max(60, intVar(env.HISTORY_TTL, DEFAULT_HISTORY_TTL)), {
+    records: intVar(env.HISTORY_MAX_RECORDS, DEFAULT_HISTORY_BOUNDS.records),
+    bytes: intVar(env.HISTORY_MAX_MB, DEFAULT_HISTORY_BOUNDS.bytes / 1024 / 1024) * 1024 * 1024,
+  });
 const services = (env: PeerEnv, ctx: ExecutionContext): TaskServices => ({
   cache: cacheOf(env),
   history: historyOf(env),
@@ -102,7 +117,7 @@ async function readTask(request: Request): Promise<TaskRequest> {
 export async function postTask(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
   const task = await readTask(request);
   const peer = services(env, ctx);
-  await reserveTaskRuns(env, peer.history, 1);
+  await reserveTaskRuns(env, 1, peer.defer);
   return json((await executeTask(task, peer)) satisfies TaskResult);
 }
 
@@ -110,7 +125,7 @@ export async function postTask(request: IRequest, env: PeerEnv, ctx: ExecutionCo
 export async function postBatch(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
   const tasks = (await readJson(request, batchBody, BATCH_BODY_BYTES)).tasks.map(boundedTask);
   const peer = services(env, ctx);
-  await reserveTaskRuns(env, peer.history, tasks.length);
+  await reserveTaskRuns(env, tasks.length, peer.defer);
   const results = [];
   for (const task of tasks) results.push(await executeTask(task, peer));
   return json({ results } satisfies TaskBatch);

@@ -1,8 +1,7 @@
 import { badRequest } from "../http/errors";
 import { deleteAllUnder } from "./cache";
-import { KV_PREFIX, historyKey } from "./keys";
+import { KV_PREFIX, historyKey, programKey } from "./keys";
 import { historyWrites, until } from "./pending";
-import { taskIdTime } from "../tasks/ids";
 
 export type TaskStatus = "succeeded" | "failed";
 
@@ -61,6 +60,9 @@ interface SummaryMeta {
   t: string;
   r?: string;
   e?: string;
+  /** Characters of the key's value, and the SHA-256 of the program it refers to (`StoredProgram`). */
+  z?: number;
+  p?: string;
 }
 
 /**
@@ -71,7 +73,34 @@ interface BatchMeta {
   b: number;
   d: number;
   o: string;
+  z?: number;
+  p?: string;
 }
+
+/** Metadata of a kept program: its characters and when it was last written (ms). */
+interface ProgramMeta {
+  z: number;
+  t: number;
+}
+
+/** How much history a peer keeps (`HISTORY_MAX_RECORDS`, `HISTORY_MAX_MB`); older records are deleted. */
+export interface HistoryBounds {
+  records: number;
+  /** Characters of the records' values and of the programs they refer to. */
+  bytes: number;
+}
+
+export const DEFAULT_HISTORY_BOUNDS: HistoryBounds = { records: 1000, bytes: 64 * 1024 * 1024 };
+
+/** Programs longer than this are kept once, under `prog:<sha256>`, and records refer to them. */
+export const PROGRAM_INLINE_CHARS = 4096;
+/** A program written this recently by this isolate is not written again. */
+const PROGRAM_REWRITE_MS = 60_000;
+/** A program no kept record refers to is deleted once it is this old (a record may be on its way). */
+const PROGRAM_GRACE_MS = 5 * 60_000;
+
+/** A record as stored: a long program replaced by its SHA-256. */
+type StoredRecord = Omit<TaskRecord, "program"> & { program?: string; programSha256?: string };
 
 type KeyMeta = SummaryMeta | BatchMeta;
 const isBatch = (m: KeyMeta | null | undefined): m is BatchMeta => !!m && "b" in m;
@@ -99,8 +128,10 @@ interface HitBatch {
   kv: KVNamespace;
   ttlSeconds: number;
   bucket: string;
+  /** The program every record of the batch refers to, when kept apart. */
+  programSha?: string;
   /** Oldest first (the order they were added; ids count down), and each one's JSON text. */
-  records: TaskRecord[];
+  records: StoredRecord[];
   texts: string[];
   chars: number;
   /** `Date.now()` by which the batch is written. */
@@ -112,6 +143,17 @@ interface HitBatch {
 }
 
 let openBatch: HitBatch | null = null;
+
+/** Records added by this isolate since its last prune, and their characters; whether one runs now. */
+let addsSincePrune = 0;
+let charsSincePrune = 0;
+let pruning = false;
+/** A prune follows at most this many adds (fewer when the bound is small), or a tenth of the byte bound. */
+const PRUNE_EVERY_ADDS = 100;
+
+/** Programs this isolate wrote lately, by SHA-256, with when (most recent last). */
+const programsWritten = new Map<string, number>();
+const PROGRAMS_REMEMBERED = 256;
 
 /** Writes the open batch, if any; the returned promise (tracked in `historyWrites`) never rejects. */
 function closeBatch(): Promise<void> {
@@ -126,11 +168,19 @@ function closeBatch(): Promise<void> {
   let write: Promise<void>;
   if (records.length === 1) {
     const record = records[0]!;
-    write = kv.put(historyKey(record.id), texts[0]!, { expirationTtl: ttlSeconds, metadata: summaryMeta(record) });
+    const metadata = summaryMeta(record, texts[0]!.length, batch.programSha);
+    write = kv.put(historyKey(record.id), texts[0]!, { expirationTtl: ttlSeconds, metadata });
   } else {
     const newest = records[records.length - 1]!;
-    const metadata: BatchMeta = { b: records.length, d: records.reduce((sum, r) => sum + r.durationMs, 0), o: records[0]!.id };
-    write = kv.put(historyKey(newest.id), `[${texts.reverse().join(",")}]`, { expirationTtl: ttlSeconds, metadata });
+    const value = `[${texts.reverse().join(",")}]`;
+    const metadata: BatchMeta = {
+      b: records.length,
+      d: records.reduce((sum, r) => sum + r.durationMs, 0),
+      o: records[0]!.id,
+      z: value.length,
+    };
+    if (batch.programSha) metadata.p = batch.programSha;
+    write = kv.put(historyKey(newest.id), value, { expirationTtl: ttlSeconds, metadata });
   }
   batch.written = historyWrites.track(write).then(() => {
     batch.done = true;
@@ -198,38 +248,62 @@ export class TaskHistory {
   constructor(
     private readonly kv: KVNamespace,
     private readonly ttlSeconds: number,
+    private readonly bounds: HistoryBounds = DEFAULT_HISTORY_BOUNDS,
   ) {}
 
   /**
    * Records a task; the promise resolves once it is written (hand it to `waitUntil`). Reads
    * in this isolate wait for the write (see `PendingWrites`). A cache hit joins this
    * isolate's open batch; anything else first closes it, so this isolate's records keep
-   * their order.
+   * their order. A program longer than `PROGRAM_INLINE_CHARS` comes with its SHA-256: it is
+   * kept once under `prog:` and the record refers to it. Every so often the write is followed
+   * by a `prune` to the bounds.
    */
-  add(record: TaskRecord): Promise<void> {
+  add(record: TaskRecord, programSha256?: string): Promise<void> {
+    const programSha = record.program.length > PROGRAM_INLINE_CHARS ? programSha256 : undefined;
+    const stored: StoredRecord = programSha ? { ...record, program: undefined, programSha256: programSha } : record;
+    const text = JSON.stringify(stored);
+    const kept = programSha ? this.keepProgram(programSha, record.program) : undefined;
+    const written = Promise.all([kept, this.write(stored, text, programSha)]).then(() => undefined);
+    addsSincePrune++;
+    charsSincePrune += text.length;
+    if (addsSincePrune >= Math.min(PRUNE_EVERY_ADDS, Math.ceil(this.bounds.records / 10)) || charsSincePrune >= this.bounds.bytes / 10) {
+      addsSincePrune = 0;
+      charsSincePrune = 0;
+      return written.then(() => historyWrites.track(this.prune()));
+    }
+    return written;
+  }
+
+  private write(record: StoredRecord, text: string, programSha: string | undefined): Promise<void> {
     const bucket = record.id.slice(0, BUCKET_DIGITS);
     const open = openBatch;
     const closed =
-      open && (!record.cached || open.kv !== this.kv || open.ttlSeconds !== this.ttlSeconds || open.bucket !== bucket)
+      open &&
+      (!record.cached ||
+        open.kv !== this.kv ||
+        open.ttlSeconds !== this.ttlSeconds ||
+        open.bucket !== bucket ||
+        open.programSha !== programSha)
         ? closeBatch()
         : undefined;
     if (!record.cached) {
-      const metadata = summaryMeta(record);
+      const metadata = summaryMeta(record, text.length, programSha);
       const options = { expirationTtl: this.ttlSeconds, metadata };
-      const write = historyWrites.track(this.kv.put(historyKey(record.id), JSON.stringify(record), options));
+      const write = historyWrites.track(this.kv.put(historyKey(record.id), text, options));
       return closed ? Promise.all([closed, write]).then(() => undefined) : write;
     }
     openBatch ??= {
       kv: this.kv,
       ttlSeconds: this.ttlSeconds,
       bucket,
+      ...(programSha ? { programSha } : {}),
       records: [],
       texts: [],
       chars: 0,
       deadline: Date.now() + HIT_BATCH_MS,
     };
     const batch = openBatch;
-    const text = JSON.stringify(record);
     batch.records.push(record);
     batch.texts.push(text);
     batch.chars += text.length;
@@ -238,10 +312,79 @@ export class TaskHistory {
     return closed ? Promise.all([closed, written]).then(() => undefined) : written;
   }
 
+  /** Writes a long program under its digest, unless this isolate did within `PROGRAM_REWRITE_MS`; it outlives the records that refer to it. */
+  private keepProgram(sha: string, program: string): Promise<void> | undefined {
+    const now = Date.now();
+    const last = programsWritten.get(sha);
+    if (last !== undefined && now - last < PROGRAM_REWRITE_MS) return undefined;
+    if (programsWritten.size >= PROGRAMS_REMEMBERED) programsWritten.delete(programsWritten.keys().next().value!);
+    programsWritten.set(sha, now);
+    const metadata: ProgramMeta = { z: program.length, t: now };
+    const expirationTtl = this.ttlSeconds + Math.ceil(PROGRAM_GRACE_MS / 1000);
+    return historyWrites.track(this.kv.put(programKey(sha), program, { expirationTtl, metadata }));
+  }
+
+  /**
+   * Deletes what is past the bounds: history keys newest first are kept while the records
+   * (a batch counts its members) fit `bounds.records` and their values, with each program
+   * they refer to counted once, fit `bounds.bytes`; every older key goes. Then programs no
+   * kept record refers to, once `PROGRAM_GRACE_MS` old. Reads only listings (metadata).
+   */
+  async prune(now = Date.now()): Promise<void> {
+    if (pruning) return;
+    pruning = true;
+    try {
+      const programs = new Map<string, ProgramMeta>();
+      for await (const { name, metadata } of this.keys<ProgramMeta>(KV_PREFIX.program)) {
+        programs.set(name.slice(KV_PREFIX.program.length), metadata ?? { z: 0, t: 0 });
+      }
+      const referenced = new Set<string>();
+      const doomed: string[] = [];
+      let records = 0;
+      let chars = 0;
+      for await (const { name, metadata } of this.keys<KeyMeta>(KV_PREFIX.history)) {
+        const count = isBatch(metadata) ? metadata.b : 1;
+        const program = metadata?.p && !referenced.has(metadata.p) ? (programs.get(metadata.p)?.z ?? 0) : 0;
+        const size = (metadata?.z ?? 0) + program;
+        if (doomed.length > 0 || records + count > this.bounds.records || chars + size > this.bounds.bytes) {
+          doomed.push(name);
+          continue;
+        }
+        records += count;
+        chars += size;
+        if (metadata?.p) referenced.add(metadata.p);
+      }
+      for (const [sha, meta] of programs) {
+        if (!referenced.has(sha) && now - meta.t > PROGRAM_GRACE_MS) doomed.push(programKey(sha));
+      }
+      for (let i = 0; i < doomed.length; i += 50) await Promise.all(doomed.slice(i, i + 50).map((k) => this.kv.delete(k)));
+    } finally {
+      pruning = false;
+    }
+  }
+
+  private async *keys<M>(prefix: string): AsyncGenerator<{ name: string; metadata?: M }> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.kv.list<M>({ prefix, cursor });
+      yield* page.keys;
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+  }
+
   /** The whole record, or null. */
   async get(id: string): Promise<TaskRecord | null> {
     await settled();
-    const direct = await this.kv.get<TaskRecord | TaskRecord[]>(historyKey(id), "json");
+    const stored = await this.find(id);
+    if (!stored) return null;
+    const { programSha256, program, ...rest } = stored;
+    if (program !== undefined || !programSha256) return { ...rest, program: program ?? "" };
+    // Kept once for all the records of a long program (`keepProgram`).
+    return { ...rest, program: (await this.kv.get(programKey(programSha256), "text")) ?? "" };
+  }
+
+  private async find(id: string): Promise<StoredRecord | null> {
+    const direct = await this.kv.get<StoredRecord | StoredRecord[]>(historyKey(id), "json");
     if (direct) return Array.isArray(direct) ? (direct.find((r) => r.id === id) ?? null) : direct;
     // A member of a batch, under its newest member's id, within the same 100 ms window.
     let cursor: string | undefined;
@@ -250,7 +393,7 @@ export class TaskHistory {
       for (const { name, metadata } of page.keys) {
         const newest = name.slice(KV_PREFIX.history.length);
         if (isBatch(metadata) && newest < id && id <= metadata.o) {
-          const records = await this.kv.get<TaskRecord[]>(name, "json");
+          const records = await this.kv.get<StoredRecord[]>(name, "json");
           return records?.find((r) => r.id === id) ?? null;
         }
       }
@@ -307,29 +450,11 @@ export class TaskHistory {
     });
   }
 
-  /**
-   * Tasks run in the sandbox (not answered from the cache) since `sinceMs`. Ids count down
-   * in time, so the listing stops at the first older record.
-   */
-  async runsSince(sinceMs: number): Promise<number> {
-    await settled();
-    let runs = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await this.kv.list<KeyMeta>({ prefix: KV_PREFIX.history, cursor });
-      for (const { name, metadata } of page.keys) {
-        if (taskIdTime(name.slice(KV_PREFIX.history.length)) < sinceMs) return runs;
-        if (metadata && !isBatch(metadata) && !metadata.c) runs++;
-      }
-      cursor = page.list_complete ? undefined : page.cursor;
-    } while (cursor);
-    return runs;
-  }
-
   /** Forgets every task. */
   async clear(): Promise<void> {
     await settled();
     await deleteAllUnder(this.kv, KV_PREFIX.history);
+    await deleteAllUnder(this.kv, KV_PREFIX.program);
   }
 
   /** Counters over the whole history (reads summaries only, 1000 per `list`). */
@@ -366,7 +491,7 @@ export function taskStats(kv: KVNamespace): Promise<TaskStats> {
   return new TaskHistory(kv, 0).stats();
 }
 
-function summaryMeta(record: TaskRecord): SummaryMeta {
+function summaryMeta(record: StoredRecord, chars?: number, programSha?: string): SummaryMeta {
   const meta: SummaryMeta = {
     s: record.status,
     f: record.function,
@@ -374,6 +499,8 @@ function summaryMeta(record: TaskRecord): SummaryMeta {
     c: record.cached,
     t: record.createdAt,
   };
+  if (chars !== undefined) meta.z = chars;
+  if (programSha) meta.p = programSha;
   const text = record.status === "succeeded" ? JSON.stringify(record.result) : (record.error ?? "");
   const field = record.status === "succeeded" ? "r" : "e";
   // Escapes and multi-byte characters can push 200 characters past KV's limit: cut further.

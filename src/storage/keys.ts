@@ -17,6 +17,8 @@ export const KV_PREFIX = {
   fileSha: "fsha:",
   quota: "quota:",
   replication: "repl:",
+  program: "prog:",
+  taskRuns: "runs:",
 } as const;
 
 /** KV's limit on a key, in bytes of UTF-8. */
@@ -44,3 +46,19 @@ export function legacyFileShaKey(name: string): string | null {
   const key = `${KV_PREFIX.legacyFileSha}${name}`;
   return new TextEncoder().encode(key).byteLength <= KV_KEY_LIMIT ? key : null;
 }
+
+/** A long task program kept once for history, by its SHA-256 (71 bytes whatever the program). */
+export const programKey = (sha256: string) => `${KV_PREFIX.program}${sha256}`;
+
+/** The prefix of one peer's task counts: `runs:<SHA-256 of the peer's name, 8 hex>:`. */
+export const taskRunsPrefix = (peer: string) => `${KV_PREFIX.taskRuns}${createHash("sha256").update(peer).digest("hex").slice(0, 8)}:`;
+
+/**
+ * One isolate's count of the tasks a peer answered in one minute: `<taskRunsPrefix>
+ * <minutes counted down, 10 digits>:<isolate id, 8 hex>` (33 bytes), newest minute first.
+ */
+export const taskRunsKey = (prefix: string, minute: number, isolate: string) =>
+  `${prefix}${String(9_999_999_999 - minute).padStart(10, "0")}:${isolate}`;
+
+/** The minute a `taskRunsKey` counts. */
+export const taskRunsMinute = (prefix: string, key: string) => 9_999_999_999 - Number(key.slice(prefix.length, prefix.length + 10));

@@ -1,10 +1,10 @@
 import { intVar } from "../config";
 import type { PeerEnv } from "../env";
 import { HttpError } from "../http/errors";
+import { countTaskRuns, taskRunsSince } from "./taskRuns";
 import { sha256Hex } from "../http/crypto";
 import type { FileStore } from "./files";
 import type { Quota } from "./folders";
-import type { TaskHistory } from "./history";
 import type { MemoryStore } from "./memory";
 import type { QuotaUsage, ReserveRequest } from "./storageQuota";
 
@@ -15,7 +15,7 @@ declare global {
       STORAGE_LIMIT_MB?: string;
       /** Most memory keys the peer holds (default 10000). */
       MEMORY_MAX_KEYS?: string;
-      /** Most tasks run in the sandbox per hour (default 10000); cache hits do not count. */
+      /** Most tasks answered per hour (default 10000), cache hits included. */
       TASKS_PER_HOUR?: string;
     }
   }
@@ -221,14 +221,14 @@ export function releaseMemoryKey(env: PeerEnv): void {
 }
 
 /**
- * Refuses (429, `Retry-After`) `count` more tasks when the peer has run `TASKS_PER_HOUR` in
- * the last hour. Counted from history (runs, not cache hits); between counts every task of
- * this isolate is bumped, hits included, so the check errs on the side of refusing.
+ * Refuses (429, `Retry-After`) `count` more tasks when the peer has answered `TASKS_PER_HOUR`
+ * in the last hour, cache hits included (history is bounded, so the count is kept apart:
+ * `countTaskRuns`). `defer` keeps the count's write going after the answer (`waitUntil`).
  */
-export async function reserveTaskRuns(env: PeerEnv, history: TaskHistory, count: number): Promise<void> {
+export async function reserveTaskRuns(env: PeerEnv, count: number, defer: (write: Promise<void>) => void): Promise<void> {
   const limit = intVar(env.TASKS_PER_HOUR, DEFAULT_TASKS_PER_HOUR);
   const id = `tasks:${env.PEER_NAME}`;
-  const runs = () => history.runsSince(Date.now() - 3600_000);
+  const runs = () => taskRunsSince(env.KV, env.PEER_NAME, Date.now() - 3600_000);
   let used = await tally(id, runs);
   if (used.value + count > limit) used = await tally(id, runs, true);
   if (used.value + count > limit) {
@@ -239,4 +239,5 @@ export async function reserveTaskRuns(env: PeerEnv, history: TaskHistory, count:
     );
   }
   used.value += count;
+  defer(countTaskRuns(env.KV, env.PEER_NAME, count));
 }

@@ -1,5 +1,6 @@
 import { type ResultCache, taskHash } from "../storage/cache";
-import type { TaskHistory, TaskRecord } from "../storage/history";
+import { sha256Hex } from "../http/crypto";
+import { PROGRAM_INLINE_CHARS, type TaskHistory, type TaskRecord } from "../storage/history";
 import { canonicalJson } from "./canonical";
 import { newTaskId } from "./ids";
 import { type TaskLimits, withTimeout } from "./limits";
@@ -68,19 +69,24 @@ export async function executeTask(task: TaskRequest, services: TaskServices): Pr
     durationMs,
     peer: services.peer,
   };
+  // A long program is kept once in history, by its digest; a short one stays in the record.
+  const programSha = task.program.length > PROGRAM_INLINE_CHARS ? await sha256Hex(task.program) : undefined;
   services.defer(
-    services.history.add({
-      id,
-      status: answer.status,
-      function: task.function,
-      program: task.program,
-      args: task.args,
-      ...(answer.status === "succeeded" ? { result: answer.result } : { error: answer.error }),
-      cached: answer.cached,
-      durationMs,
-      createdAt,
-      peer: services.peer,
-    }),
+    services.history.add(
+      {
+        id,
+        status: answer.status,
+        function: task.function,
+        program: task.program,
+        args: task.args,
+        ...(answer.status === "succeeded" ? { result: answer.result } : { error: answer.error }),
+        cached: answer.cached,
+        durationMs,
+        createdAt,
+        peer: services.peer,
+      },
+      programSha,
+    ),
   );
   return answer;
 }

@@ -156,6 +156,18 @@ describe("quotas", () => {
     expect((await errorOf(refused)).message).toContain("TASKS_PER_HOUR");
   });
 
+  it("counts cache hits toward TASKS_PER_HOUR, even after a recount", async () => {
+    const call = peerWith({ PEER_NAME: "quota-hits", TASKS_PER_HOUR: "3" });
+    const hit = () => call("/api/tasks", { method: "POST", body: JSON.stringify({ program: "function main() { return 'same'; }" }) });
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push((await (await hit()).json()) as { cached: boolean });
+    expect(answers.map((a) => a.cached)).toEqual([false, true, true]);
+    // Past the limit the peer counts again from storage: the two hits are in that count too.
+    const refused = await hit();
+    expect(refused.status).toBe(429);
+    expect((await errorOf(refused)).message).toContain("TASKS_PER_HOUR");
+  });
+
   it("never stores past STORAGE_LIMIT_MB when PUTs overlap", async () => {
     const call = peerWith({ PEER_NAME: "quota-overlap-put", STORAGE_LIMIT_MB: "1" });
     const put = (i: number, body: ReadableStream) =>

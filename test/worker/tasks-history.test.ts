@@ -370,3 +370,70 @@ describe("stats", () => {
     expect(cache.entries).toBe(1);
   });
 });
+
+describe("history's bounds", () => {
+  /** Total characters of every value under a prefix. */
+  async function storedChars(prefix: string): Promise<number> {
+    const { keys } = await env.KV.list({ prefix });
+    const values = await Promise.all(keys.map((k) => env.KV.get(k.name, "text")));
+    return values.reduce((n, v) => n + (v?.length ?? 0), 0);
+  }
+
+  it("keeps a long program once, however many tasks ran it, and still shows it by id", async () => {
+    const program = `function main(x) { return x; } // ${"p".repeat(200 * 1024)}`;
+    const first = await run({ program, args: [1] });
+    const hits = await Promise.all(Array.from({ length: 20 }, () => run({ program, args: [1] })));
+    expect(hits.every((h) => h.cached)).toBe(true);
+    // One copy of the program in all of KV's history, not 21.
+    expect((await env.KV.list({ prefix: "prog:" })).keys).toHaveLength(1);
+    expect(await storedChars("hist:")).toBeLessThan(program.length / 2);
+    for (const id of [first.id, hits[0]!.id, hits[19]!.id]) {
+      const record = (await (await call(`/api/tasks/${id}`)).json()) as Record<string, unknown>;
+      expect(record.program).toBe(program);
+      expect(Object.keys(record)).not.toContain("programSha256");
+    }
+  });
+
+  it("keeps at most HISTORY_MAX_RECORDS records, the newest", async () => {
+    const history = new TaskHistory(env.KV, 3600, { records: 5, bytes: 64 * 1024 * 1024 });
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const id = newTaskId();
+      ids.push(id);
+      await history.add({ ...record(id), cached: i % 2 === 1 });
+    }
+    const { tasks } = await history.list({ limit: 100 });
+    expect(tasks.map((t) => t.id)).toEqual(ids.slice(-5).reverse());
+  });
+
+  it("keeps at most HISTORY_MAX_MB of records, the newest", async () => {
+    const history = new TaskHistory(env.KV, 3600, { records: 1000, bytes: 40 * 1024 });
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const id = newTaskId();
+      ids.push(id);
+      await history.add({ ...record(id), result: "r".repeat(10 * 1024) });
+    }
+    const { tasks } = await history.list({ limit: 100 });
+    expect(tasks.length).toBeGreaterThanOrEqual(2);
+    expect(tasks.length).toBeLessThanOrEqual(4);
+    expect(tasks.map((t) => t.id)).toEqual(ids.slice(-tasks.length).reverse());
+    expect(await storedChars("hist:")).toBeLessThanOrEqual(40 * 1024);
+  });
+});
+
+/** A succeeded record of a tiny task, as history keeps it. */
+function record(id: string) {
+  return {
+    id,
+    status: "succeeded" as const,
+    function: "main",
+    program: ECHO,
+    args: [1],
+    result: 1 as unknown,
+    cached: false,
+    durationMs: 1,
+    createdAt: new Date(taskIdTime(id)).toISOString(),
+    peer: "local",
+  };
+}
