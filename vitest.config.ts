@@ -23,7 +23,7 @@ const workerProject = {
           PEERS: JSON.stringify({ local: "http://local.test", peer2: PEER2.url }),
           PUBLIC_URL: "http://local.test",
           CACHE_TTL: "3600",
-          // Worker tests pin limits by counted work; the clock backstop (default 1000 ms) is
+          // Worker tests pin limits by counted work; the clock backstop (default 500 ms) is
           // tested with its own limits, so a busy machine never changes which limit stops a task.
           TASK_TIME_MS: "60000",
         },

@@ -4,7 +4,7 @@ import type { PeerEnv } from "../env";
 declare global {
   namespace Cloudflare {
     interface Env {
-      /** Wall-clock milliseconds a task may run where the clock moves during CPU work (default 1000). */
+      /** Wall-clock milliseconds a task may run where the clock moves during CPU work (default 500). */
       TASK_TIME_MS?: string;
     }
   }
@@ -21,7 +21,7 @@ export interface TaskLimits {
    */
   cpuBudget: number;
   /**
-   * Wall-clock backstop in ms (`TASK_TIME_MS`), checked every `POLL_SLICE` polls: it bounds
+   * Wall-clock backstop in ms (`TASK_TIME_MS`), checked every few polls (`POLL_SLICE_MAX` at most): it bounds
    * work inside built-ins, which the budget cannot see, wherever the clock moves during CPU
    * work (locally: workerd; not on the platform, where the Workers CPU limit is the backstop).
    */
@@ -35,7 +35,7 @@ export interface TaskLimits {
 export const DEFAULT_LIMITS: TaskLimits = {
   memoryBytes: 32 * 1024 * 1024,
   cpuBudget: 10_000,
-  timeMs: 1000,
+  timeMs: 500,
   stackBytes: 256 * 1024,
   resultBytes: 256 * 1024,
 };

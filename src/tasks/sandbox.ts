@@ -110,15 +110,19 @@ const DESCRIBE_MS = 100;
 /**
  * Polls between two looks at the budget and the clock (QuickJS's own interval is 10,000):
  * doubling while each stretch is quick, up to `POLL_SLICE_MAX` (a look every poll would slow
- * a tight loop several times); back to 1 after a stretch of `SLOW_STRETCH_MS` or more — a
- * built-in working on big data — so the clock is read between two such calls. A program
- * that turns slow all at once can overrun by at most `POLL_SLICE_MAX` slow calls.
+ * a tight loop several times); after a stretch of `SLOW_STRETCH_MS` or more, shrunk so that
+ * the next takes about that long at the cost per poll just seen — down to 1 when a single
+ * poll is a built-in working on big data, so the clock is read between two such calls. A
+ * program that turns slow all at once can overrun by at most `POLL_SLICE_MAX` slow calls. It
+ * grows at most every `GROW_EVERY_MS`, so a program's first milliseconds (setting up the big
+ * string it then loops over) never reach the full slice.
  */
-const POLL_SLICE_MAX = 256;
+const POLL_SLICE_MAX = 32;
 const SLOW_STRETCH_MS = 4;
+const GROW_EVERY_MS = 2;
 
 /**
- * After a run of `LONG_RUN_MS` or more, the next task waits a tenth of that run (at least
+ * After a run of `LONG_RUN_MS` or more, the next task waits a fifth of that run (at least
  * `YIELD_MIN_MS`, at most `YIELD_MAX_MS`): requests that queued behind the run (health,
  * reads; each takes several turns of the event loop through Miniflare's entry worker) are
  * answered before another task takes the isolate. Short runs never make anyone wait. Each
@@ -127,7 +131,7 @@ const SLOW_STRETCH_MS = 4;
  */
 const LONG_RUN_MS = 50;
 const YIELD_MIN_MS = 20;
-const YIELD_MAX_MS = 100;
+const YIELD_MAX_MS = 200;
 let yieldUntil = 0;
 
 async function waitForTurn(): Promise<void> {
@@ -181,7 +185,7 @@ export async function runTask(input: TaskInput, limits: TaskLimits): Promise<Tas
     }
     const ended = Date.now();
     const ran = ended - started;
-    if (ran >= LONG_RUN_MS) yieldUntil = Math.max(yieldUntil, ended + Math.min(YIELD_MAX_MS, Math.max(YIELD_MIN_MS, ran / 10)));
+    if (ran >= LONG_RUN_MS) yieldUntil = Math.max(yieldUntil, ended + Math.min(YIELD_MAX_MS, Math.max(YIELD_MIN_MS, ran / 5)));
   }
 }
 
@@ -194,8 +198,9 @@ class Sandbox {
   private deadline: number;
   /** Polls the interrupt counter was last set to run before the next call of the handler. */
   private slice = POLLS_PER_CHECK;
-  /** When the handler last ran. */
+  /** When the handler last ran, and when the slice last grew. */
   private lastLook = Date.now();
+  private grown = this.lastLook;
   /** Which limit stopped the task, once one has. */
   private stopped: "budget" | "time" | null = null;
   private readonly handles: QuickJSHandle[] = [];
@@ -217,7 +222,15 @@ class Sandbox {
       const now = Date.now();
       // QuickJS has just reset the counter to its own interval: set ours (checked, see PollCounter).
       if (counter?.read() === POLLS_PER_CHECK) {
-        this.slice = now - this.lastLook >= SLOW_STRETCH_MS ? 1 : Math.min(this.slice * 2, POLL_SLICE_MAX);
+        const took = now - this.lastLook;
+        if (took >= SLOW_STRETCH_MS) {
+          // Sized by what a poll has just cost: a GC pause over 32 quick polls barely shrinks it, one slow built-in per poll makes it 1.
+          this.slice = Math.max(1, Math.floor((this.slice * SLOW_STRETCH_MS) / took));
+          this.grown = now;
+        } else if (now - this.grown >= GROW_EVERY_MS) {
+          this.slice = Math.min(this.slice * 2, POLL_SLICE_MAX);
+          this.grown = now;
+        }
         counter.set(this.slice);
       } else {
         this.slice = POLLS_PER_CHECK;

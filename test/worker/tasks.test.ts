@@ -253,8 +253,8 @@ describe("limits", () => {
     expect(outcome).toEqual({ status: "failed", error: "The task ran past its time limit of 300 ms (TASK_TIME_MS) and was stopped." });
   });
 
-  it("defaults TASK_TIME_MS to 1000", () => {
-    expect(taskLimits({ ...env, TASK_TIME_MS: undefined }).timeMs).toBe(1000);
+  it("defaults TASK_TIME_MS to 500", () => {
+    expect(taskLimits({ ...env, TASK_TIME_MS: undefined }).timeMs).toBe(500);
   });
 
   it("shrinks the CPU budget with timeoutMs", async () => {
