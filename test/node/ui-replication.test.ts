@@ -366,6 +366,61 @@ describe("Compare with peer and Sync to peer, from a folder", () => {
     await page.context().close();
   });
 
+  it("stops a sync when its dialog is closed: the copies in flight finish, the summary says what is left, and a rerun moves only that", async () => {
+    const names = Array.from({ length: 300 }, (_, i) => `many/file ${String(i).padStart(3, "0")}.txt`);
+    for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((n) => api(0).putFile(n, `bytes of ${n}`)));
+    const page = await inFolder("many");
+    await page.evaluate(
+      ([url, token]) => sessionStorage.setItem(`edgepeer.peer-token:${url}`, token as string),
+      [peer(1).url, peer(1).token],
+    );
+    await page.getByRole("button", { name: "Sync to peer…" }).click();
+    await page.getByRole("dialog").getByLabel("Folder there").fill("many-copy/");
+    await page.getByRole("dialog").getByRole("button", { name: "Show the plan" }).click();
+    await page
+      .getByTestId("sync-plan")
+      .filter({ hasText: /^Copy 300 / })
+      .waitFor();
+    await page.getByRole("dialog").getByRole("button", { name: "Sync", exact: true }).click();
+    await page
+      .getByTestId("sync-counts")
+      .filter({ hasText: /^[1-9]\d* of 300 files/ })
+      .waitFor();
+    await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+
+    await page.getByTestId("sync-stopped").waitFor();
+    const summary = (await page.getByTestId("sync-summary").textContent()) ?? "";
+    const copied = Number(/^copied (\d+) /.exec(summary)?.[1]);
+    expect(copied).toBeGreaterThan(0);
+    expect(copied).toBeLessThan(300);
+    expect(await page.getByTestId("sync-stopped").textContent()).toContain(`${300 - copied} steps not started`);
+    expect(await checkPeers(api(0), api(1), { prefix: "many/", as: "many-copy/" })).toMatchObject({
+      identical: copied,
+      onlyOnA: 300 - copied,
+    });
+    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+
+    await page.getByRole("button", { name: "Sync to peer…" }).click();
+    await page.getByRole("dialog").getByLabel("Folder there").fill("many-copy/");
+    await page.getByRole("dialog").getByRole("button", { name: "Show the plan" }).click();
+    await page
+      .getByTestId("sync-plan")
+      .filter({ hasText: `Copy ${300 - copied} ` })
+      .waitFor();
+    expect(await page.getByTestId("sync-plan").textContent()).toContain(`${copied} identical`);
+    await page.getByRole("dialog").getByRole("button", { name: "Sync", exact: true }).click();
+    await page
+      .getByTestId("sync-summary")
+      .filter({ hasText: `copied ${300 - copied} ` })
+      .waitFor({ timeout: 120_000 });
+    expect(await checkPeers(api(0), api(1), { prefix: "many/", as: "many-copy/" })).toMatchObject({
+      identical: 300,
+      differ: 0,
+      onlyOnA: 0,
+    });
+    await page.context().close();
+  });
+
   it("shows a compare report on a 390 px screen, reached by keyboard alone", async () => {
     const page = await inFolder("mirror", 0, 390);
     await page.evaluate(

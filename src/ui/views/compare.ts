@@ -216,6 +216,7 @@ export async function syncToPeer(ctx: AppContext, prefix: string): Promise<void>
   const counts = h("p", { class: "hint", role: "status", "data-testid": "sync-counts" }, "Not started.");
   const stop = new AbortController();
   let report: SyncReport | undefined;
+  let running: Promise<SyncReport> | undefined;
   await openDialog({
     title: `Sync ${where(thePlan.prefix)} to ${where(thePlan.as)} on ${b}`,
     wide: true,
@@ -225,7 +226,7 @@ export async function syncToPeer(ctx: AppContext, prefix: string): Promise<void>
       // Closing the dialog while it runs stops new copies; those in flight finish.
       bar.closest("dialog")?.addEventListener("close", () => stop.abort(), { once: true });
       try {
-        report = await applySync(ctx.client, picker.client(), thePlan, {
+        running = applySync(ctx.client, picker.client(), thePlan, {
           stop: stop.signal,
           onProgress: (p) => {
             bar.max = Math.max(1, p.bytes.total);
@@ -233,11 +234,22 @@ export async function syncToPeer(ctx: AppContext, prefix: string): Promise<void>
             counts.textContent = `${p.files.done} of ${p.files.total} files, ${formatBytes(p.bytes.done)} of ${formatBytes(p.bytes.total)}`;
           },
         });
+        report = await running;
       } catch (err) {
+        // Shown in the dialog; nothing more to wait for once it closes.
+        running = undefined;
         throw picker.explain(err);
       }
     },
   });
+  // Closed while running: the copies in flight end, then the reader sees what was done.
+  if (!report && running) {
+    try {
+      report = await running;
+    } catch (err) {
+      return ctx.fail(picker.explain(err), "The sync failed");
+    }
+  }
   if (!report) return;
   await showSyncReport(report, b);
 }
@@ -250,7 +262,11 @@ async function showSyncReport(report: SyncReport, peerName: string): Promise<voi
     body: [
       h("p", { class: "summary", "data-testid": "sync-summary" }, syncSummary(report, formatBytes)),
       report.interrupted
-        ? h("p", { class: "hint" }, `Stopped: ${report.notStarted} steps not started. Sync again to finish; only what is left moves.`)
+        ? h(
+            "p",
+            { class: "hint", "data-testid": "sync-stopped" },
+            `Stopped: ${report.notStarted} steps not started. Sync again to finish; only what is left moves.`,
+          )
         : null,
       report.deletesSkipped ? h("p", { class: "hint" }, `${report.deletesSkipped} deletes skipped because a copy failed.`) : null,
       failed.length
