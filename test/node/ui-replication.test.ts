@@ -445,6 +445,26 @@ describe("Compare with peer and Sync to peer, from a folder", () => {
 });
 
 describe("the page", () => {
+  it("follows the reader's dark colour scheme on the Replication tab and in the Sync dialog", async () => {
+    const tab = await openTab(browser, { colorScheme: "dark" });
+    tabErrors.push(tab.errors);
+    const page = tab.page;
+    await page.goto(`${peer(0).url}/#token=${peer(0).token}`);
+    await page.getByTestId("peer-name").waitFor();
+    await openReplication(page);
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(15, 18, 24)");
+    await screenshot(page, "replication-dark");
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Files", exact: true }).click();
+    await page.getByRole("button", { name: "Compare with peer…" }).click();
+    await page.getByRole("dialog").waitFor();
+    expect(await page.evaluate(() => getComputedStyle(document.querySelector("dialog") as Element).backgroundColor)).not.toBe(
+      "rgb(255, 255, 255)",
+    );
+    await screenshot(page, "compare-dialog-dark");
+    await page.keyboard.press("Escape");
+    await tab.context.close();
+  });
+
   it("had no page errors or CSP violations", () => {
     expect(tabErrors.length).toBeGreaterThan(0);
     expect(tabErrors.flat()).toEqual([]);
