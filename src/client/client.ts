@@ -193,13 +193,8 @@ export class PeerClient {
   }
 
   /** Every match of a search, page after page (a page may hold none: the cursor is followed). */
-  async *allMatches(search: string, prefix?: string): AsyncGenerator<FileMeta> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.searchFiles({ search, prefix, cursor });
-      yield* page.files;
-      cursor = page.cursor ?? undefined;
-    } while (cursor);
+  allMatches(search: string, prefix?: string): AsyncGenerator<FileMeta> {
+    return everyFile((cursor) => this.searchFiles({ search, prefix, cursor }));
   }
 
   /** `POST /api/folders` — an empty folder (its `path/` marker); answers the path with its `/`. */
@@ -254,13 +249,8 @@ export class PeerClient {
   }
 
   /** Every file (under `prefix`), page after page. */
-  async *allFiles(prefix?: string): AsyncGenerator<FileMeta> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.listFiles({ prefix, cursor });
-      yield* page.files;
-      cursor = page.cursor ?? undefined;
-    } while (cursor);
+  allFiles(prefix?: string): AsyncGenerator<FileMeta> {
+    return everyFile((cursor) => this.listFiles({ prefix, cursor }));
   }
 
   /** `HEAD /api/files/{name}` — the file's size, etag and SHA-256, or null when absent. */
@@ -691,6 +681,16 @@ export function filePath(name: string): string {
 function folderName(path: string): string {
   check(folderPathProblem(path));
   return path;
+}
+
+/** Every file of a paged listing, following its cursor to the end (a page may hold none). */
+async function* everyFile(page: (cursor?: string) => Promise<{ files: FileMeta[]; cursor: string | null }>): AsyncGenerator<FileMeta> {
+  let cursor: string | undefined;
+  do {
+    const next = await page(cursor);
+    yield* next.files;
+    cursor = next.cursor ?? undefined;
+  } while (cursor);
 }
 
 /** `/api/folders/<path>`, each segment percent-encoded, the trailing `/` dropped; a path the contract refuses throws. */

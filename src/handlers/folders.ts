@@ -36,20 +36,19 @@ export async function deleteFolder(request: IRequest, env: PeerEnv): Promise<Res
 
 /** `POST /api/files/{name}/copy` `{"to", "overwrite"?}` — 201 meta of the copy, SHA-256 kept. */
 export async function copyFileRoute(request: IRequest, env: PeerEnv): Promise<Response> {
-  const name = fileNameOf(request);
-  const { to, overwrite } = await readJson(request, copyBody);
-  const files = fileStore(env);
-  const copy = await copyFile(files, name, checkFileName(to), { overwrite, quota: fileQuota(env, files) });
-  return json(copy satisfies FileMeta, 201);
+  return json((await copyOrMoveFile(request, env, copyFile)) satisfies FileMeta, 201);
 }
 
 /** `POST /api/files/{name}/move` — a verified copy, then the source goes. */
 export async function moveFileRoute(request: IRequest, env: PeerEnv): Promise<Response> {
+  return json((await copyOrMoveFile(request, env, moveFile)) satisfies FileMeta, 201);
+}
+
+async function copyOrMoveFile(request: IRequest, env: PeerEnv, op: typeof copyFile | typeof moveFile): Promise<FileMeta> {
   const name = fileNameOf(request);
   const { to, overwrite } = await readJson(request, copyBody);
   const files = fileStore(env);
-  const moved = await moveFile(files, name, checkFileName(to), { overwrite, quota: fileQuota(env, files) });
-  return json(moved satisfies FileMeta, 201);
+  return op(files, name, checkFileName(to), { overwrite, quota: fileQuota(env, files) });
 }
 
 /** `POST /api/folders/{path}/copy` `{"to", "overwrite"?}` — 200 `{files, bytes}`. */

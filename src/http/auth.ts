@@ -173,8 +173,8 @@ export function settleAuth(request: IRequest): Promise<void> | undefined {
 
 const SHARE_REALM = 'Basic realm="edgepeer share", charset="UTF-8"';
 
-/** The password of `Authorization: Basic` (any user name), or null. */
-function basicPassword(header: string | null): string | null {
+/** The password of `Authorization: Basic` (any user name), or null: share links and WebDAV read it. */
+export function basicPassword(header: string | null): string | null {
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
   if (!match?.[1]) return null;
   try {

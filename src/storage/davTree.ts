@@ -1,8 +1,7 @@
 import type { PeerEnv } from "../env";
-import { badRequest } from "../http/errors";
 import { copyFile, copyFolder, moveFile } from "./copy";
 import type { FileStore } from "./files";
-import { type FolderStore, type Quota, markerOf } from "./folders";
+import { type FolderStore, type Quota, folderPathOf, markerOf } from "./folders";
 import { fileStore, folderStore } from "./fileStore";
 import { MAX_FILE_NAME_BYTES, utf8Length } from "./names";
 import { fileQuota } from "./quota";
@@ -86,8 +85,7 @@ export class DavTree {
 
   /** Creates folder `name`'s marker. */
   async makeFolder(name: string): Promise<void> {
-    if (!canBeFolder(name)) throw badRequest(`A folder name is at most ${MAX_FILE_NAME_BYTES - 1} bytes: its marker adds a '/'.`);
-    await this.folders.putMarker(name);
+    await this.folders.putMarker(folderPathOf(name));
   }
 
   /**

@@ -1,6 +1,6 @@
-import { HttpError, badRequest, notFound } from "../http/errors";
+import { HttpError, notFound } from "../http/errors";
 import { type FileMeta, type FileStore, isFolderMarker } from "./files";
-import { MAX_FILE_NAME_BYTES, checkFolderPath, utf8Length } from "./names";
+import { checkFolderPath } from "./names";
 
 /** What a folder marker carries as its type (as WebDAV clients expect of a collection). */
 export const FOLDER_MARKER_TYPE = "application/x-directory";
@@ -12,13 +12,10 @@ export const SEARCH_BUDGET = 5000;
 /**
  * A folder path as given (`docs/2025` or `docs/2025/`), checked as a name (NFC) and returned
  * without its trailing `/`; 400 when it is not a name the contract allows or when its marker
- * (the path and a `/`) would pass R2's 1024 bytes.
+ * (the path and a `/`) would pass R2's 1024 bytes (`checkFolderPath` checks both).
  */
 export function folderPathOf(raw: string): string {
-  const marker = checkFolderPath(raw);
-  if (utf8Length(marker) > MAX_FILE_NAME_BYTES)
-    throw badRequest(`A folder path is at most ${MAX_FILE_NAME_BYTES - 1} bytes (its marker adds the '/').`);
-  return marker.slice(0, -1);
+  return checkFolderPath(raw).slice(0, -1);
 }
 
 /**

@@ -1,5 +1,7 @@
 import type { PeerEnv } from "../env";
-import { authenticate as authenticateToken } from "../http/auth";
+import { authorize, authorizePrefix, inside } from "../access/scope";
+import type { TokenPrincipal } from "../access/tokens";
+import { authenticate as authenticateToken, basicPassword } from "../http/auth";
 import { HttpError } from "../http/errors";
 
 /** What a file operation needs of the token (the contract's scope names). */
@@ -18,21 +20,19 @@ export interface DavAccess {
   require(op: DavOp, name: string, kind?: DavKind): void;
 }
 
-/** A token's reach: the operations it may do, on names under `prefix` ("" for all). */
-export interface DavScope {
-  ops: ReadonlySet<string>;
-  prefix: string;
-}
-
-/** The access of a scoped token: 403 for an operation it lacks or a name outside its prefix. */
-export function scopedAccess(scope: DavScope): DavAccess {
-  const within = (name: string, kind: DavKind) =>
-    kind === "file" ? name.startsWith(scope.prefix) : (name === "" ? "" : `${name}/`).startsWith(scope.prefix);
+/**
+ * The access of a scoped token: the API's one rule (`authorize`, src/access/scope.ts), a file
+ * by its name, a folder by its prefix (`name/`); 403 for an operation it lacks or a name outside.
+ */
+export function scopedAccess(scope: Pick<TokenPrincipal, "ops" | "prefix">): DavAccess {
+  const principal: TokenPrincipal = { kind: "token", id: "", expires: null, ...scope };
+  const asFolder = (name: string) => (name === "" ? "" : `${name}/`);
   return {
     require(op, name, kind) {
-      if (!scope.ops.has(op)) throw new HttpError("forbidden", `This token does not allow "${op}".`);
-      const inside = kind ? within(name, kind) : within(name, "file") || within(name, "folder");
-      if (!inside) throw new HttpError("forbidden", `This token may only touch names under "${scope.prefix}".`);
+      // Before the kind is known, a name inside as a file passes; else it must be inside as a folder.
+      const file = kind === "file" || (kind === undefined && inside(principal.prefix, name, "name"));
+      if (file) authorize(principal, op, name);
+      else authorizePrefix(principal, op, asFolder(name));
     },
   };
 }
@@ -51,23 +51,14 @@ export function presentedToken(request: Request): string | null {
   if (header === null) return null;
   const bearer = /^Bearer\s+(.+)$/i.exec(header);
   if (bearer) return bearer[1]?.trim() ?? null;
-  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-  if (!basic) return null;
-  let decoded: string;
-  try {
-    decoded = new TextDecoder().decode(Uint8Array.from(atob(basic[1] ?? ""), (c) => c.charCodeAt(0)));
-  } catch {
-    return null;
-  }
-  const colon = decoded.indexOf(":");
-  return colon < 0 ? null : decoded.slice(colon + 1);
+  return basicPassword(header);
 }
 
 /**
  * Authenticates a /dav/ request: 401 with a Basic challenge (so every client prompts) when no
  * token or a wrong, expired or revoked one is sent. The peer token may do everything; a
  * scoped token (src/access/tokens.ts) its operations on names under its prefix, as the API's
- * one guard allows them (`scopedAccess`, with the same rule as src/access/scope.ts).
+ * one guard allows them (`scopedAccess`: the same `authorize`).
  */
 export async function authenticate(request: Request, env: PeerEnv): Promise<DavAccess> {
   if (env.AUTH === "none") return everything;

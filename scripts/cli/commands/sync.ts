@@ -34,6 +34,12 @@ export const TOKEN_FLAGS = {
   },
 } as const;
 
+/** The folders compared: `prefix` on A, mirrored at `as` on B. */
+const FOLDER_FLAGS = {
+  prefix: { kind: "string", value: "FOLDER", help: "the folder on A (default: every file)" },
+  as: { kind: "string", value: "FOLDER", help: "the folder on B that mirrors it (default: the same)" },
+} as const;
+
 /** How a difference is named on its line. */
 const LABELS = { differs: "differs", onlyA: "only on A", onlyB: "only on B", identical: "identical" } as const;
 
@@ -44,8 +50,7 @@ export const check: Command = {
   flags: {
     from: { kind: "string", value: "PEER", help: "peer A: a name of the network file or a URL" },
     to: { kind: "string", value: "PEER", help: "peer B" },
-    prefix: { kind: "string", value: "FOLDER", help: "the folder on A (default: every file)" },
-    as: { kind: "string", value: "FOLDER", help: "the folder on B that mirrors it (default: the same)" },
+    ...FOLDER_FLAGS,
     ...TOKEN_FLAGS,
   },
   async run(ctx) {
@@ -72,8 +77,7 @@ export const sync: Command = {
   flags: {
     from: { kind: "string", value: "PEER", help: "peer A, the source: a name of the network file or a URL" },
     to: { kind: "string", value: "PEER", help: "peer B, made identical to A" },
-    prefix: { kind: "string", value: "FOLDER", help: "the folder on A (default: every file)" },
-    as: { kind: "string", value: "FOLDER", help: "the folder on B that mirrors it (default: the same)" },
+    ...FOLDER_FLAGS,
     delete: { kind: "boolean", help: "delete what is only on B (never without this flag)" },
     "dry-run": { kind: "boolean", help: "print the plan, change nothing" },
     concurrency: { kind: "string", value: "N", help: "files moved at once (default 4)" },
