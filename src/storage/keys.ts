@@ -15,7 +15,6 @@ export const KV_PREFIX = {
   /** Before per-version sidecars: `sha:<file name>`, read (and deleted) for older objects only. */
   legacyFileSha: "sha:",
   fileSha: "fsha:",
-  quota: "quota:",
   replication: "repl:",
   program: "prog:",
   taskRuns: "runs:",
