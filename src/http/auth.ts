@@ -6,6 +6,7 @@ import { TOKEN_MARK, type TokenPrincipal, verifyToken } from "../access/tokens";
 import type { PeerEnv } from "../env";
 import { FileStore } from "../storage/files";
 import { jsonBodyOnce } from "./body";
+import { parseRange } from "./range";
 import { secretsEqual } from "./crypto";
 import { HttpError } from "./errors";
 import { urlOf } from "./routes";
@@ -187,12 +188,25 @@ export function basicPassword(header: string | null): string | null {
   }
 }
 
+/**
+ * Whether a GET with this `Range` sends the file's first byte, as the handler will read it
+ * (`parseRange`: no range, a range the peer ignores, or one that starts at 0 or covers the
+ * file): each such GET is a download; a range further in resumes one.
+ */
+function sendsFirstByte(range: string | null, size: number): boolean {
+  try {
+    return (parseRange(range, size)?.offset ?? 0) === 0;
+  } catch {
+    return false; // 416: nothing is sent
+  }
+}
+
 const gone = (message: string) => new HttpError("gone", message);
 
 /**
  * A signed share link: its signature and expiry (403), then the registry — revoked (410),
  * its password (401 with a Basic challenge), the version it was made for (410 once the file
- * changed or went), and its download cap (410 past it; each GET from byte 0 counts).
+ * changed or went), and its download cap (410 past it; each GET that sends byte 0 counts).
  */
 async function checkShareLink(request: IRequest, env: PeerEnv, scope: Scope & { kind: "needs" }, header: string | null, token: string) {
   const target = scope.needs[0]?.target;
@@ -220,8 +234,12 @@ async function checkShareLink(request: IRequest, env: PeerEnv, scope: Scope & { 
   const current = await new FileStore(env.FILES, env.KV).head(name);
   // The R2 version tells a re-upload of the same bytes from the original; the read is then pinned to the etag.
   if (!current || current.object.version !== share.version) throw gone("The file changed or was deleted since this link was made.");
-  const range = request.headers.get("range");
-  const fromStart = request.method === "GET" && (range === null || /^\s*bytes\s*=\s*0+\s*-/i.test(range));
-  if (fromStart && !(await registry.claimDownload(id))) throw gone("This share link has used up its downloads.");
+  if (
+    request.method === "GET" &&
+    sendsFirstByte(request.headers.get("range"), current.object.size) &&
+    !(await registry.claimDownload(id))
+  ) {
+    throw gone("This share link has used up its downloads.");
+  }
   setPrincipal(request, { kind: "link", shareId: id, etag: share.etag });
 }

@@ -156,6 +156,23 @@ describe("share links: a download cap", () => {
     expect((await listed(link.id))?.downloads).toBe(2);
   });
 
+  it("counts every GET that sends byte 0 — a suffix range over the whole file, or a Range the peer ignores — so none passes the cap", async () => {
+    await putFile("cap2.txt", "0123456789");
+    const link = await share("cap2.txt", { maxDownloads: 1 });
+    expect(await (await SELF.fetch(link.url)).text()).toBe("0123456789");
+    // Each of these would send the whole file: suffix longer than it, reversed, several ranges, malformed.
+    for (const range of ["bytes=-100", "bytes=5-3", "bytes=1-2, 4-5", "bytes=x"]) {
+      const res = await SELF.fetch(link.url, { headers: { range } });
+      expect(res.status, range).toBe(410);
+      await res.body?.cancel();
+    }
+    // A suffix range that leaves byte 0 out is a resumed download, not a new one.
+    const tail = await SELF.fetch(link.url, { headers: { range: "bytes=-3" } });
+    expect(tail.status).toBe(206);
+    expect(await tail.text()).toBe("789");
+    expect((await listed(link.id))?.downloads).toBe(1);
+  });
+
   it("never lets concurrent downloads past the cap", async () => {
     await putFile("race.txt", "r".repeat(1000));
     const link = await share("race.txt", { maxDownloads: 5 });
