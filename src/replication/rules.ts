@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { folderPathProblem } from "../api/names";
 import type { PeerEnv } from "../env";
 import { HttpError, badRequest } from "../http/errors";
 import { KV_PREFIX } from "../storage/keys";
@@ -27,23 +28,13 @@ export const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** The one KV key that holds every rule (bounded: at most MAX_RULES rules of bounded fields). */
 const RULES_KEY = `${KV_PREFIX.replication}rules`;
 
-/** A folder prefix: empty (everything) or a name ending in `/`; bounded like a file name. */
+/** A folder prefix: empty (everything) or a folder path ending in `/`, by the contract's one rule (`folderPathProblem`). */
 const folderPrefix = z
   .string()
-  .max(1024)
-  .refine(
-    (p) =>
-      p === "" ||
-      (p.endsWith("/") &&
-        !p.startsWith("/") &&
-        !p
-          .split("/")
-          .slice(0, -1)
-          .some((s) => s === "" || s === "." || s === "..")),
-    {
-      message: 'must be "" or a folder path ending in "/" (no empty, "." or ".." segments)',
-    },
-  )
+  .superRefine((p, ctx) => {
+    const problem = p === "" ? null : p.endsWith("/") ? folderPathProblem(p) : 'must be "" or a folder path ending in "/"';
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
   .transform((p) => p.normalize("NFC"));
 
 export const ruleBody = z.object({
