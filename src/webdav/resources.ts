@@ -152,7 +152,7 @@ export async function mkcol(c: DavContext): Promise<Response> {
 /**
  * `COPY` and `MOVE`: `Destination` on this peer's /dav/, `Overwrite` (T by default; F and an
  * existing target is 412), `Depth` (COPY: 0 or infinity; MOVE: infinity). A folder moves as a
- * whole; MOVE removes the source only once the copy is whole. Dead properties go along;
+ * whole; MOVE removes the source only once the copy is whole, and a file it replaces goes only with it. Dead properties go along;
  * locks stay behind (RFC 4918 §7.5).
  */
 export async function copyOrMove(c: DavContext): Promise<Response> {
@@ -184,9 +184,12 @@ export async function copyOrMove(c: DavContext): Promise<Response> {
   if (!parentExists) throw new HttpError("conflict", `The folder of "${to}" does not exist.`);
   await guardWrite(c, [{ name: to, deep: true, membership: true }, ...(move ? [{ name: c.name, deep: true, membership: true }] : [])]);
 
-  if (target) await removeResource(c, target);
+  // A file onto a file is replaced by the copy itself (whole or not at all): a refused copy keeps it.
+  const inPlace = target?.kind === "file" && source.kind === "file";
+  if (target && !inPlace) await removeResource(c, target);
   if (move) await c.tree.move(source, to);
   else await c.tree.copy(source, to, depth === "infinity");
+  if (inPlace) await c.state.dropLocks(to);
   await c.state.copyProps(c.name, to, move);
   if (move) await c.state.dropLocks(c.name);
   return new Response(null, { status: target ? 204 : 201 });

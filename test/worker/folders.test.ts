@@ -308,6 +308,41 @@ describe("copies count against the storage quota", () => {
   });
 });
 
+describe("WebDAV COPY and MOVE onto a file", () => {
+  it("keep the file they would have replaced when the copy is refused (413)", async () => {
+    let stored = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await env.FILES.list({ cursor });
+      for (const o of page.objects) stored += o.size;
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    const MiB = 1024 * 1024;
+    const limitMb = Math.ceil(stored / MiB) + 1;
+    const room = limitMb * MiB - stored;
+    const bound = { ...env, PEER_NAME: "dav-overwrite-quota", STORAGE_LIMIT_MB: String(limitMb) };
+    const peer = (route: string, init: RequestInit) => {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${TEST_TOKEN}`);
+      if (init.body instanceof Uint8Array) headers.set("content-length", String(init.body.byteLength));
+      const request = new Request(`${BASE}${route}`, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>;
+      return worker.fetch(request, bound, createExecutionContext());
+    };
+    // The source fits once, the kept file beside it; a second copy of the source does not fit.
+    const big = Math.floor(room * 0.6);
+    const small = Math.floor(room * 0.2);
+    expect((await peer("/api/files/davq/big.bin", { method: "PUT", body: bytes(big) })).status).toBe(201);
+    expect((await peer("/api/files/davq/kept.bin", { method: "PUT", body: bytes(small, 3) })).status).toBe(201);
+    for (const method of ["COPY", "MOVE"]) {
+      const res = await peer("/dav/davq/big.bin", { method, headers: { destination: `${BASE}/dav/davq/kept.bin`, overwrite: "T" } });
+      expect(res.status, method).toBe(413);
+      expect((await env.FILES.head("davq/kept.bin"))?.size, method).toBe(small);
+      expect((await env.FILES.head("davq/big.bin"))?.size, method).toBe(big);
+    }
+    await env.FILES.delete(["davq/big.bin", "davq/kept.bin"]);
+  });
+});
+
 describe("copy and move of a folder", () => {
   it("copies every file and empty sub-folder, answering {files, bytes}", async () => {
     await putFile("fc/a.txt", "aaa");
