@@ -71,6 +71,9 @@ const workerProject = {
     name: "worker",
     include: ["test/worker/**/*.test.ts"],
     globalSetup: ["./test/support/build-peer.ts"],
+    // A hang guard, not a speed bound: on a loaded machine a worker test may pass vitest's default 5 s.
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
   },
 };
 
