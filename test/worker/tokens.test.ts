@@ -28,7 +28,7 @@ async function mint(body: { ops: Op[]; prefix?: string; ttl?: number; label?: st
 const enc = (name: string) => name.split("/").map(encodeURIComponent).join("/");
 
 describe("scoped tokens: minting, listing, revoking", () => {
-  it("mints a token that answers like the peer token within its scope, and shows it only once", async () => {
+  it("mints a token that answers like the peer token within its scope, and shows the secret a single time", async () => {
     await putFile("photos/a.txt", "a");
     const t = await mint({ ops: ["read"], prefix: "photos/", ttl: 3600, label: "friend" });
     expect(t.token).toMatch(/^ept1_/);
