@@ -7,7 +7,7 @@ import { HttpError, badRequest, notFound } from "../http/errors";
 import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
 import { checkContentType, servableContentType } from "../http/mediaType";
-import { etagMatches, parseRange } from "../http/range";
+import { etagMatches, rangeOf } from "../http/range";
 import { fileStore, folderStore } from "../storage/fileStore";
 import { MAX_FILE_NAME_BYTES, checkFileName, checkNamePrefix, utf8Length } from "../storage/names";
 
@@ -143,9 +143,7 @@ export async function serveFile(request: Request, env: PeerEnv, name: string): P
     if (sha256) headers.set("x-content-sha256", sha256);
     return new Response(null, { status: 304, headers });
   }
-  const ifRange = request.headers.get("if-range");
-  const rangeApplies = ifRange === null || ifRange.trim() === object.httpEtag;
-  const range = rangeApplies ? parseRange(rangeHeader, object.size) : null;
+  const range = rangeOf(request.headers, object);
   if (head) return fileResponse(object, sha256, null, range ? 206 : 200, request, range);
 
   const read = await readPinned(() => files.get(name, range ?? undefined, object.etag), pinned);

@@ -6,7 +6,7 @@ import { TOKEN_MARK, type TokenPrincipal, verifyToken } from "../access/tokens";
 import type { PeerEnv } from "../env";
 import { FileStore } from "../storage/files";
 import { jsonBodyOnce } from "./body";
-import { parseRange } from "./range";
+import { rangeOf } from "./range";
 import { secretsEqual } from "./crypto";
 import { HttpError } from "./errors";
 import { urlOf } from "./routes";
@@ -189,13 +189,13 @@ export function basicPassword(header: string | null): string | null {
 }
 
 /**
- * Whether a GET with this `Range` sends the file's first byte, as the handler will read it
- * (`parseRange`: no range, a range the peer ignores, or one that starts at 0 or covers the
- * file): each such GET is a download; a range further in resumes one.
+ * Whether a GET sends the file's first byte, as the handler will answer it (`rangeOf`: no
+ * range, one it ignores, an `If-Range` that fails, or one from 0): each such GET is a
+ * download; a range further in resumes one.
  */
-function sendsFirstByte(range: string | null, size: number): boolean {
+function sendsFirstByte(request: Request, object: R2Object): boolean {
   try {
-    return (parseRange(range, size)?.offset ?? 0) === 0;
+    return (rangeOf(request.headers, object)?.offset ?? 0) === 0;
   } catch {
     return false; // 416: nothing is sent
   }
@@ -234,11 +234,7 @@ async function checkShareLink(request: IRequest, env: PeerEnv, scope: Scope & { 
   const current = await new FileStore(env.FILES, env.KV).head(name);
   // The R2 version tells a re-upload of the same bytes from the original; the read is then pinned to the etag.
   if (!current || current.object.version !== share.version) throw gone("The file changed or was deleted since this link was made.");
-  if (
-    request.method === "GET" &&
-    sendsFirstByte(request.headers.get("range"), current.object.size) &&
-    !(await registry.claimDownload(id))
-  ) {
+  if (request.method === "GET" && sendsFirstByte(request, current.object) && !(await registry.claimDownload(id))) {
     throw gone("This share link has used up its downloads.");
   }
   setPrincipal(request, { kind: "link", shareId: id, etag: share.etag });

@@ -27,6 +27,17 @@ export function parseRange(header: string | null, size: number): ByteRange | nul
   return { offset: start, length: Math.min(end, size - 1) - start + 1 };
 }
 
+/**
+ * The range a GET of `object` is answered with, as the file handler serves it: null for the
+ * whole file (no `Range`, an `If-Range` that is not its ETag, or a `Range` that is ignored).
+ * Share links count a download by it (src/http/auth.ts), so the two can never disagree.
+ */
+export function rangeOf(headers: Headers, object: { size: number; httpEtag: string }): ByteRange | null {
+  const ifRange = headers.get("if-range");
+  if (ifRange !== null && ifRange.trim() !== object.httpEtag) return null;
+  return parseRange(headers.get("range"), object.size);
+}
+
 const unsatisfiable = (size: number) =>
   new HttpError("range_not_satisfiable", `The requested range is outside the file's ${size} bytes.`, {
     "content-range": `bytes */${size}`,

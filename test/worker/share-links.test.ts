@@ -156,7 +156,7 @@ describe("share links: a download cap", () => {
     expect((await listed(link.id))?.downloads).toBe(2);
   });
 
-  it("counts every GET that sends byte 0 — a suffix range over the whole file, or a Range the peer ignores — so none passes the cap", async () => {
+  it("counts every GET that sends byte 0 — a suffix range over the whole file, a Range the peer ignores, an If-Range that fails — so none passes the cap", async () => {
     await putFile("cap2.txt", "0123456789");
     const link = await share("cap2.txt", { maxDownloads: 1 });
     expect(await (await SELF.fetch(link.url)).text()).toBe("0123456789");
@@ -166,6 +166,10 @@ describe("share links: a download cap", () => {
       expect(res.status, range).toBe(410);
       await res.body?.cancel();
     }
+    // A range further in whose If-Range does not match is answered whole: a download too.
+    const stale = await SELF.fetch(link.url, { headers: { range: "bytes=5-", "if-range": '"not-the-etag"' } });
+    expect(stale.status).toBe(410);
+    await stale.body?.cancel();
     // A suffix range that leaves byte 0 out is a resumed download, not a new one.
     const tail = await SELF.fetch(link.url, { headers: { range: "bytes=-3" } });
     expect(tail.status).toBe(206);
