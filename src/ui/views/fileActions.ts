@@ -1,9 +1,9 @@
-import { type FileMeta, type PeerClient, PeerClient as Client, PeerError, type PeerRef, type ShareLink } from "../../client";
+import type { FileMeta, PeerClient, PeerRef, ShareLink } from "../../client";
 import type { AppContext } from "../context";
 import { confirmDanger, openDialog } from "../dialog";
 import { formatBytes, formatDate, h, uid } from "../dom";
 import { showInfo } from "../messages";
-import { forgetPeerToken, peerToken, storePeerToken } from "../session";
+import { otherPeers, peerPicker } from "../peers";
 
 /** How long a download's signed link lives: only until the browser has started. */
 const DOWNLOAD_LINK_TTL = 300;
@@ -307,7 +307,7 @@ async function expand(client: PeerClient, entry: Entry): Promise<FileMeta[]> {
 export async function sendEntries(ctx: AppContext, entries: Entry[], base: string): Promise<void> {
   let known: PeerRef[];
   try {
-    known = (await ctx.client.peers()).filter((p) => p.name !== ctx.peerName && new URL(p.url).origin !== location.origin);
+    known = await otherPeers(ctx);
   } catch (err) {
     return ctx.fail(err, "Could not read the known peers");
   }
@@ -317,12 +317,7 @@ export async function sendEntries(ctx: AppContext, entries: Entry[], base: strin
   }
   const single = entries.length === 1 && entries[0]?.kind === "file" ? entries[0] : undefined;
   const what = single ? single.name : `${entries.length} item${entries.length === 1 ? "" : "s"}`;
-  const select = h(
-    "select",
-    { id: uid("peer") },
-    known.map((p) => h("option", { value: p.name }, `${p.name} — ${p.url}`)),
-  );
-  const token = h("input", { id: uid("token"), type: "password", autocomplete: "off", spellcheck: false, required: true });
+  const picker = peerPicker(known);
   const target = h("input", {
     id: uid("name"),
     type: "text",
@@ -330,12 +325,6 @@ export async function sendEntries(ctx: AppContext, entries: Entry[], base: strin
     required: Boolean(single),
     spellcheck: false,
   });
-  const chosen = () => known.find((p) => p.name === select.value) ?? known[0]!;
-  const fillToken = () => {
-    token.value = peerToken(chosen().url);
-  };
-  select.addEventListener("change", fillToken);
-  fillToken();
 
   await openDialog({
     title: `Send ${what} to another peer`,
@@ -345,18 +334,14 @@ export async function sendEntries(ctx: AppContext, entries: Entry[], base: strin
         { class: "hint" },
         "This peer signs a link to each file; the destination pulls it and checks its SHA-256. The destination's token is needed to ask it, and is kept for this tab only.",
       ),
-      h("label", { for: select.id }, "Destination peer"),
-      select,
-      h("label", { for: token.id }, "Destination's token"),
-      token,
+      ...picker.fields,
       h("label", { for: target.id }, single ? "Name there" : "Folder there"),
       target,
     ],
     confirm: "Send",
     onConfirm: async () => {
-      const peer = chosen();
-      const secret = token.value.trim();
-      const destination = new Client({ url: peer.url, token: secret, name: peer.name });
+      const peer = picker.peer();
+      const destination = picker.client();
       const files = (await Promise.all(entries.map((e) => expand(ctx.client, e)))).flat();
       const folderThere = normalFolder(target.value);
       let bytes = 0;
@@ -370,16 +355,9 @@ export async function sendEntries(ctx: AppContext, entries: Entry[], base: strin
           last = await destination.pullFile(there, link.url);
           bytes += last.size;
         }
-        storePeerToken(peer.url, secret);
+        picker.remember();
       } catch (err) {
-        if (err instanceof PeerError && err.status === 401) forgetPeerToken(peer.url);
-        if (!(err instanceof PeerError)) throw err;
-        // A browser reports a CORS refusal as a network error: say what usually causes it.
-        const hint =
-          err.code === "unreachable"
-            ? ` If ${peer.name} is running, it may not allow this page: ${location.origin} must be in its PEERS (or CORS_ORIGINS).`
-            : "";
-        throw new PeerError(err.code, `${peer.name}: ${err.message}${hint}`, err.status, peer.name);
+        throw picker.explain(err);
       }
       if (single && last)
         showInfo(
