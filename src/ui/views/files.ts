@@ -54,6 +54,7 @@ export function filesView(ctx: AppContext): View {
   let page = 0;
   let sort: SortId = "name";
   let loading = false;
+  let inflight: { generation: number; promise: Promise<boolean> } | null = null;
   /** Bumped on every new listing, so an answer to an older one is dropped. */
   let generation = 0;
   const selected = new Map<string, Entry>();
@@ -263,9 +264,22 @@ export function filesView(ctx: AppContext): View {
     await goPage(0);
   }
 
-  /** One more page from the peer; resolves false when there is nothing more (or a newer listing began). */
-  async function fetchMore(first = false): Promise<boolean> {
-    if (!first && !cursor) return false;
+  /**
+   * One more page from the peer; resolves false when there is nothing more (or a newer listing
+   * began). A call while a page is on its way waits for that one: two requests with the same
+   * cursor would list the same names twice (quick "Next page" presses do that).
+   */
+  function fetchMore(first = false): Promise<boolean> {
+    if (inflight?.generation === generation) return inflight.promise;
+    if (!first && !cursor) return Promise.resolve(false);
+    const promise = fetchPage().finally(() => {
+      if (inflight?.promise === promise) inflight = null;
+    });
+    inflight = { generation, promise };
+    return promise;
+  }
+
+  async function fetchPage(): Promise<boolean> {
     const mine = generation;
     loading = true;
     try {
@@ -379,7 +393,10 @@ export function filesView(ctx: AppContext): View {
     pager.hidden = page === 0 && entries.length <= PAGE_ROWS && !cursor;
     prev.disabled = page === 0;
     next.disabled = first + PAGE_ROWS >= entries.length && !cursor;
-    pageInfo.textContent = `Rows ${shown.length ? first + 1 : 0}–${first + shown.length} of ${entries.length}${cursor ? "+" : ""}`;
+    pageInfo.textContent =
+      !shown.length && cursor
+        ? "Loading…"
+        : `Rows ${shown.length ? first + 1 : 0}–${first + shown.length} of ${entries.length}${cursor ? "+" : ""}`;
     renderSelection();
   }
 
