@@ -274,27 +274,34 @@ describe("copy and move of a file", () => {
   });
 });
 
+/**
+ * The peer with a quota of its own (one counter per peer name, counting the bucket as it is
+ * now) that leaves `room` bytes, between 1 and 2 MiB, free.
+ */
+async function quotaPeer(name: string) {
+  let stored = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await env.FILES.list({ cursor });
+    for (const o of page.objects) stored += o.size;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  const MiB = 1024 * 1024;
+  const limitMb = Math.ceil(stored / MiB) + 1;
+  const bound = { ...env, PEER_NAME: name, STORAGE_LIMIT_MB: String(limitMb) };
+  const peer = (route: string, init: RequestInit) => {
+    const headers = new Headers(init.headers);
+    headers.set("authorization", `Bearer ${TEST_TOKEN}`);
+    if (init.body instanceof Uint8Array) headers.set("content-length", String(init.body.byteLength));
+    const request = new Request(`${BASE}${route}`, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>;
+    return worker.fetch(request, bound, createExecutionContext());
+  };
+  return { peer, room: limitMb * MiB - stored };
+}
+
 describe("copies count against the storage quota", () => {
   it("refuses a copy and a move past STORAGE_LIMIT_MB with 413, keeping the source and storing no copy", async () => {
-    let stored = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await env.FILES.list({ cursor });
-      for (const o of page.objects) stored += o.size;
-      cursor = page.truncated ? page.cursor : undefined;
-    } while (cursor);
-    const MiB = 1024 * 1024;
-    const limitMb = Math.ceil(stored / MiB) + 1;
-    const room = limitMb * MiB - stored;
-    // Its own quota counter (one per peer name), counting the bucket as it is now.
-    const bound = { ...env, PEER_NAME: "copy-quota", STORAGE_LIMIT_MB: String(limitMb) };
-    const peer = (route: string, init: RequestInit) => {
-      const headers = new Headers(init.headers);
-      headers.set("authorization", `Bearer ${TEST_TOKEN}`);
-      if (init.body instanceof Uint8Array) headers.set("content-length", String(init.body.byteLength));
-      const request = new Request(`${BASE}${route}`, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>;
-      return worker.fetch(request, bound, createExecutionContext());
-    };
+    const { peer, room } = await quotaPeer("copy-quota");
     const size = Math.floor(room * 0.6);
     expect((await peer("/api/files/quota/one.bin", { method: "PUT", body: bytes(size) })).status).toBe(201);
     for (const op of ["copy", "move"]) {
@@ -310,24 +317,7 @@ describe("copies count against the storage quota", () => {
 
 describe("WebDAV COPY and MOVE onto a file", () => {
   it("keep the file they would have replaced when the copy is refused (413)", async () => {
-    let stored = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await env.FILES.list({ cursor });
-      for (const o of page.objects) stored += o.size;
-      cursor = page.truncated ? page.cursor : undefined;
-    } while (cursor);
-    const MiB = 1024 * 1024;
-    const limitMb = Math.ceil(stored / MiB) + 1;
-    const room = limitMb * MiB - stored;
-    const bound = { ...env, PEER_NAME: "dav-overwrite-quota", STORAGE_LIMIT_MB: String(limitMb) };
-    const peer = (route: string, init: RequestInit) => {
-      const headers = new Headers(init.headers);
-      headers.set("authorization", `Bearer ${TEST_TOKEN}`);
-      if (init.body instanceof Uint8Array) headers.set("content-length", String(init.body.byteLength));
-      const request = new Request(`${BASE}${route}`, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>;
-      return worker.fetch(request, bound, createExecutionContext());
-    };
+    const { peer, room } = await quotaPeer("dav-overwrite-quota");
     // The source fits once, the kept file beside it; a second copy of the source does not fit.
     const big = Math.floor(room * 0.6);
     const small = Math.floor(room * 0.2);
