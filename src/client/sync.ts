@@ -197,15 +197,35 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
     options.onOutcome?.({ ok: false, ...failure });
   };
 
-  const copy = async (action: SyncAction) => {
+  const stopped = () => Boolean(options.signal?.aborted || options.stop?.aborted);
+  // Pull between two peers: A's links are asked for `concurrency` files ahead, so each copy is
+  // B's pull alone while the next links are being signed.
+  const links = new Map<SyncAction, Promise<string>>();
+  const pullsAhead = !plan.samePeer && (options.mode ?? "pull") === "pull";
+  const askAhead = (index: number) => {
+    for (const next of plan.copies.slice(index, index + concurrency)) {
+      if (links.has(next) || !next.sha256 || stopped()) continue;
+      const link = a.shareFile(next.from as string, options.linkTtlSeconds ?? 3600, options.signal).then((made) => made.url);
+      // Its failure is the copy's, reported when the copy awaits it.
+      link.catch(() => undefined);
+      links.set(next, link);
+    }
+  };
+  const copy = async (action: SyncAction, index: number) => {
     moving.set(action, 0);
+    if (pullsAhead) askAhead(index);
     try {
-      const via = await copyAgainAfterReset(() =>
-        copyOne(a, b, action, plan.samePeer, options, (sent) => {
+      let link = links.get(action);
+      links.delete(action);
+      const via = await copyAgainAfterReset(() => {
+        // A try after a reset asks for a link of its own.
+        const ahead = link;
+        link = undefined;
+        return copyOne(a, b, action, plan.samePeer, { ...options, link: ahead }, (sent) => {
           moving.set(action, sent);
           progress();
-        }),
-      );
+        });
+      });
       report.copied++;
       report.copiedBytes += action.size;
       report.copiedVia[via]++;
@@ -235,7 +255,6 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
     }
   };
 
-  const stopped = () => Boolean(options.signal?.aborted || options.stop?.aborted);
   progress();
   report.notStarted = plan.copies.length - (await pool(plan.copies, concurrency, copy, stopped));
   if (plan.deletes.length > 0) {
@@ -285,7 +304,7 @@ async function copyOne(
   b: PeerClient,
   action: SyncAction,
   samePeer: boolean,
-  options: SyncOptions,
+  options: SyncOptions & { link?: Promise<string> },
   onBytes: (sent: number) => void,
 ): Promise<TransferMode | "copy"> {
   const from = action.from as string;
@@ -311,6 +330,7 @@ async function copyOne(
       expectedSha256,
       signal: options.signal,
       linkTtlSeconds: options.linkTtlSeconds,
+      link: options.link,
       onProgress: (sent) => onBytes(sent),
     });
   } catch (err) {
@@ -321,10 +341,18 @@ async function copyOne(
 }
 
 /** Runs `work` on each item, `concurrency` at a time, until `stopped`; resolves to how many were started. */
-async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>, stopped: () => boolean): Promise<number> {
+async function pool<T>(
+  items: T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<void>,
+  stopped: () => boolean,
+): Promise<number> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length && !stopped()) await work(items[next++] as T);
+    while (next < items.length && !stopped()) {
+      const index = next++;
+      await work(items[index] as T, index);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   return next;

@@ -25,6 +25,11 @@ export interface TransferOptions {
    * (relay) or its copy is not kept (pull).
    */
   expectedSha256?: string;
+  /**
+   * Pull only: the source's link to the file, already asked for — a sync asks for the next
+   * files' links while earlier pulls run, so a share's round trip is not in each copy's path.
+   */
+  link?: Promise<string>;
 }
 
 export interface TransferResult {
@@ -78,9 +83,9 @@ async function pull(source: PeerClient, destination: PeerClient, name: string, t
     if (!info) throw new PeerError("not_found", `${source.name} has no file "${name}".`, 404, source.name);
     expected = requireSha(source, name, info.sha256);
   }
-  const link = await source.shareFile(name, options.linkTtlSeconds ?? 3600, options.signal);
+  const link = await (options.link ?? source.shareFile(name, options.linkTtlSeconds ?? 3600, options.signal).then((made) => made.url));
   try {
-    const meta = await destination.pullFile(target, link.url, options.signal);
+    const meta = await destination.pullFile(target, link, options.signal);
     options.onProgress?.(meta.size, meta.size);
     return { meta, expected };
   } catch (err) {

@@ -221,7 +221,8 @@ async function checkShareLink(request: IRequest, env: PeerEnv, scope: Scope & { 
   }
   const id = binding.id;
   const registry = accessRegistry(env);
-  const share = isAccessId(id) ? await registry.share(id) : null;
+  // The record and the file's head are read at once: neither depends on the other.
+  const [share, current] = await Promise.all([isAccessId(id) ? registry.share(id) : null, new FileStore(env.FILES, env.KV).head(name)]);
   if (!share) throw gone("This share link was revoked.");
   if (share.password) {
     const password = basicPassword(header);
@@ -231,7 +232,6 @@ async function checkShareLink(request: IRequest, env: PeerEnv, scope: Scope & { 
       });
     }
   }
-  const current = await new FileStore(env.FILES, env.KV).head(name);
   // The R2 version tells a re-upload of the same bytes from the original; the read is then pinned to the etag.
   if (!current || current.object.version !== share.version) throw gone("The file changed or was deleted since this link was made.");
   if (request.method === "GET" && sendsFirstByte(request, current.object) && !(await registry.claimDownload(id))) {

@@ -1,0 +1,117 @@
+/**
+ * Small-file sync against its floor, alternated in one run: N files peer1 → peer2 by the
+ * floor (bare GET → PUT between bare workers) and by `syncPeers` (pull and relay), C at a time.
+ * Prints each round's time and the CPU seconds of the whole process tree (the workerds: work
+ * done, steadier than wall time on a loaded machine), and the median ratios of both.
+ *
+ *   npx tsx bench/sync-small-ab.ts [--files N] [--concurrency C] [--rounds R]
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { syncPeers } from "../src/client/index";
+import { median, timed } from "./lib/stats";
+import type { BenchContext } from "./lib/types";
+import { startAll, startFloor, startPeers, type RunningWorker } from "./lib/workers";
+import { benchClient } from "./workloads/files";
+
+const { values } = parseArgs({ options: { files: { type: "string" }, concurrency: { type: "string" }, rounds: { type: "string" } } });
+const files = Number(values.files ?? 200);
+const concurrency = Number(values.concurrency ?? 4);
+const rounds = Number(values.rounds ?? 3);
+const size = 4096;
+const dir = await mkdtemp(join(tmpdir(), "edgepeer-sync-small-"));
+const ctx = { quick: false } as BenchContext;
+const [fa, fb, peers] = (await startAll<RunningWorker | RunningWorker[]>([
+  startFloor("r2", "ss-floor-a", dir),
+  startFloor("r2", "ss-floor-b", dir),
+  startPeers(["ss-peer1", "ss-peer2"], dir),
+])) as [RunningWorker, RunningWorker, RunningWorker[]];
+const [p1, p2] = peers as [RunningWorker, RunningWorker];
+const each = async (count: number, work: (i: number) => Promise<void>) => {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) await work(next++);
+    }),
+  );
+};
+/** CPU seconds of this process and every process under it (the workerds): work done, whatever the machine's load. */
+function cpuSeconds(): number {
+  const stats = readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((pid) => {
+      try {
+        const f = readFileSync(`/proc/${pid}/stat`, "utf8")
+          .slice(readFileSync(`/proc/${pid}/stat`, "utf8").lastIndexOf(")") + 2)
+          .split(" ");
+        return [{ pid: Number(pid), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) }];
+      } catch {
+        return [];
+      }
+    });
+  const mine = new Set([process.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const s of stats) {
+      if (!mine.has(s.pid) && mine.has(s.ppid)) {
+        mine.add(s.pid);
+        grew = true;
+      }
+    }
+  }
+  return stats.filter((s) => mine.has(s.pid)).reduce((n, s) => n + s.ticks, 0) / 100;
+}
+const cpuOf = async (fn: () => Promise<unknown>) => {
+  const before = cpuSeconds();
+  const t = await timed(fn);
+  return { ms: t.ms, cpu: cpuSeconds() - before };
+};
+const nameOf = (i: number) => `s/${String(i).padStart(5, "0")}.bin`;
+try {
+  const a = benchClient(ctx, fa.url, undefined, "floor-a");
+  const b = benchClient(ctx, fb.url, undefined, "floor-b");
+  const source = benchClient(ctx, p1.url, p1.token, "ss-peer1");
+  const dest = benchClient(ctx, p2.url, p2.token, "ss-peer2");
+  const bytes = new Uint8Array(size).fill(7);
+  await each(files, async (i) => {
+    await (await a.send("PUT", `/${nameOf(i)}`, { body: bytes, headers: { "content-length": String(size) } })).arrayBuffer();
+    await source.putFile(nameOf(i), bytes);
+  });
+  const ratios: Record<string, number[]> = { pull: [], relay: [] };
+  const cpuRatios: Record<string, number[]> = { pull: [], relay: [] };
+  for (let r = 0; r < rounds; r++) {
+    const floor = await cpuOf(() =>
+      each(files, async (i) => {
+        const got = await a.send("GET", `/${nameOf(i)}`);
+        const put = await b.send("PUT", `/r${r}/${nameOf(i)}`, {
+          body: got.body!,
+          headers: { "content-length": got.headers.get("content-length")! },
+        });
+        await put.arrayBuffer();
+      }),
+    );
+    const line = [`round ${r}: floor ${floor.ms.toFixed(0)} ms ${floor.cpu.toFixed(2)} cpu-s`];
+    for (const mode of ["pull", "relay"] as const) {
+      const t = await cpuOf(async () => {
+        const report = await syncPeers(source, dest, { prefix: "s", as: `${mode}${r}/s`, mode, concurrency });
+        if (report.copied !== files) throw new Error(`${mode}: copied ${report.copied} (${report.failed[0]?.message})`);
+      });
+      ratios[mode]!.push(floor.ms / t.ms);
+      cpuRatios[mode]!.push(floor.cpu / t.cpu);
+      line.push(
+        `${mode} ${t.ms.toFixed(0)} ms ${t.cpu.toFixed(2)} cpu-s (${(floor.ms / t.ms).toFixed(2)}×, cpu ${(floor.cpu / t.cpu).toFixed(2)}×)`,
+      );
+    }
+    console.log(line.join(", "));
+  }
+  console.log(
+    `median pull ${median(ratios.pull!).toFixed(2)}×, relay ${median(ratios.relay!).toFixed(2)}×; by CPU: pull ${median(cpuRatios.pull!).toFixed(2)}×, relay ${median(cpuRatios.relay!).toFixed(2)}×`,
+  );
+} finally {
+  await Promise.allSettled([fa.stop(), fb.stop(), p1.stop(), p2.stop()]);
+  await rm(dir, { recursive: true, force: true });
+}
+process.exit();
