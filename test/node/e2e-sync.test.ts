@@ -79,7 +79,8 @@ async function putAll(peer: string, files: [string, Uint8Array][]): Promise<void
 
 beforeAll(async () => {
   tmp = await makeTemp("sync");
-  net = await startNetwork({ peers: 2 });
+  // A killed peer stays down: the kill test makes its own crash and restart.
+  net = await startNetwork({ peers: 2, args: ["--no-restart"] });
   N = ["--network", net.file];
   const small: [string, Uint8Array][] = [];
   for (let i = 0; small.length < 300 - Object.keys(BIG).length; i++) {
@@ -371,7 +372,7 @@ describe("a destination killed mid-sync", () => {
     process.kill(net.child.pid!, "SIGKILL");
     await net.stop();
     await waitFor(() => net.child.exitCode !== null || net.child.signalCode !== null, 30_000, "the runner to exit");
-    net = await startNetwork({ peers: 2, dir: net.dir, port: net.port });
+    net = await startNetwork({ peers: 2, dir: net.dir, port: net.port, args: ["--no-restart"] });
 
     const done = new Set(first.plan.copies.map((c) => c.to).filter((to) => !first.failed.some((f) => f.action.to === to)));
     const rerun = await cli([...N, "--json", "sync", "--from", "peer1", "--to", "peer2", "--prefix", "photos", "--as", "killed/photos"]);
