@@ -64,15 +64,19 @@ export const sync: Workload = async (ctx) => {
       await seed(a, source, set, file);
     }
 
+    // A copy whose kept-alive connection workerd reset under it is made again, from its GET, as
+    // the sync makes its own again (`copyAgainAfterReset`): the floor's body is a one-shot stream.
     const floor = (set: FileSet, run: number) => () =>
-      each(set.count, CONCURRENCY, async (i) => {
-        const got = await a.send("GET", `/${nameOf(set, i)}`);
-        const put = await b.send("PUT", `/run-${run}/${nameOf(set, i)}`, {
-          body: got.body!,
-          headers: { "content-length": got.headers.get("content-length")! },
-        });
-        await put.arrayBuffer();
-      });
+      each(set.count, CONCURRENCY, (i) =>
+        again(async () => {
+          const got = await a.send("GET", `/${nameOf(set, i)}`);
+          const put = await b.send("PUT", `/run-${run}/${nameOf(set, i)}`, {
+            body: got.body!,
+            headers: { "content-length": got.headers.get("content-length")! },
+          });
+          await put.arrayBuffer();
+        }),
+      );
     const edgepeer = (set: FileSet, run: number, mode: "pull" | "relay") => async () => {
       const report = await syncPeers(source, destination, {
         prefix: set.label,
