@@ -86,8 +86,10 @@ export const rss: Workload = async (ctx) => {
         "put-file",
         "--filepath",
         file.path,
+        // A new name each run: replacing a file needs the upload's SHA-256 verified, which a
+        // part retried after a reset leaves undone (the CLI then refuses, as it should).
         "--filename",
-        "big",
+        `big-${i}`,
       ]);
       runs.upload.push(up.rssMiB);
       runs.uploadRate.push(mbps(file.size, up.ms));
@@ -101,7 +103,7 @@ export const rss: Workload = async (ctx) => {
         "--to",
         "peer2",
         "--filename",
-        "big",
+        `big-${i}`,
         "--as",
         `big-${i}`,
         "--mode",

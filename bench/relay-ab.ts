@@ -1,0 +1,70 @@
+/**
+ * The relay of one big file through the client, A/B: as `transferFile` sends it (multipart
+ * above the threshold: 16 MiB parts, each reserved and committed in the storage quota), and
+ * as one streamed PUT (threshold above the size), beside the floor (a bare GET piped into a
+ * bare PUT) and the pull, interleaved. Prints each round and the medians.
+ *
+ *   npx tsx bench/relay-ab.ts [--mib N] [--rounds N]
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { PeerClient } from "../src/client/client";
+import { transferFile } from "../src/client/index";
+import { nodeFetch } from "../src/client/node";
+import { fileStream, makeTestFile } from "./lib/files";
+import { MiB, mbps, median, timed } from "./lib/stats";
+import type { BenchContext } from "./lib/types";
+import { type RunningWorker, startAll, startFloor, startPeers } from "./lib/workers";
+import { benchClient, floorPut } from "./workloads/files";
+
+const { values } = parseArgs({ options: { mib: { type: "string" }, rounds: { type: "string" } } });
+const size = Number(values.mib ?? 256) * MiB;
+const rounds = Number(values.rounds ?? 3);
+const dir = await mkdtemp(join(tmpdir(), "edgepeer-relay-ab-"));
+const ctx = { quick: false } as BenchContext;
+const [fa, fb, peers] = (await startAll<RunningWorker | RunningWorker[]>([
+  startFloor("r2", "ab-floor-a", dir),
+  startFloor("r2", "ab-floor-b", dir),
+  startPeers(["ab-peer1", "ab-peer2"], dir),
+])) as [RunningWorker, RunningWorker, RunningWorker[]];
+const [p1, p2] = peers as [RunningWorker, RunningWorker];
+try {
+  const a = benchClient(ctx, fa.url, undefined, "floor-a");
+  const b = benchClient(ctx, fb.url, undefined, "floor-b");
+  const source = benchClient(ctx, p1.url, p1.token, "ab-peer1");
+  const dest = benchClient(ctx, p2.url, p2.token, "ab-peer2");
+  const single = new PeerClient({ url: p2.url, token: p2.token, name: "ab-peer2", fetch: nodeFetch, multipartThreshold: 2 * size });
+  const file = await makeTestFile(dir, "relay.bin", size);
+  await floorPut(a, "f.bin", file);
+  await source.upload("f.bin", { size, body: fileStream(file) }, { sha256: file.sha256 });
+  const runs: Record<string, number[]> = {};
+  const rate = async (name: string, fn: () => Promise<unknown>) => {
+    await new Promise((r) => setTimeout(r, 250));
+    runs[name] = [...(runs[name] ?? []), mbps(size, (await timed(fn)).ms)];
+  };
+  for (let i = 0; i < rounds; i++) {
+    await rate("floor GET→PUT", async () => {
+      const got = await a.send("GET", "/f.bin");
+      await (await b.send("PUT", `/r${i}.bin`, { body: got.body!, headers: { "content-length": String(size) } })).arrayBuffer();
+    });
+    await rate("relay, multipart (as sent)", () => transferFile(source, dest, "f.bin", { mode: "relay", as: `m${i}.bin` }));
+    await rate("relay, one streamed PUT", () => transferFile(source, single, "f.bin", { mode: "relay", as: `s${i}.bin` }));
+    await rate("pull", () => transferFile(source, dest, "f.bin", { mode: "pull", as: `p${i}.bin` }));
+    console.log(
+      `round ${i + 1}: ${Object.entries(runs)
+        .map(([k, v]) => `${k} ${v.at(-1)!.toFixed(1)}`)
+        .join(", ")} MB/s`,
+    );
+  }
+  const floor = runs["floor GET→PUT"]!;
+  for (const [name, v] of Object.entries(runs)) {
+    const ratio = median(v.map((x, i) => x / floor[i]!));
+    console.log(`${name.padEnd(28)} median ${median(v).toFixed(1)} MB/s, ratio to the floor ${ratio.toFixed(2)}`);
+  }
+} finally {
+  await Promise.allSettled([fa.stop(), fb.stop(), p1.stop(), p2.stop()]);
+  await rm(dir, { recursive: true, force: true });
+}
+process.exit();
