@@ -18,7 +18,8 @@ const TITLES: Record<string, string> = {
 };
 
 const fmt = (x: number, unit: string) => {
-  const digits = unit === "req/s" || unit === "calls" ? 0 : unit === "ms" || unit === "s" ? 2 : 1;
+  // Small rates (many tiny files) keep three decimals, or 0.144 MB/s would print as 0.1.
+  const digits = unit === "req/s" || unit === "calls" ? 0 : unit === "ms" || unit === "s" ? 2 : x < 1 ? 3 : 1;
   return x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 };
 
