@@ -482,7 +482,23 @@ export class PeerClient {
         if (cause !== undefined) throw cause;
         if (options.signal?.aborted) throw new PeerError("aborted", "The upload was aborted.", 0, this.name);
       }
-      return await this.completeUpload(uploadId, name, parts, options.sha256);
+      try {
+        return await this.completeUpload(uploadId, name, parts, options.sha256);
+      } catch (err) {
+        // The peer could not verify the digest before replacing an existing file (parts hashed
+        // out of turn) and kept it, upload open: complete without it and check the answer's.
+        if (!(options.sha256 && err instanceof PeerError && err.status === 409)) throw err;
+        const meta = await this.completeUpload(uploadId, name, parts);
+        if (meta.sha256 !== options.sha256) {
+          throw new PeerError(
+            "checksum_mismatch",
+            `${this.name} stored "${name}" with SHA-256 ${meta.sha256}, not ${options.sha256}.`,
+            400,
+            this.name,
+          );
+        }
+        return meta;
+      }
     } catch (err) {
       // Best effort: a completed-then-refused upload is already gone (404).
       await this.abortUpload(uploadId, name).catch(() => undefined);
