@@ -1,5 +1,5 @@
 /**
- * A zip of a folder (`GET /api/zip?prefix=`, built by client-zip in the worker) against plain
+ * A zip of a folder (`GET /api/zip?prefix=`, written by the peer's own zip writer in the worker) against plain
  * GETs of the same files one after another, on the same peer, by the same client. The folder
  * is 8 files of an eighth of the upload size each (256 MiB in all in a full run).
  */
@@ -55,7 +55,7 @@ export const zip: Workload = async (ctx) => {
       of: "zip",
       floor: { case: `plain GETs of the same ${FILES} files`, of: "get" },
       target: { kind: "ratio-min", value: 0.8 },
-      note: "client-zip computes each entry's CRC-32 in JavaScript inside the worker",
+      note: "the peer's zip writer, each entry's CRC-32 by workerd's native crc32",
     }),
     skipped: cases.skipped(),
   };
