@@ -3,7 +3,7 @@
  * the bench does, attaches to its V8 inspector, samples while the load runs, prints the
  * functions with the most self time and writes a `.cpuprofile` (open it in Chrome DevTools).
  *
- *   NODE_OPTIONS=--experimental-websocket npx tsx bench/profile.ts --case memory-get|memory-put|task|task-hit|upload-fast|upload-tee|upload-client
+ *   NODE_OPTIONS=--experimental-websocket npx tsx bench/profile.ts --case memory-get|memory-put|task|task-hit|upload-fast|upload-tee|upload-client|zip|zip-get
  *     [--seconds N] [--size MiB] [--top N] [--auth none]
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { PeerClient } from "../src/client/client";
 import { fileSource, nodeFetch } from "../src/client/node";
 import { ROOT } from "../scripts/build-worker";
-import { fileStream, makeTestFile } from "./lib/files";
+import { drain, fileStream, makeTestFile } from "./lib/files";
 import { MiB } from "./lib/stats";
 import { freePort, startPeers } from "./lib/workers";
 import { requestRate } from "./workloads/memory";
@@ -95,7 +95,16 @@ async function main(): Promise<void> {
   };
   const headers = { authorization: `Bearer ${peer!.token}`, "content-type": "application/json" };
   const program = "function main(a, b) { return a + b; }";
-  const file = values.case.startsWith("upload") ? await makeTestFile(dir, "profile.bin", Number(values.size) * MiB) : undefined;
+  const file = /^(upload|zip)/.test(values.case) ? await makeTestFile(dir, "profile.bin", Number(values.size) * MiB) : undefined;
+  /** The zip cases: a folder of 4 copies of the file, zipped or read by plain GETs. */
+  const zipFolder = ["zip/f0.bin", "zip/f1.bin", "zip/f2.bin", "zip/f3.bin"];
+  if (values.case.startsWith("zip"))
+    for (const name of zipFolder) await client.putFile(name, fileStream(file!), { size: file!.size, sha256: file!.sha256 });
+  const readRate = async (read: () => Promise<number>) => {
+    const t = performance.now();
+    const bytes = await read();
+    return `${(bytes / 1e3 / (performance.now() - t)).toFixed(1)} MB/s`;
+  };
 
   const load: Record<string, () => Promise<string>> = {
     "memory-get": async () => `${(await requestRate(ctx, `${peer!.url}/api/memory/k`, 16, { headers })).toFixed(0)} req/s`,
@@ -115,6 +124,13 @@ async function main(): Promise<void> {
       await client.upload("f", await fileSource(file!.path), { sha256: file!.sha256 });
       return `${(file!.size / 1e3 / (performance.now() - t)).toFixed(1)} MB/s`;
     },
+    zip: () => readRate(async () => drain((await client.zip({ prefix: "zip/" })).body)),
+    "zip-get": () =>
+      readRate(async () => {
+        let bytes = 0;
+        for (const name of zipFolder) bytes += await drain((await client.getFile(name)).body);
+        return bytes;
+      }),
     "upload-tee": async () => {
       const t = performance.now();
       await client.putFile("f", fileStream(file!), { size: file!.size });
