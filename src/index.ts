@@ -6,8 +6,10 @@ import {
   filesInBody,
   fileInPath,
   fileInQuery,
+  fileOfEachInBody,
   folderInBody,
   folderInPath,
+  linkedFilesInBody,
   memory,
   memoryKeyInPath,
   needs,
@@ -27,6 +29,7 @@ import { deleteMemory, getMemory, listMemory, putMemory } from "./handlers/memor
 import { deleteRule, listRules, putRule, reconcileNow, replicaStates } from "./handlers/replication";
 import { pullFile, shareFile } from "./handlers/share";
 import { stats } from "./handlers/stats";
+import { pullFiles, transferLinks } from "./handlers/transfers";
 import { clearCache, clearTasks, getCache, getTask, listTasks, postBatch, postTask } from "./handlers/tasks";
 import { uiAsset, uiShell } from "./handlers/ui";
 import { zipNames, zipPrefix } from "./handlers/zip";
@@ -55,6 +58,9 @@ const routes: RouteTable<PeerEnv> = [
   ["/api/stats", { GET: stats }, PEER_ONLY],
 
   ["/api/files", { GET: listFiles }, needs(read(listing))],
+  // Batch transfers between peers (sync): version-bound links on the source, pulls on the destination.
+  ["/api/links", { POST: transferLinks }, needs(read(linkedFilesInBody()))],
+  ["/api/pulls", { POST: pullFiles }, needs(write(fileOfEachInBody("items")))],
   ["/api/files/:name+/share", { POST: shareFile }, needs(read(file))],
   ["/api/files/:name+/pull", { POST: pullFile }, needs(write(file))],
   ["/api/files/:name+/copy", { POST: copyFileRoute }, needs(read(file), write(fileInBody("to")))],

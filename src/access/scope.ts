@@ -113,6 +113,39 @@ export const filesInBody = (key: string): Target => ({
   },
 });
 
+/** A list of file names (no folders) in a JSON body field. */
+const fileNamesOnly = (key: string): Target => ({
+  kind: "name",
+  fromBody: true,
+  values: (_request, body) => {
+    const list = field(body, key);
+    if (!Array.isArray(list) || !list.every((n) => typeof n === "string")) throw badRequest(`"${key}" must be a list of names.`);
+    return list.map((n: string) => checkFileName(n));
+  },
+});
+
+/** A file name in each object of a JSON body list (`items[].name` of a batch pull). */
+export const fileOfEachInBody = (key: string, nameKey = "name"): Target => ({
+  kind: "name",
+  fromBody: true,
+  values: (_request, body) => {
+    const list = field(body, key);
+    if (!Array.isArray(list)) throw badRequest(`"${key}" must be a list.`);
+    return list.map((item: unknown) => checkFileName(stringField(item, nameKey)));
+  },
+});
+
+/** The files a batch of transfer links names: `names` (a list of names) or `files` (`[{"name", "etag"}]`). */
+export const linkedFilesInBody = (): Target => {
+  const names = fileNamesOnly("names");
+  const files = fileOfEachInBody("files");
+  return {
+    kind: "name",
+    fromBody: true,
+    values: (request, body) => (field(body, "files") !== undefined ? files.values(request, body) : names.values(request, body)),
+  };
+};
+
 /** A listing's `?prefix=` (empty when absent: the whole bucket or namespace). */
 export const prefixInQuery = (key = "prefix"): Target => ({
   kind: "prefix",

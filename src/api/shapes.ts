@@ -60,6 +60,26 @@ export const ShareInfo = z.strictObject({
 });
 export const ShareList = z.strictObject({ shares: z.array(ShareInfo) });
 
+/**
+ * A transfer link of `POST /api/links`: bound to the file's version (`etag`), unregistered.
+ * `size` and `sha256` are there when the peer read the file (a request by `names`).
+ */
+export const TransferLink = z.strictObject({
+  name: z.string(),
+  url: z.url(),
+  etag: z.string(),
+  size: count.optional(),
+  sha256: sha256.nullable().optional(),
+  expires: isoTime,
+});
+export const TransferLinks = z.strictObject({ links: z.array(TransferLink), missing: z.array(z.string()) });
+/** One file of `POST /api/pulls`: stored, or why not (nothing stored for it). */
+export const PullResult = z.discriminatedUnion("ok", [
+  z.strictObject({ name: z.string(), ok: z.literal(true), file: FileMeta }),
+  z.strictObject({ name: z.string(), ok: z.literal(false), error: ErrorBody.shape.error }),
+]);
+export const PullBatch = z.strictObject({ results: z.array(PullResult) });
+
 const tokenOps = z.array(z.enum(["read", "write", "delete", "memory", "tasks"]));
 /** A scoped token as `GET /api/tokens` lists it (never the secret). */
 export const TokenInfo = z.strictObject({
@@ -178,6 +198,8 @@ export const ANSWERS = {
   "POST /api/files/{name}/share": ShareLink,
   "POST /api/files/{name}/pull": FileMeta,
   "POST /api/files/{name}/copy": FileMeta,
+  "POST /api/links": TransferLinks,
+  "POST /api/pulls": PullBatch,
   "POST /api/files/{name}/move": FileMeta,
   "GET /api/files/{name}": "bytes",
   "HEAD /api/files/{name}": "empty",

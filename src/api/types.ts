@@ -19,6 +19,12 @@ export type FolderCreated = z.infer<typeof shapes.FolderCreated>;
 export type FolderDeleted = z.infer<typeof shapes.FolderDeleted>;
 export type CopyTotals = z.infer<typeof shapes.CopyTotals>;
 export type ShareLink = z.infer<typeof shapes.ShareLink>;
+/** A version-bound, unregistered link of `POST /api/links`. */
+export type TransferLink = z.infer<typeof shapes.TransferLink>;
+export type TransferLinks = z.infer<typeof shapes.TransferLinks>;
+/** One file of a batch pull: stored (`file`) or failed (`error`). */
+export type PullResult = z.infer<typeof shapes.PullResult>;
+export type PullBatch = z.infer<typeof shapes.PullBatch>;
 /** A share link as listed (never its URL or password). */
 export type ShareInfo = z.infer<typeof shapes.ShareInfo>;
 export type ShareList = z.infer<typeof shapes.ShareList>;

@@ -12,6 +12,9 @@ import type {
   Health,
   MemoryPage,
   PeerRef,
+  PullBatch,
+  PullItem,
+  PullResult,
   ReplicaStates,
   ReplicationRuleInput,
   ReplicationRuleStatus,
@@ -28,6 +31,7 @@ import type {
   TokenCreated,
   TokenInfo,
   TokenRequest,
+  TransferLinks,
   UploadCreated,
   UploadPart,
   ZipDownload,
@@ -365,6 +369,32 @@ export class PeerClient {
   /** `POST /api/files/{name}/pull` — this peer fetches another peer's signed link into `name`. */
   async pullFile(name: string, from: string, signal?: AbortSignal): Promise<FileMeta> {
     return this.json("POST", `${filePath(name)}/pull`, { json: { from }, signal });
+  }
+
+  /**
+   * `POST /api/links` — version-bound GET links to many files (≤ 1000), unregistered and
+   * short-lived (`ttl` seconds, default 900, at most 3600). Pass the `{name, etag}` of a listing
+   * to sign without the peer reading a file (a stale etag's link answers 410), or names, to have
+   * each read (size and SHA-256 answered; absent ones in `missing`).
+   */
+  async transferLinks(
+    files: string[] | Array<{ name: string; etag: string }>,
+    options: { ttl?: number; signal?: AbortSignal } = {},
+  ): Promise<TransferLinks> {
+    const byName = files.every((f) => typeof f === "string");
+    for (const f of files) check(fileNameProblem(typeof f === "string" ? f : f.name));
+    const body = byName ? { names: files, ttl: options.ttl } : { files: files.map(({ name, etag }) => ({ name, etag })), ttl: options.ttl };
+    return this.json("POST", "/api/links", { json: body, signal: options.signal });
+  }
+
+  /**
+   * `POST /api/pulls` — this peer pulls many small files (≤ 100) from other peers' links, the
+   * storage quota reserved once for their declared sizes. One result per item, in order: the
+   * stored file, or why it failed (nothing stored for it); the others are still pulled.
+   */
+  async pullFiles(items: PullItem[], signal?: AbortSignal): Promise<PullResult[]> {
+    for (const item of items) check(fileNameProblem(item.name));
+    return (await this.json<PullBatch>("POST", "/api/pulls", { json: { items }, signal })).results;
   }
 
   // --- multipart -------------------------------------------------------------------------

@@ -14,6 +14,8 @@ export type {
   MemoryPage,
   FolderCreated,
   PeerRef,
+  PullBatch,
+  PullResult,
   ReplicaStates,
   ReplicationRule as ReplicationRuleStatus,
   SearchPage,
@@ -27,6 +29,8 @@ export type {
   TaskSummary,
   TokenCreated,
   TokenInfo,
+  TransferLink,
+  TransferLinks,
   UploadCreated,
   UploadPart,
 } from "../api/types";
@@ -39,6 +43,14 @@ export interface TokenRequest {
   /** Whole seconds until it expires; none: until revoked. */
   ttl?: number;
   label?: string;
+}
+
+/** One file of `POST /api/pulls`: a peer's link, the name to store it as, its size and (to check) its SHA-256. */
+export interface PullItem {
+  from: string;
+  name: string;
+  size: number;
+  sha256?: string;
 }
 
 /** How a share link is limited: `POST /api/files/{name}/share`. */

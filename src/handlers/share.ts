@@ -11,6 +11,7 @@ import { json } from "../http/json";
 import { servableContentType } from "../http/mediaType";
 import { signShareLink } from "../http/shareLinks";
 import { changeFiles } from "../storage/quota";
+import type { FileStore } from "../storage/files";
 import { claimedSha256, fileNameOf, fileStore, originOf } from "./files";
 
 const DEFAULT_TTL = 3600;
@@ -63,6 +64,44 @@ export async function shareFile(request: IRequest, env: PeerEnv): Promise<Respon
 export async function pullFile(request: IRequest, env: PeerEnv): Promise<Response> {
   const name = fileNameOf(request);
   const { from } = await readJson(request, pullBody);
+  // The single pull answers any refusal of the source as 502 (its contract since before `gone`).
+  const fetched = await fetchLink(env, from).catch((err: unknown) => {
+    throw err instanceof HttpError && err.code === "gone" ? upstream(err.message) : err;
+  });
+  const files = fileStore(env);
+  try {
+    const meta = await changeFiles(
+      env,
+      files,
+      { names: [name], bytes: fetched.length },
+      () => storePulled(files, name, fetched),
+      (stored) => stored.size,
+    );
+    return json(meta satisfies FileMeta, 201);
+  } finally {
+    await fetched.discard();
+  }
+}
+
+/** A known peer's answer to a signed link, checked and ready to be stored. */
+export interface FetchedLink {
+  /** The peer that answered (from PEERS). */
+  source: string;
+  response: Response;
+  body: ReadableStream<Uint8Array>;
+  length: number;
+  /** The SHA-256 the source reports, if any. */
+  sha256: string | undefined;
+  /** Cancels the body if nothing read it (a refusal before the first byte): call when done. */
+  discard: () => Promise<void>;
+}
+
+/**
+ * Fetches `from`, a signed file link of a peer in PEERS, without following redirects: the
+ * answer must be a 200 with a Content-Length (else `upstream_failed`; a source's 410 — the file
+ * changed since the link was made — is `gone`).
+ */
+export async function fetchLink(env: PeerEnv, from: string, signal?: AbortSignal): Promise<FetchedLink> {
   const link = URL.canParse(from) ? new URL(from) : null;
   if (!link || (link.protocol !== "https:" && link.protocol !== "http:")) throw badRequest('"from" must be an http(s) URL.');
   const source = knownPeers(env).find((p) => new URL(p.url).origin === link.origin);
@@ -71,52 +110,58 @@ export async function pullFile(request: IRequest, env: PeerEnv): Promise<Respons
 
   let response: Response;
   try {
-    response = await fetch(link, { redirect: "manual" });
+    response = await fetch(link, { redirect: "manual", signal });
   } catch {
     throw upstream(`Could not reach ${source.name}.`);
   }
+  if (response.status === 410) throw new HttpError("gone", await describeFailure(source.name, response));
   if (response.status !== 200) throw upstream(await describeFailure(source.name, response));
 
   const length = Number(response.headers.get("content-length"));
-  if (!response.body || !Number.isSafeInteger(length)) {
+  const body = response.body;
+  if (!body || !Number.isSafeInteger(length)) {
+    await body?.cancel().catch(() => {});
     throw upstream(`${source.name} sent no Content-Length, so the file cannot be verified as complete.`);
   }
   let sha256: string | undefined;
   try {
     sha256 = claimedSha256(response.headers);
   } catch {
+    await body.cancel().catch(() => {});
     throw upstream(`${source.name} sent a malformed X-Content-SHA256.`);
   }
-
-  const files = fileStore(env);
-  const body = response.body;
-  try {
-    const meta = await changeFiles(
-      env,
-      files,
-      { names: [name], bytes: length },
-      () =>
-        files.put(name, body.pipeThrough(new FixedLengthStream(length)), {
-          length,
-          sha256,
-          md5: md5Etag(response.headers),
-          // The source's type, if it is one a file may have (an older peer may serve anything).
-          contentType: servableContentType(response.headers.get("content-type") ?? undefined),
-          // A replica remembers where it came from (the source's own origin when it is a replica
-          // itself), so replication never sends it back there.
-          origin: originOf(response.headers) ?? source.name,
-        }),
-      (stored) => stored.size,
-    );
-    return json(meta satisfies FileMeta, 201);
-  } catch (err) {
-    // Refused before the first byte was read (the quota): nothing to wait for from the source.
+  const discard = async () => {
     if (!body.locked) await body.cancel().catch(() => {});
+  };
+  return { source: source.name, response, body, length, sha256, discard };
+}
+
+/**
+ * Streams a fetched link into `name`, verified: by the source's MD5 ETag (single-part) or its
+ * SHA-256 (or `expectedSha256`, when the source reports none). Call inside `changeFiles`. A
+ * mismatch or a break stores nothing (`upstream_failed`).
+ */
+export async function storePulled(files: FileStore, name: string, fetched: FetchedLink, expectedSha256?: string): Promise<FileMeta> {
+  const { response, length, source } = fetched;
+  // A SHA-256 the source does not vouch for is checked by R2 itself, not taken on the MD5's word.
+  const unvouched = fetched.sha256 === undefined && expectedSha256 !== undefined;
+  try {
+    return await files.put(name, fetched.body.pipeThrough(new FixedLengthStream(length)), {
+      length,
+      sha256: fetched.sha256 ?? expectedSha256,
+      md5: unvouched ? undefined : md5Etag(response.headers),
+      // The source's type, if it is one a file may have (an older peer may serve anything).
+      contentType: servableContentType(response.headers.get("content-type") ?? undefined),
+      // A replica remembers where it came from (the source's own origin when it is a replica
+      // itself), so replication never sends it back there.
+      origin: originOf(response.headers) ?? source,
+    });
+  } catch (err) {
     if (err instanceof HttpError && err.code === "checksum_mismatch") {
-      throw upstream(`The bytes from ${source.name} do not match the SHA-256 it reported; nothing was stored.`);
+      throw upstream(`The bytes from ${source} do not match the SHA-256 reported for them; nothing was stored.`);
     }
     if (err instanceof HttpError) throw err;
-    throw upstream(`The transfer from ${source.name} broke off; nothing was stored.`);
+    throw upstream(`The transfer from ${source} broke off; nothing was stored.`);
   }
 }
 

@@ -105,21 +105,25 @@ export interface FileChange {
  * `STORAGE_LIMIT_MB`), holds the names so no other change to them interleaves, reads their
  * sizes, runs `write`, and commits the real delta (sizes after − sizes before), also when
  * `write` throws. `sizeAfter` saves the read after a write that knows the names' total size
- * (a PUT's answer).
+ * (a PUT's answer; a batch of pulls, from each name's size before, in `change.names` order).
  */
 export async function changeFiles<T>(
   env: PeerEnv,
   files: FileStore,
   change: FileChange,
   write: () => Promise<T>,
-  sizeAfter?: (result: T) => number,
+  sizeAfter?: (result: T, sizesBefore: number[]) => number | Promise<number>,
 ): Promise<T> {
   const locks = await Promise.all(change.names.map((name) => digestOf("name", name)));
   const id = await reserve(env, { bytes: change.bytes, locks });
-  const total = async () => (await Promise.all(change.names.map((name) => files.sizeOf(name)))).reduce((a, b) => a + b, 0);
+  const sizes = () => Promise.all(change.names.map((name) => files.sizeOf(name)));
+  const sum = (list: number[]) => list.reduce((a, b) => a + b, 0);
+  const total = async () => sum(await sizes());
+  let sizesBefore: number[];
   let before: number;
   try {
-    before = await total();
+    sizesBefore = await sizes();
+    before = sum(sizesBefore);
   } catch (err) {
     await settle("release", () => counterOf(env).release(id));
     throw err;
@@ -133,7 +137,9 @@ export async function changeFiles<T>(
     throw err;
   }
   const completes = change.completes === undefined ? undefined : await digestOf("upload", change.completes);
-  await settle("commit", async () => counterOf(env).commit(id, (sizeAfter ? sizeAfter(result) : await total()) - before, completes));
+  await settle("commit", async () =>
+    counterOf(env).commit(id, (sizeAfter ? await sizeAfter(result, sizesBefore) : await total()) - before, completes),
+  );
   return result;
 }
 

@@ -72,6 +72,15 @@ describe("every answer has the shape of src/api/shapes.ts", () => {
     await peer1.getFileBytes("shapes/a.txt");
     const link = await peer1.shareFile("shapes/a.txt", 600);
     await peer2.pullFile("shapes/pulled.txt", link.url);
+    const byName = await peer1.transferLinks(["shapes/a.txt", "shapes/absent.txt"], { ttl: 600 });
+    expect(byName.missing).toEqual(["shapes/absent.txt"]);
+    const listed = (await peer1.listFiles({ prefix: "shapes/" })).files.filter((f) => f.name === "shapes/a.txt");
+    const { links } = await peer1.transferLinks(listed);
+    const pulled = await peer2.pullFiles([
+      { from: links[0]!.url, name: "shapes/batch/a.txt", size: listed[0]!.size, sha256: listed[0]!.sha256 ?? undefined },
+      { from: links[0]!.url, name: "shapes/batch/wrong.txt", size: listed[0]!.size, sha256: "0".repeat(64) },
+    ]);
+    expect(pulled.map((r) => r.ok)).toEqual([true, false]);
 
     await peer1.listFiles({ prefix: "shapes/", delimiter: "/" });
     await peer1.searchFiles({ search: "A.TXT", prefix: "shapes/" });

@@ -214,6 +214,31 @@ function cases(n: string, p: string, m = "dest/x.txt"): Case[] {
       needs: [{ op: "read", value: n }],
     },
     {
+      route: "POST /api/links",
+      method: "POST",
+      path: "/api/links",
+      body: { names: [n, m] },
+      needs: [
+        { op: "read", value: n },
+        { op: "read", value: m },
+      ],
+    },
+    {
+      route: "POST /api/pulls",
+      method: "POST",
+      path: "/api/pulls",
+      body: {
+        items: [
+          { from: "not a url", name: n, size: 1 },
+          { from: "not a url", name: m, size: 1 },
+        ],
+      },
+      needs: [
+        { op: "write", value: n },
+        { op: "write", value: m },
+      ],
+    },
+    {
       route: "POST /api/files/:name+/pull",
       method: "POST",
       path: `/api/files/${file}/pull`,

@@ -1,0 +1,178 @@
+/**
+ * Batch transfers between peers (docs/api.md "Batch transfers"): the source signs many
+ * short-lived, version-bound transfer links in one request (`POST /api/links`), and the
+ * destination pulls many small files in one request (`POST /api/pulls`), reserving the storage
+ * quota once for the batch. `sync` uses both for small files.
+ */
+import type { IRequest } from "itty-router";
+import { z } from "zod";
+import { publicUrl } from "../config";
+import type { FileMeta, PullBatch, PullResult, TransferLink, TransferLinks } from "../api/types";
+import type { PeerEnv } from "../env";
+import { readJson } from "../http/body";
+import { HttpError, badRequest } from "../http/errors";
+import { json } from "../http/json";
+import { signShareLink } from "../http/shareLinks";
+import type { FileStore } from "../storage/files";
+import { checkFileName } from "../storage/names";
+import { changeFiles } from "../storage/quota";
+import { fileStore } from "./files";
+import { type FetchedLink, fetchLink, storePulled } from "./share";
+
+/** Most names one `POST /api/links` signs (one listing page). */
+export const MAX_LINKS = 1000;
+/** Most files one `POST /api/pulls` moves. */
+export const MAX_PULLS = 100;
+/** Files a batch pull fetches at once: the platform's limit of simultaneous outgoing connections is 6. */
+const PULLS_AT_ONCE = 6;
+/** R2 heads a `names` batch of links runs at once. */
+const HEADS_AT_ONCE = 32;
+const DEFAULT_LINK_TTL = 900;
+const MAX_LINK_TTL = 3600;
+/** A largest single put (5 GiB): a batch is for small files, a bigger one is never sent in one. */
+const MAX_PULL_SIZE = 5 * 1024 ** 3;
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lower-case hex digits");
+// An R2 ETag: hex, with `-<parts>` for a multipart object.
+const etag = z.string().regex(/^[0-9A-Za-z-]{1,128}$/, "must be the file's ETag as the listing shows it");
+
+const linksBody = z
+  .strictObject({
+    names: z.array(z.string()).min(1).max(MAX_LINKS).optional(),
+    files: z
+      .array(z.strictObject({ name: z.string(), etag }))
+      .min(1)
+      .max(MAX_LINKS)
+      .optional(),
+    ttl: z.number().int().min(1).max(MAX_LINK_TTL).default(DEFAULT_LINK_TTL),
+  })
+  .refine((b) => (b.names === undefined) !== (b.files === undefined), { message: 'send either "names" or "files", not both' });
+
+const pullsBody = z.strictObject({
+  items: z
+    .array(
+      z.strictObject({
+        from: z.string().min(1).max(8192),
+        name: z.string(),
+        size: z.number().int().min(0).max(MAX_PULL_SIZE),
+        sha256: sha256.optional(),
+      }),
+    )
+    .min(1)
+    .max(MAX_PULLS),
+});
+
+/** A body of 1000 names of 1024 bytes (4 KiB once escaped) with their etags fits. */
+const LINKS_JSON_BYTES = 6 * 1024 * 1024;
+/** A body of 100 items, each a link and a name. */
+const PULLS_JSON_BYTES = 2 * 1024 * 1024;
+
+/**
+ * `POST /api/links` `{"names": [...]}` or `{"files": [{"name", "etag"}]}`, `"ttl"?` (seconds,
+ * default 900, at most 3600) — a GET link per file, bound to one version of it (its ETag: once
+ * the file changes the link is 410) and NOT registered in the share registry: nothing is
+ * written, so signing 1000 costs no storage round trip. With `files` (the ETags of a listing the
+ * caller holds) no storage is read either; the link's GET checks the ETag. With `names` each
+ * file is read (its ETag, size and SHA-256 are answered); absent names are listed in `missing`.
+ */
+export async function transferLinks(request: IRequest, env: PeerEnv): Promise<Response> {
+  const body = await readJson(request, linksBody, LINKS_JSON_BYTES);
+  const expires = Math.floor(Date.now() / 1000) + body.ttl;
+  const base = publicUrl(env, request);
+  // The guard has already refused a peer without a token, unless AUTH = "none".
+  const sign = (name: string, version: string) =>
+    signShareLink(env.PEER_TOKEN ?? "", env.PEER_NAME, base, name, expires, { etag: version });
+  const at = new Date(expires * 1000).toISOString();
+  const links: TransferLink[] = [];
+  const missing: string[] = [];
+
+  if (body.files) {
+    const files = body.files.map((f) => ({ name: checkFileName(f.name), etag: f.etag }));
+    const urls = await Promise.all(files.map((f) => sign(f.name, f.etag)));
+    files.forEach((f, i) => links.push({ name: f.name, url: urls[i] as string, etag: f.etag, expires: at }));
+  } else {
+    const names = (body.names ?? []).map((n) => checkFileName(n));
+    const store = fileStore(env);
+    const found = await inTurn(names, HEADS_AT_ONCE, (name) => store.head(name));
+    const urls = await Promise.all(found.map((f, i) => (f ? sign(names[i] as string, f.object.etag) : null)));
+    found.forEach((f, i) => {
+      const name = names[i] as string;
+      if (!f) missing.push(name);
+      else links.push({ name, url: urls[i] as string, etag: f.object.etag, size: f.object.size, sha256: f.sha256, expires: at });
+    });
+  }
+  return json({ links, missing } satisfies TransferLinks);
+}
+
+type PullItem = z.output<typeof pullsBody>["items"][number];
+
+/**
+ * `POST /api/pulls` `{"items": [{"from": link, "name", "size", "sha256"?}]}` (≤ 100) — this peer
+ * pulls each link into its `name`, as `POST /api/files/{name}/pull` does (peers in PEERS only,
+ * no redirects, verified on arrival, nothing half-written), six at a time. The storage quota is
+ * reserved once for the declared sizes (413 for the whole batch when they do not fit, nothing
+ * fetched) and settled once; a source that sends another size than declared fails its item. One
+ * item failing does not stop the others: each result says `ok` with the file, or its error.
+ */
+export async function pullFiles(request: IRequest, env: PeerEnv): Promise<Response> {
+  const { items } = await readJson(request, pullsBody, PULLS_JSON_BYTES);
+  const names = items.map((item) => checkFileName(item.name));
+  if (new Set(names).size !== names.length) throw badRequest("A destination name may appear only once in a batch.");
+  const bytes = items.reduce((total, item) => total + item.size, 0);
+  const files = fileStore(env);
+  const results = await changeFiles(
+    env,
+    files,
+    { names, bytes },
+    () => inTurn(items, PULLS_AT_ONCE, (item, i) => pullOne(env, files, names[i] as string, item)),
+    // What each name holds now: the pulled file, or — after a failure, which stores nothing — as read again.
+    async (done) => {
+      const sizes = await Promise.all(done.map((r) => (r.ok ? r.file.size : files.sizeOf(r.name))));
+      return sizes.reduce((a, b) => a + b, 0);
+    },
+  );
+  return json({ results } satisfies PullBatch);
+}
+
+async function pullOne(env: PeerEnv, files: FileStore, name: string, item: PullItem): Promise<PullResult> {
+  let fetched: FetchedLink | undefined;
+  try {
+    fetched = await fetchLink(env, item.from);
+    if (fetched.length !== item.size) {
+      throw new HttpError(
+        "precondition_failed",
+        `${fetched.source} sends ${fetched.length} bytes where ${item.size} were declared; nothing was stored.`,
+      );
+    }
+    if (item.sha256 && fetched.sha256 && item.sha256 !== fetched.sha256) {
+      throw new HttpError(
+        "checksum_mismatch",
+        `${fetched.source} reports SHA-256 ${fetched.sha256}, not the ${item.sha256} expected; nothing was stored.`,
+      );
+    }
+    const file: FileMeta = await storePulled(files, name, fetched, item.sha256);
+    return { name, ok: true, file };
+  } catch (err) {
+    const error =
+      err instanceof HttpError
+        ? { code: err.code, message: err.message }
+        : { code: "internal", message: `The pull of "${name}" failed; nothing was stored.` };
+    return { name, ok: false, error };
+  } finally {
+    await fetched?.discard();
+  }
+}
+
+/** Runs `work` on every item, `limit` at a time; the answers in the items' order. */
+async function inTurn<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,228 @@
+import { SELF, createExecutionContext, env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { BASE, call, errorOf, putFile, sha256 } from "../support/http";
+import { outboundRequests } from "../support/outbound";
+import { PEER2, TEST_TOKEN } from "../support/peers";
+
+interface TransferLink {
+  name: string;
+  url: string;
+  etag: string;
+  size?: number;
+  sha256?: string | null;
+  expires: string;
+}
+interface PullResult {
+  name: string;
+  ok: boolean;
+  file?: { name: string; size: number; sha256: string | null };
+  error?: { code: string; message: string };
+}
+
+/** Calls the second peer (separate bindings, separate token) through its service binding. */
+function peer2(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${PEER2.token}`);
+  return (env as unknown as { PEER2: Fetcher }).PEER2.fetch(`${PEER2.url}${path}`, { ...init, headers });
+}
+
+async function links(body: unknown, token?: string): Promise<Response> {
+  return call("/api/links", { method: "POST", body: JSON.stringify(body), token });
+}
+
+/** Files put on peer2, and their links signed there by name. */
+async function onPeer2(files: Record<string, string | Uint8Array>): Promise<TransferLink[]> {
+  for (const [name, body] of Object.entries(files)) expect((await peer2(`/api/files/${name}`, { method: "PUT", body })).status).toBe(201);
+  const res = await peer2("/api/links", { method: "POST", body: JSON.stringify({ names: Object.keys(files) }) });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { links: TransferLink[] }).links;
+}
+
+const item = (link: TransferLink, name: string, extra: Record<string, unknown> = {}) => ({
+  from: link.url,
+  name,
+  size: link.size,
+  sha256: link.sha256 ?? undefined,
+  ...extra,
+});
+
+async function pulls(items: unknown[], token?: string): Promise<Response> {
+  return call("/api/pulls", { method: "POST", body: JSON.stringify({ items }), token });
+}
+
+async function mint(ops: string[], prefix: string): Promise<string> {
+  const res = await call("/api/tokens", { method: "POST", body: JSON.stringify({ ops, prefix }) });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { token: string }).token;
+}
+
+describe("POST /api/links", () => {
+  it("signs a version-bound link per name, says which names are missing, and registers nothing", async () => {
+    await putFile("tl/a.txt", "alpha");
+    await putFile("tl/b.txt", "bravo!");
+    const res = await links({ names: ["tl/a.txt", "tl/absent.txt", "tl/b.txt"], ttl: 60 });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { links: TransferLink[]; missing: string[] };
+    expect(body.missing).toEqual(["tl/absent.txt"]);
+    expect(body.links.map((l) => l.name)).toEqual(["tl/a.txt", "tl/b.txt"]);
+    const [a] = body.links;
+    expect(a).toMatchObject({ size: 5, sha256: await sha256("alpha"), etag: (await env.FILES.head("tl/a.txt"))!.etag });
+    expect(Date.parse(a!.expires) - Date.now()).toBeLessThanOrEqual(60_000);
+    expect(a!.url).toMatch(/^http:\/\/local\.test\/api\/files\/tl\/a\.txt\?expires=\d+&v=[0-9a-f]+&sig=[0-9a-f]{64}$/);
+    const got = await SELF.fetch(a!.url);
+    expect(got.status).toBe(200);
+    expect(await got.text()).toBe("alpha");
+    // Not in the share registry: not listed, not revocable one by one.
+    const shares = (await (await call("/api/shares")).json()) as { shares: Array<{ name: string }> };
+    expect(shares.shares.map((s) => s.name)).not.toContain("tl/a.txt");
+  });
+
+  it("signs from a listing's etags without reading the files; a stale etag's link is 410", async () => {
+    await putFile("tl/listed.txt", "v1");
+    const listed = (await env.FILES.head("tl/listed.txt"))!.etag;
+    const res = await links({ files: [{ name: "tl/listed.txt", etag: listed }] });
+    expect(res.status).toBe(200);
+    const [link] = ((await res.json()) as { links: TransferLink[] }).links;
+    expect(link).toMatchObject({ name: "tl/listed.txt", etag: listed });
+    expect(link!.size).toBeUndefined();
+    expect(Date.parse(link!.expires) - Date.now()).toBeGreaterThan(800_000);
+    expect(Date.parse(link!.expires) - Date.now()).toBeLessThanOrEqual(900_000);
+    expect(await (await SELF.fetch(link!.url)).text()).toBe("v1");
+    await putFile("tl/listed.txt", "v2");
+    const stale = await SELF.fetch(link!.url);
+    expect(stale.status).toBe(410);
+    expect((await errorOf(stale)).code).toBe("gone");
+  });
+
+  it("refuses the whole request with 403 when a scoped token reads outside its prefix", async () => {
+    await putFile("mine/x.txt", "x");
+    await putFile("theirs/y.txt", "y");
+    const token = await mint(["read"], "mine/");
+    const refused = await links({ names: ["mine/x.txt", "theirs/y.txt"] }, token);
+    expect(refused.status).toBe(403);
+    expect((await errorOf(refused)).code).toBe("forbidden");
+    const etag = (await env.FILES.head("theirs/y.txt"))!.etag;
+    expect((await links({ files: [{ name: "theirs/y.txt", etag }] }, token)).status).toBe(403);
+    expect((await links({ names: ["mine/x.txt"] }, token)).status).toBe(200);
+    expect((await links({ names: ["mine/x.txt"] }, await mint(["write"], "mine/"))).status).toBe(403);
+  });
+
+  it.each([
+    ["more than 1000 names", { names: Array.from({ length: 1001 }, (_, i) => `n/${i}`) }],
+    ["no names", { names: [] }],
+    ["names and files at once", { names: ["a"], files: [{ name: "a", etag: "00" }] }],
+    ["a ttl over an hour", { names: ["a"], ttl: 3601 }],
+    ["a name the contract refuses", { names: ["../up"] }],
+    ["an etag that is not one", { files: [{ name: "a", etag: '"x" y' }] }],
+  ])("refuses %s with 400", async (_why, body) => {
+    const res = await links(body);
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).code).toBe("bad_request");
+  });
+});
+
+describe("POST /api/pulls", () => {
+  it("pulls every item from a known peer's links, verified, and answers each file", async () => {
+    const [a, b] = await onPeer2({ "bp/a.txt": "first file", "bp/b.txt": "second" });
+    const res = await pulls([item(a!, "got/a.txt"), item(b!, "got/b.txt")]);
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: PullResult[] };
+    expect(results).toEqual([
+      { name: "got/a.txt", ok: true, file: expect.objectContaining({ name: "got/a.txt", size: 10, sha256: await sha256("first file") }) },
+      { name: "got/b.txt", ok: true, file: expect.objectContaining({ name: "got/b.txt", size: 6, sha256: await sha256("second") }) },
+    ]);
+    expect(await (await env.FILES.get("got/a.txt"))!.text()).toBe("first file");
+    expect(await (await env.FILES.get("got/b.txt"))!.text()).toBe("second");
+  });
+
+  it("fails an item whose source changed since its link (410 gone) and still pulls the others", async () => {
+    const [stale, fresh] = await onPeer2({ "bp/stale.txt": "old", "bp/fresh.txt": "fresh" });
+    expect((await peer2("/api/files/bp/stale.txt", { method: "PUT", body: "new version" })).status).toBe(201);
+    const res = await pulls([item(stale!, "got/stale.txt"), item(fresh!, "got/fresh.txt")]);
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: PullResult[] };
+    expect(results[0]).toMatchObject({ name: "got/stale.txt", ok: false, error: { code: "gone" } });
+    expect(results[1]).toMatchObject({ name: "got/fresh.txt", ok: true });
+    expect(await env.FILES.head("got/stale.txt")).toBeNull();
+    expect(await (await env.FILES.get("got/fresh.txt"))!.text()).toBe("fresh");
+  });
+
+  it("fails an item whose expected SHA-256 does not match alone, storing nothing for it", async () => {
+    const [bad, good] = await onPeer2({ "bp/bad.txt": "bytes", "bp/good.txt": "goods" });
+    await putFile("got/bad.txt", "previous");
+    const res = await pulls([item(bad!, "got/bad.txt", { sha256: await sha256("other bytes") }), item(good!, "got/good.txt")]);
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: PullResult[] };
+    expect(results[0]).toMatchObject({ ok: false, error: { code: "checksum_mismatch" } });
+    expect(results[1]).toMatchObject({ ok: true });
+    expect(await (await env.FILES.get("got/bad.txt"))!.text()).toBe("previous");
+  });
+
+  it("fails an item whose source sends another size than declared", async () => {
+    const [link] = await onPeer2({ "bp/sized.txt": "twelve bytes" });
+    const res = await pulls([item(link!, "got/sized.txt", { size: 3 })]);
+    const { results } = (await res.json()) as { results: PullResult[] };
+    expect(results[0]).toMatchObject({ ok: false, error: { code: "precondition_failed" } });
+    expect(await env.FILES.head("got/sized.txt")).toBeNull();
+  });
+
+  it("fails an item from an unknown origin without fetching it", async () => {
+    const sent = (await outboundRequests()).length;
+    const res = await pulls([{ from: "http://attacker.test/api/files/x?expires=1&sig=00", name: "got/evil.txt", size: 1 }]);
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: PullResult[] };
+    expect(results[0]).toMatchObject({ ok: false, error: { code: "forbidden" } });
+    expect((await outboundRequests()).slice(sent)).toEqual([]);
+  });
+
+  it("refuses the whole batch with 403 when a scoped token writes outside its prefix, fetching nothing", async () => {
+    const [a] = await onPeer2({ "bp/scoped.txt": "scoped" });
+    const token = await mint(["write"], "drop/");
+    const sent = (await outboundRequests()).length;
+    const res = await pulls([item(a!, "drop/in.txt"), item(a!, "elsewhere/out.txt")], token);
+    expect(res.status).toBe(403);
+    expect((await errorOf(res)).code).toBe("forbidden");
+    expect((await outboundRequests()).slice(sent)).toEqual([]);
+    expect(await env.FILES.head("drop/in.txt")).toBeNull();
+    const ok = await pulls([item(a!, "drop/in.txt")], token);
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { results: PullResult[] }).results[0]?.ok).toBe(true);
+  });
+
+  it("refuses a batch over the storage quota with 413, fetching and storing nothing", async () => {
+    const limited = { ...env, PEER_NAME: "transfers-quota", STORAGE_LIMIT_MB: "1" };
+    const [a, b] = await onPeer2({ "bp/big-a.bin": new Uint8Array(600 * 1024), "bp/big-b.bin": new Uint8Array(600 * 1024) });
+    const sent = (await outboundRequests()).length;
+    const request = new Request(`${BASE}/api/pulls`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_TOKEN}` },
+      body: JSON.stringify({ items: [item(a!, "q/a.bin"), item(b!, "q/b.bin")] }),
+    }) as Request<unknown, IncomingRequestCfProperties>;
+    const res = await worker.fetch(request, limited, createExecutionContext());
+    expect(res.status).toBe(413);
+    expect((await errorOf(res)).code).toBe("payload_too_large");
+    expect(await env.FILES.head("q/a.bin")).toBeNull();
+    expect(await env.FILES.head("q/b.bin")).toBeNull();
+    expect((await outboundRequests()).slice(sent)).toEqual([]);
+  });
+
+  it.each([
+    ["more than 100 items", Array.from({ length: 101 }, (_, i) => ({ from: "http://peer2.test/api/files/x", name: `n/${i}`, size: 1 }))],
+    ["no items", []],
+    [
+      "one destination twice",
+      [
+        { from: "http://peer2.test/api/files/x", name: "twice.txt", size: 1 },
+        { from: "http://peer2.test/api/files/y", name: "twice.txt", size: 1 },
+      ],
+    ],
+    ["a name the contract refuses", [{ from: "http://peer2.test/api/files/x", name: "a//b", size: 1 }]],
+    ["an item without its size", [{ from: "http://peer2.test/api/files/x", name: "nosize.txt" }]],
+    ["a malformed SHA-256", [{ from: "http://peer2.test/api/files/x", name: "s.txt", size: 1, sha256: "abc" }]],
+  ])("refuses %s with 400", async (_why, items) => {
+    const res = await pulls(items);
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).code).toBe("bad_request");
+  });
+});
