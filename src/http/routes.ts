@@ -1,6 +1,7 @@
 import type { IRequest } from "itty-router";
 import { ANY_TOKEN, PUBLIC, type Scope } from "../access/scope";
 import { HttpError } from "./errors";
+import { settleUnreadBody } from "./unreadBody";
 
 /** A route handler: itty-router request, the worker's env and execution context. */
 export type Handler<E> = (request: IRequest, env: E, ctx: ExecutionContext) => Promise<Response> | Response;
@@ -186,6 +187,6 @@ export function createRouter<E>(
       response = stages.catch(err, request, env, ctx);
     }
     // Every path ends in the 404 catch-all or an error, so there is always an answer.
-    return response as Response;
+    return settleUnreadBody(raw, response as Response);
   };
 }
