@@ -1,3 +1,5 @@
+import { compareNames, listFolder } from "../client/check";
+import type { FileMeta } from "../client/types";
 import type { PeerEnv } from "../env";
 import { fileStore } from "../storage/fileStore";
 import { destinationOf } from "./deliver";
@@ -15,44 +17,86 @@ export interface ReconcileReport {
   identical: number;
 }
 
+/** Files per listing page on each side (the most a peer lists at once). */
+const PAGE = 1000;
+/** Messages per queue batch: sent as the merge goes, so a large difference is never held whole. */
+const BATCH = 100;
+
 /**
- * Compares a rule's prefix here with its replica there, by name and SHA-256 from both
- * listings (no byte read), and queues every difference: so a destination that was down, a
- * lost message or a write made before the rule existed is caught up without anyone asking.
+ * Compares a rule's prefix here with its replica there by merging the two name-ordered
+ * listings page by page (one page of each side in memory, as `edgepeer check` does), by
+ * SHA-256 where both sides know it, and queues every difference: so a destination that was
+ * down, a lost message or a write made before the rule existed is caught up without anyone
+ * asking. No byte of a file is read.
  */
-export async function reconcileRule(env: PeerEnv, rule: ReplicationRule): Promise<ReconcileReport> {
-  const here = new Map<string, string | null>();
+export async function reconcileRule(env: PeerEnv, rule: ReplicationRule, options: { pageSize?: number } = {}): Promise<ReconcileReport> {
+  const pageSize = options.pageSize ?? PAGE;
+  const report: ReconcileReport = { rule: rule.id, puts: 0, deletes: 0, identical: 0 };
+  const at = Date.now();
+  let queued: ReplicationMessage[] = [];
+  const queue = async (message: ReplicationMessage) => {
+    queued.push(message);
+    if (message.op === "put") report.puts++;
+    else report.deletes++;
+    if (queued.length >= BATCH) {
+      await enqueue(env, queued);
+      queued = [];
+    }
+  };
+
+  const here = listHere(env, rule.prefix, pageSize);
+  const there = listFolder(destinationOf(env, rule), rule.as, { pageSize });
+  try {
+    let x = await here.next();
+    let y = await there.next();
+    while (!x.done || !y.done) {
+      const local = x.done ? undefined : x.value;
+      const replica = y.done ? undefined : y.value;
+      const order = !local ? 1 : !replica ? -1 : compareNames(local.name.slice(rule.prefix.length), replica.name.slice(rule.as.length));
+      if (order < 0 && local) {
+        await queue({ v: 1, rule: rule.id, name: local.name, op: "put", at });
+        x = await here.next();
+      } else if (order > 0 && replica) {
+        const name = rule.prefix + replica.name.slice(rule.as.length);
+        if (rule.deletes === "mirror") await queue({ v: 1, rule: rule.id, name, op: "delete", sha256: replica.sha256, at });
+        y = await there.next();
+      } else if (local && replica) {
+        if (sameContent(local, replica)) report.identical++;
+        else await queue({ v: 1, rule: rule.id, name: local.name, op: "put", at });
+        x = await here.next();
+        y = await there.next();
+      }
+    }
+  } finally {
+    await Promise.all([here.return(undefined), there.return(undefined)]);
+  }
+  await enqueue(env, queued);
+  return report;
+}
+
+/**
+ * Whether the replica holds the source's bytes, from the listings alone: equal SHA-256 when
+ * both know it. A source without one (stored before its peer recorded digests, or outside
+ * it) is compared by size and R2's etag when both etags are the plain MD5 of a single put:
+ * equal MD5 and size is the same file, so it is not delivered again on every reconcile. A
+ * multipart etag (`…-N`) says nothing about the other side's: such a file is delivered again.
+ */
+function sameContent(local: FileMeta, replica: FileMeta): boolean {
+  if (local.sha256 && replica.sha256) return local.sha256 === replica.sha256;
+  return local.size === replica.size && isMd5(local.etag) && local.etag === replica.etag;
+}
+
+const isMd5 = (etag: string) => /^[0-9a-f]{32}$/.test(etag);
+
+/** Every file under `prefix` here in name order, one page held at a time; folder markers skipped. */
+async function* listHere(env: PeerEnv, prefix: string, pageSize: number): AsyncGenerator<FileMeta> {
   const files = fileStore(env);
   let cursor: string | undefined;
   do {
-    const page = await files.list(rule.prefix, cursor, 1000);
-    for (const f of page.files) if (!f.name.endsWith("/")) here.set(f.name.slice(rule.prefix.length), f.sha256);
+    const page = await files.list(prefix, cursor, pageSize);
+    for (const f of page.files) if (!f.name.endsWith("/")) yield f;
     cursor = page.cursor ?? undefined;
   } while (cursor);
-
-  const there = new Map<string, string | null>();
-  for await (const f of destinationOf(env, rule).allFiles(rule.as)) {
-    if (!f.name.endsWith("/")) there.set(f.name.slice(rule.as.length), f.sha256);
-  }
-
-  const at = Date.now();
-  const messages: ReplicationMessage[] = [];
-  let identical = 0;
-  for (const [rel, sha] of here) {
-    const replica = there.get(rel);
-    if (sha !== null && replica === sha) identical++;
-    else messages.push({ v: 1, rule: rule.id, name: rule.prefix + rel, op: "put", at });
-  }
-  let deletes = 0;
-  if (rule.deletes === "mirror") {
-    for (const [rel, sha] of there) {
-      if (here.has(rel)) continue;
-      deletes++;
-      messages.push({ v: 1, rule: rule.id, name: rule.prefix + rel, op: "delete", sha256: sha, at });
-    }
-  }
-  await enqueue(env, messages);
-  return { rule: rule.id, puts: messages.length - deletes, deletes, identical };
 }
 
 /** The scheduled handler's work: every rule reconciled; a rule that fails is reported in its status. */

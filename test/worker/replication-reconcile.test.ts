@@ -1,0 +1,65 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { PeerEnv } from "../../src/env";
+import { reconcileRule } from "../../src/replication/reconcile";
+import type { ReplicationRule } from "../../src/replication/rules";
+import { putFile } from "../support/http";
+import { PEER2 } from "../support/peers";
+
+/**
+ * Reconciliation against the second test peer: the two listings merged page by page (pages of
+ * two here, so every kind of difference falls across page boundaries), and a source file the
+ * peer has no SHA-256 for is not queued again when the replica holds the same bytes.
+ */
+
+function peer2(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${PEER2.token}`);
+  return (env as unknown as { PEER2: Fetcher }).PEER2.fetch(`${PEER2.url}${path}`, { ...init, headers });
+}
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+const rule: ReplicationRule = {
+  id: "reconcile-test",
+  prefix: "rc/",
+  to: "peer2",
+  as: "bk/rc/",
+  deletes: "mirror",
+  token: PEER2.token,
+  created: new Date(0).toISOString(),
+};
+
+describe("reconcileRule", () => {
+  it("queues only the differences, across listing pages, and not a file without SHA-256 whose replica has its bytes", async () => {
+    const both = ["a1", "a2", "a3", "é4", "😀5"];
+    for (const n of both) {
+      expect((await putFile(`rc/${n}.txt`, bytes(n))).status).toBe(201);
+      expect((await peer2(`/api/files/bk/rc/${encodeURIComponent(n)}.txt`, { method: "PUT", body: bytes(n) })).status).toBe(201);
+    }
+    // Stored here without the peer's digest (as an object from before it recorded them).
+    const raw = env as unknown as PeerEnv;
+    await raw.FILES.put("rc/b-nosha.bin", bytes("same bytes on both sides"));
+    await raw.FILES.put("rc/c-nosha-differs.bin", bytes("same size, other bytes A"));
+    for (const [name, body] of [
+      ["b-nosha.bin", "same bytes on both sides"],
+      ["c-nosha-differs.bin", "same size, other bytes B"],
+      ["d-differs.txt", "there"],
+      ["z-only-there.txt", "gone here"],
+      ["ä-only-there.txt", "gone here too"],
+    ]) {
+      expect(
+        (await peer2(`/api/files/bk/rc/${encodeURIComponent(name as string)}`, { method: "PUT", body: bytes(body as string) })).status,
+      ).toBe(201);
+    }
+    expect((await putFile("rc/d-differs.txt", bytes("here"))).status).toBe(201);
+    expect((await putFile("rc/e-only-here.txt", bytes("new"))).status).toBe(201);
+    expect((await putFile("rc/f/only-here-deeper.txt", bytes("new"))).status).toBe(201);
+
+    const report = await reconcileRule(raw, rule, { pageSize: 2 });
+    // Queued: c (same size, other bytes), d, e, f/…; deleted: the two only there.
+    expect(report).toEqual({ rule: rule.id, puts: 4, deletes: 2, identical: both.length + 1 });
+    // A second tick finds the same, and no more.
+    expect(await reconcileRule(raw, rule)).toEqual(report);
+  });
+});
