@@ -7,6 +7,14 @@ import { type TransferMode, changedOnSource, transferFile } from "./transfer";
 export const DEFAULT_SYNC_CONCURRENCY = 4;
 /** More at once only queues on the peers. */
 export const MAX_SYNC_CONCURRENCY = 64;
+/** Files up to this size are pulled in batches (`POST /api/links` on A, `POST /api/pulls` on B). */
+export const BATCH_FILE_MAX = 1024 * 1024;
+/** Most files in one batch (the peer's limit) … */
+const BATCH_FILES_MAX = 100;
+/** … and most bytes. */
+const BATCH_BYTES_MAX = 16 * 1024 * 1024;
+/** Longest life of a batch's transfer links (the peer's limit): they are used at once. */
+const BATCH_LINK_TTL_MAX = 3600;
 
 /** One step of a sync: copy A's file over B's, or delete B's. */
 export interface SyncAction {
@@ -21,6 +29,8 @@ export interface SyncAction {
   size: number;
   /** A's SHA-256, which the copy must have on arrival (copies only; null when A has none). */
   sha256?: string | null;
+  /** A's ETag of the version listed (copies only): what a batch's transfer link is bound to. */
+  etag?: string;
   /** Why: the file is only on A, differs, or is only on B. */
   reason: "onlyA" | "differs" | "onlyB";
 }
@@ -149,6 +159,7 @@ export async function planSync(a: PeerClient, b: PeerClient, options: SyncOption
         to: as + file.path,
         size: file.a.size,
         sha256: file.a.sha256,
+        etag: file.a.etag,
         reason: file.status,
       });
       plan.bytes += file.a.size;
@@ -198,12 +209,19 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
   };
 
   const stopped = () => Boolean(options.signal?.aborted || options.stop?.aborted);
-  // Pull between two peers: A's links are asked for `concurrency` files ahead, so each copy is
-  // B's pull alone while the next links are being signed.
-  const links = new Map<SyncAction, Promise<string>>();
   const pullsAhead = !plan.samePeer && (options.mode ?? "pull") === "pull";
-  const askAhead = (index: number) => {
-    for (const next of plan.copies.slice(index, index + concurrency)) {
+  // Small files pulled between two peers go in batches: one request to A signs a batch's links,
+  // one to B pulls them all, so a file costs neither round trips nor a quota reservation of its
+  // own. The rest go one by one.
+  const units: SyncUnit[] = pullsAhead ? batched(plan.copies, concurrency) : plan.copies.map((action) => ({ one: action }));
+  const singles = units.flatMap((u) => ("one" in u ? [u.one] : []));
+  // Pull between two peers, one by one: A's links are asked for `concurrency` files ahead, so
+  // each copy is B's pull alone while the next links are being signed.
+  const links = new Map<SyncAction, Promise<string>>();
+  const askAhead = (action: SyncAction) => {
+    const index = singles.indexOf(action);
+    if (index < 0) return;
+    for (const next of singles.slice(index, index + concurrency)) {
       if (links.has(next) || !next.sha256 || stopped()) continue;
       const link = a.shareFile(next.from as string, options.linkTtlSeconds ?? 3600, options.signal).then((made) => made.url);
       // Its failure is the copy's, reported when the copy awaits it.
@@ -211,9 +229,20 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
       links.set(next, link);
     }
   };
-  const copy = async (action: SyncAction, index: number) => {
+  const done = (action: SyncAction, via: TransferMode | "copy") => {
+    report.copied++;
+    report.copiedBytes += action.size;
+    report.copiedVia[via]++;
+    options.onOutcome?.({ action, ok: true, via });
+  };
+  const finish = (action: SyncAction) => {
+    moving.delete(action);
+    bytesDone += action.size;
+    filesDone++;
+  };
+  const copy = async (action: SyncAction) => {
     moving.set(action, 0);
-    if (pullsAhead) askAhead(index);
+    if (pullsAhead) askAhead(action);
     try {
       let link = links.get(action);
       links.delete(action);
@@ -226,17 +255,50 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
           progress();
         });
       });
-      report.copied++;
-      report.copiedBytes += action.size;
-      report.copiedVia[via]++;
-      options.onOutcome?.({ action, ok: true, via });
+      done(action, via);
     } catch (err) {
       fail(action, err);
     } finally {
-      moving.delete(action);
-      bytesDone += action.size;
-      filesDone++;
+      finish(action);
       progress();
+    }
+  };
+  // A peer from before the batch routes (404/405) gets every file the single way.
+  let batchesUnsupported = false;
+  let leftInBatches = 0;
+  const copyBatch = async (batch: SyncAction[]) => {
+    if (!batchesUnsupported) {
+      for (const action of batch) moving.set(action, 0);
+      try {
+        const outcomes = await copyAgainAfterReset(() => pullBatch(a, b, batch, options));
+        batch.forEach((action, i) => {
+          const outcome = outcomes[i] ?? true;
+          if (outcome === true) done(action, "pull");
+          else fail(action, outcome);
+          finish(action);
+        });
+        progress();
+        return;
+      } catch (err) {
+        if (err instanceof PeerError && (err.status === 404 || err.status === 405)) {
+          batchesUnsupported = true;
+          for (const action of batch) moving.delete(action);
+        } else {
+          for (const action of batch) {
+            fail(action, err);
+            finish(action);
+          }
+          progress();
+          return;
+        }
+      }
+    }
+    for (const [i, action] of batch.entries()) {
+      if (stopped()) {
+        leftInBatches += batch.length - i;
+        break;
+      }
+      await copy(action);
     }
   };
   const remove = async (action: SyncAction) => {
@@ -256,7 +318,8 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
   };
 
   progress();
-  report.notStarted = plan.copies.length - (await pool(plan.copies, concurrency, copy, stopped));
+  const started = await pool(units, concurrency, (unit) => ("one" in unit ? copy(unit.one) : copyBatch(unit.batch)), stopped);
+  report.notStarted = leftInBatches + units.slice(started).reduce((n, unit) => n + ("one" in unit ? 1 : unit.batch.length), 0);
   if (plan.deletes.length > 0) {
     if (report.failed.length > 0 || stopped()) report.deletesSkipped = plan.deletes.length;
     else report.notStarted += plan.deletes.length - (await pool(plan.deletes, concurrency, remove, stopped));
@@ -338,6 +401,73 @@ async function copyOne(
     throw new PeerError("internal", `Copying "${from}" failed: ${describeCause(err)}.`);
   }
   return mode;
+}
+
+/** What one of the sync's requests in flight carries: one file, or a batch of small ones. */
+type SyncUnit = { one: SyncAction } | { batch: SyncAction[] };
+
+/** A copy that can go in a batch: small, and listed with the ETag and SHA-256 that bind and verify it. */
+const batchable = (action: SyncAction) => action.size <= BATCH_FILE_MAX && Boolean(action.sha256) && Boolean(action.etag);
+
+/**
+ * The copies as units of work, in the plan's order: small files in batches (≤ 100 files,
+ * ≤ 16 MiB), the others alone. Batches are made no larger than it takes to keep `concurrency`
+ * requests busy a few times over, so a short sync still runs in parallel and shows progress.
+ */
+function batched(copies: SyncAction[], concurrency: number): SyncUnit[] {
+  const small = copies.filter(batchable);
+  const size = Math.min(BATCH_FILES_MAX, Math.max(1, Math.ceil(small.length / (concurrency * 3))));
+  const units: SyncUnit[] = [];
+  let batch: SyncAction[] = [];
+  let bytes = 0;
+  const close = () => {
+    // Even one file goes as a batch: its link is then signed with no registry write, and pulled with no registry check.
+    if (batch.length > 0) units.push({ batch });
+    batch = [];
+    bytes = 0;
+  };
+  for (const action of copies) {
+    if (!batchable(action)) {
+      units.push({ one: action });
+      continue;
+    }
+    if (batch.length >= size || bytes + action.size > BATCH_BYTES_MAX) close();
+    batch.push(action);
+    bytes += action.size;
+  }
+  close();
+  return units;
+}
+
+/**
+ * Pulls a batch of small files from A into B: A signs their version-bound links from the
+ * listing's ETags in one request (no file read), B pulls them all in one. Each file's outcome,
+ * in order: `true`, or why it failed — a file changed on A since the listing is `changed`.
+ */
+async function pullBatch(a: PeerClient, b: PeerClient, batch: SyncAction[], options: SyncOptions): Promise<Array<true | PeerError>> {
+  const ttl = Math.min(BATCH_LINK_TTL_MAX, options.linkTtlSeconds ?? BATCH_LINK_TTL_MAX);
+  const files = batch.map((action) => ({ name: action.from as string, etag: action.etag as string }));
+  const { links } = await a.transferLinks(files, { ttl, signal: options.signal });
+  const urls = new Map(links.map((link) => [link.name, link.url]));
+  const items = batch.map((action) => {
+    const from = urls.get(action.from as string);
+    if (!from) throw new PeerError("bad_response", `${a.name} signed no link for "${action.from}".`, 0, a.name);
+    return { from, name: action.to, size: action.size, sha256: action.sha256 ?? undefined };
+  });
+  const results = await b.pullFiles(items, options.signal);
+  return batch.map((action, i) => {
+    const result = results[i];
+    if (!result || result.name !== action.to) {
+      return new PeerError("bad_response", `${b.name} answered the batch pull out of order.`, 0, b.name);
+    }
+    if (!result.ok) {
+      if (result.error.code === "gone") return changedOnSource(a, action.from as string);
+      return new PeerError(result.error.code, `${b.name}: pulling "${action.to}" failed: ${result.error.message}`, 0, b.name);
+    }
+    // B verified the bytes against the SHA-256 sent; this checks B's word for it.
+    if (action.sha256 && result.file.sha256 !== action.sha256) return changedOnSource(a, action.from as string);
+    return true;
+  });
 }
 
 /** Runs `work` on each item, `concurrency` at a time, until `stopped`; resolves to how many were started. */

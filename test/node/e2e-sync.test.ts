@@ -234,6 +234,23 @@ describe("edgepeer sync", () => {
     expect(report.plan.pages.a).toBeLessThanOrEqual(3);
   });
 
+  it("pulls small files in batches: one request to A signs a batch's links, one to B pulls them", async () => {
+    const a = counted("peer1");
+    const b = counted("peer2");
+    const report = await syncPeers(a.client, b.client, { prefix: "photos/été", as: "batched/été", concurrency: 2 });
+    const files = report.plan.copies.length;
+    expect(files).toBeGreaterThan(30);
+    expect(report).toMatchObject({ copied: files, failed: [], copiedVia: { pull: files, relay: 0, copy: 0 } });
+    const posts = (calls: string[]) => calls.filter((c) => !c.startsWith("GET /api/files"));
+    // No share link registered, no single pull: a few batches for the whole folder.
+    const batches = posts(b.calls).length;
+    expect(posts(a.calls)).toEqual(Array(batches).fill("POST /api/links"));
+    expect(posts(b.calls)).toEqual(Array(batches).fill("POST /api/pulls"));
+    expect(batches).toBeLessThanOrEqual(Math.ceil(files / 5));
+    const check = await checkPeers(net.client("peer1"), net.client("peer2"), { prefix: "photos/été", as: "batched/été" });
+    expect([check.identical, check.differ, check.onlyOnA, check.onlyOnB]).toEqual([files, 0, 0, 0]);
+  });
+
   it("folder markers are not files: empty folders on either side change nothing, and --delete keeps them", async () => {
     await net.client("peer1").createFolder("photos/empty on A");
     await net.client("peer2").createFolder("photos/empty on B");
