@@ -73,7 +73,7 @@ export function contentLength(request: Request): number {
 }
 
 /** `PUT /api/files/{name}` — streams the body into R2. */
-export async function putFile(request: IRequest, env: PeerEnv): Promise<Response> {
+export async function putFile(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
   const name = fileNameOf(request);
   const length = contentLength(request);
   if (length > MAX_SINGLE_PUT) {
@@ -89,8 +89,9 @@ export async function putFile(request: IRequest, env: PeerEnv): Promise<Response
   const meta = await changeFiles(
     env,
     files,
-    { names: [name], bytes: length },
-    async () => {
+    // The answer need not wait for the commit (the reservation holds the room meanwhile).
+    { names: [name], bytes: length, defer: (settling) => ctx.waitUntil(settling) },
+    async ([previous]) => {
       const body = watchedBody(request, length);
       try {
         return await files.put(name, body.stream, {
@@ -98,6 +99,7 @@ export async function putFile(request: IRequest, env: PeerEnv): Promise<Response
           sha256,
           contentType,
           onlyIfAbsent,
+          previous,
         });
       } catch (err) {
         if (!(err instanceof HttpError) && (await body.brokenOff())) throw bodyBrokenOff(length);

@@ -43,6 +43,11 @@ export interface PutOptions {
   onlyIfAbsent?: boolean;
   /** The peer this file was replicated from (kept with it, so it is never replicated back there). */
   origin?: string;
+  /**
+   * The version this put replaces, when the caller read it while holding the name
+   * (`changeFiles`): the store then reads no head of its own.
+   */
+  previous?: R2Object | null;
 }
 
 export interface DeleteOptions {
@@ -177,7 +182,7 @@ export class FileStore {
     const onlyIf = opts.onlyIfAbsent ? new Headers({ "if-none-match": "*" }) : undefined;
     // The version this put replaces: its sidecar, if any, goes once the new one is in. Read
     // alongside the upload, so it costs no time.
-    const previous = this.bucket.head(name).catch(() => null);
+    const previous = opts.previous !== undefined ? opts.previous : this.bucket.head(name).catch(() => null);
     const origin: Record<string, string> = opts.origin ? { origin: opts.origin } : {};
 
     if (opts.sha256) {
@@ -226,6 +231,11 @@ export class FileStore {
   /** Bytes of the file `name`, 0 when there is none. */
   async sizeOf(name: string): Promise<number> {
     return (await this.bucket.head(name))?.size ?? 0;
+  }
+
+  /** R2's head of `name` (size, etag, metadata; no SHA-256 lookup), or null when there is none. */
+  stat(name: string): Promise<R2Object | null> {
+    return this.bucket.head(name);
   }
 
   /** Deletes a file; false when there was none. */

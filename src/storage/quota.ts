@@ -96,6 +96,12 @@ export interface FileChange {
   bytes: number;
   /** The multipart upload whose part reservations the change settles (`complete`). */
   completes?: string;
+  /**
+   * Keeps the commit of a successful write going after the answer (`ctx.waitUntil`). Still
+   * exact: until the commit lands, the reservation (≥ the real delta) stays counted and the
+   * names stay held, so no other change sees room or a size the commit would take back.
+   */
+  defer?: (settling: Promise<void>) => void;
 }
 
 /**
@@ -103,26 +109,30 @@ export interface FileChange {
  * move, WebDAV) — inside the storage quota, exactly under any concurrency:
  * reserves `change.bytes` first (413 `payload_too_large` if used + reserved would cross
  * `STORAGE_LIMIT_MB`), holds the names so no other change to them interleaves, reads their
- * sizes, runs `write`, and commits the real delta (sizes after − sizes before), also when
- * `write` throws. `sizeAfter` saves the read after a write that knows the names' total size
- * (a PUT's answer; a batch of pulls, from each name's size before, in `change.names` order).
+ * heads (handed to `write` in the order of `change.names`: a put need not read its own), runs
+ * `write`, and commits the real delta (sizes after − sizes before), also when `write` throws.
+ * `sizeAfter` saves the read after a write that knows the names' total size (a PUT's answer;
+ * a batch of pulls, from each name's size before, in `change.names` order).
  */
 export async function changeFiles<T>(
   env: PeerEnv,
   files: FileStore,
   change: FileChange,
-  write: () => Promise<T>,
+  write: (before: (R2Object | null)[]) => Promise<T>,
   sizeAfter?: (result: T, sizesBefore: number[]) => number | Promise<number>,
 ): Promise<T> {
   const locks = await Promise.all(change.names.map((name) => digestOf("name", name)));
   const id = await reserve(env, { bytes: change.bytes, locks });
-  const sizes = () => Promise.all(change.names.map((name) => files.sizeOf(name)));
+  const heads = () => Promise.all(change.names.map((name) => files.stat(name)));
   const sum = (list: number[]) => list.reduce((a, b) => a + b, 0);
-  const total = async () => sum(await sizes());
+  const sizesOf = (list: (R2Object | null)[]) => list.map((head) => head?.size ?? 0);
+  const total = async () => sum(sizesOf(await heads()));
+  let headsBefore: (R2Object | null)[];
   let sizesBefore: number[];
   let before: number;
   try {
-    sizesBefore = await sizes();
+    headsBefore = await heads();
+    sizesBefore = sizesOf(headsBefore);
     before = sum(sizesBefore);
   } catch (err) {
     await settle("release", () => counterOf(env).release(id));
@@ -130,16 +140,18 @@ export async function changeFiles<T>(
   }
   let result: T;
   try {
-    result = await write();
+    result = await write(headsBefore);
   } catch (err) {
     // A failed write may still have changed something (a completed upload that failed its check).
     await settle("commit", async () => counterOf(env).commit(id, (await total()) - before));
     throw err;
   }
-  const completes = change.completes === undefined ? undefined : await digestOf("upload", change.completes);
-  await settle("commit", async () =>
-    counterOf(env).commit(id, (sizeAfter ? await sizeAfter(result, sizesBefore) : await total()) - before, completes),
-  );
+  const commit = settle("commit", async () => {
+    const completes = change.completes === undefined ? undefined : await digestOf("upload", change.completes);
+    await counterOf(env).commit(id, (sizeAfter ? await sizeAfter(result, sizesBefore) : await total()) - before, completes);
+  });
+  if (change.defer) change.defer(commit);
+  else await commit;
   return result;
 }
 

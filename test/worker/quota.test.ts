@@ -50,19 +50,23 @@ function gatedBodies() {
   const started = { count: 0 };
   const body = (size: number) => {
     let sent = false;
-    return new ReadableStream<Uint8Array>({
-      async pull(c) {
-        if (!sent) {
-          sent = true;
-          started.count++;
-          c.enqueue(new Uint8Array(64 * KiB).fill(1));
-          return;
-        }
-        await gate.promise;
-        c.enqueue(new Uint8Array(size - 64 * KiB).fill(2));
-        c.close();
+    return new ReadableStream<Uint8Array>(
+      {
+        async pull(c) {
+          if (!sent) {
+            sent = true;
+            started.count++;
+            c.enqueue(new Uint8Array(64 * KiB).fill(1));
+            return;
+          }
+          await gate.promise;
+          c.enqueue(new Uint8Array(size - 64 * KiB).fill(2));
+          c.close();
+        },
+        // Pulled only when the peer reads (a default stream pulls once on creation, read or not).
       },
-    });
+      { highWaterMark: 0 },
+    );
   };
   return { gate, started, body };
 }
@@ -123,6 +127,24 @@ describe("quotas", () => {
     expect((await call("/api/files/b.bin", { method: "PUT", body: most })).status).toBe(413);
     expect((await call("/api/files/a.bin", { method: "DELETE" })).status).toBe(204);
     expect((await call("/api/files/b.bin", { method: "PUT", body: most })).status).toBe(201);
+  });
+
+  it("reads a replaced file's head once per PUT (the quota's read serves the store)", async () => {
+    const heads: string[] = [];
+    // The real bucket, with its heads counted.
+    const files = new Proxy(env.FILES, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop === "head") return (key: string) => (heads.push(key), target.head(key));
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const call = peerWith({ PEER_NAME: "quota-heads", FILES: files } as unknown as Record<string, string>);
+    expect((await call("/api/files/h.bin", { method: "PUT", body: new Uint8Array(10) })).status).toBe(201);
+    heads.length = 0;
+    expect((await call("/api/files/h.bin", { method: "PUT", body: new Uint8Array(20) })).status).toBe(201);
+    expect(heads).toEqual(["h.bin"]);
+    expect((await env.FILES.head("h.bin"))?.size).toBe(20);
   });
 
   it("refuses a new memory key past MEMORY_MAX_KEYS with 413 but lets existing keys change", async () => {
