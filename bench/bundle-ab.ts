@@ -1,0 +1,165 @@
+/**
+ * Two builds of the peer side by side in one run: the same workload against a peer of bundle A
+ * and one of bundle B (each a directory `scripts/build-worker.ts` cached), rounds interleaved,
+ * beside a bare floor. For A/B-ing a change of the peer's hot path on a loaded machine.
+ *
+ *   npx tsx bench/bundle-ab.ts --a DIR --b DIR [--workload relay-put|scoped-get] [--rounds R] [--files N] [--concurrency C]
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync, readdirSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Miniflare } from "miniflare";
+import type { WorkerBundle } from "../scripts/build-worker";
+import { peerOptions } from "../scripts/peer-options";
+import { median, timed } from "./lib/stats";
+import type { BenchContext } from "./lib/types";
+import { freePort, startFloor } from "./lib/workers";
+import { benchClient } from "./workloads/files";
+import { requestRate } from "./workloads/memory";
+
+const { values } = parseArgs({
+  options: {
+    a: { type: "string" },
+    b: { type: "string" },
+    workload: { type: "string" },
+    rounds: { type: "string" },
+    files: { type: "string" },
+    concurrency: { type: "string" },
+    seconds: { type: "string" },
+  },
+});
+const rounds = Number(values.rounds ?? 6);
+const files = Number(values.files ?? 200);
+const concurrency = Number(values.concurrency ?? 4);
+const workload = values.workload ?? "relay-put";
+const dir = await mkdtemp(join(tmpdir(), "edgepeer-bundle-ab-"));
+
+async function startPeer(bundleDir: string, name: string) {
+  const built = JSON.parse(await readFile(join(bundleDir, "bundle.json"), "utf8")) as WorkerBundle;
+  const b = { ...built, dir: bundleDir, scriptPath: join(bundleDir, "index.js") };
+  const port = await freePort();
+  const spec = { name, port, url: `http://127.0.0.1:${port}`, token: randomBytes(32).toString("hex") };
+  const mf = new Miniflare(peerOptions(b, spec, [spec], dir, "127.0.0.1"));
+  await mf.ready;
+  return { ...spec, stop: () => mf.dispose() };
+}
+
+/** CPU seconds of this process and every process under it (the workerds): work done, whatever the machine's load. */
+function cpuSeconds(): number {
+  const stats = readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((pid) => {
+      try {
+        const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+        return [{ pid: Number(pid), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) }];
+      } catch {
+        return [];
+      }
+    });
+  const mine = new Set([process.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const s of stats) {
+      if (!mine.has(s.pid) && mine.has(s.ppid)) {
+        mine.add(s.pid);
+        grew = true;
+      }
+    }
+  }
+  return stats.filter((s) => mine.has(s.pid)).reduce((n, s) => n + s.ticks, 0) / 100;
+}
+
+const ctx = { quick: false, loadSeconds: Number(values.seconds ?? 4) } as BenchContext;
+const floor = await startFloor("r2", "ab-floor", dir);
+const peers = { A: await startPeer(values.a!, "ab-peer-a"), B: await startPeer(values.b!, "ab-peer-b") };
+const each = async (count: number, work: (i: number) => Promise<void>) => {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) await work(next++);
+    }),
+  );
+};
+try {
+  const results: Record<"A" | "B", number[]> = { A: [], B: [] };
+  const cpu: Record<"A" | "B", number[]> = { A: [], B: [] };
+  if (workload === "relay-put") {
+    // GET a 4 KiB file from the bare floor and PUT it (with its SHA-256, as the relay does) to the peer.
+    const src = benchClient(ctx, floor.url, undefined, "floor");
+    const bytes = new Uint8Array(4096).fill(7);
+    const sha = (await import("node:crypto")).createHash("sha256").update(bytes).digest("hex");
+    const name = (i: number) => `s/${String(i).padStart(5, "0")}.bin`;
+    await each(files, async (i) => {
+      await (await src.send("PUT", `/${name(i)}`, { body: bytes, headers: { "content-length": "4096" } })).arrayBuffer();
+    });
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? (["A", "B"] as const) : (["B", "A"] as const);
+      const line: string[] = [];
+      for (const which of order) {
+        const p = peers[which];
+        const dest = benchClient(ctx, p.url, p.token, p.name);
+        const before = cpuSeconds();
+        const t = await timed(() =>
+          each(files, async (i) => {
+            const got = await src.send("GET", `/${name(i)}`);
+            const res = await dest.send("PUT", `/api/files/r${r}/${name(i)}`, {
+              body: got.body!,
+              headers: { "content-length": got.headers.get("content-length")!, "x-content-sha256": sha },
+            });
+            if (res.status !== 201) throw new Error(`PUT answered ${res.status}`);
+            await res.arrayBuffer();
+          }),
+        );
+        results[which].push(t.ms);
+        cpu[which].push(cpuSeconds() - before);
+        line.push(`${which} ${t.ms.toFixed(0)} ms ${cpu[which].at(-1)!.toFixed(2)} cpu-s`);
+      }
+      console.log(`round ${r}: ${line.join(", ")} (B/A time ${(results.B[r]! / results.A[r]!).toFixed(3)})`);
+    }
+    const ratios = results.A.map((a, i) => a / results.B[i]!);
+    const cpuRatios = cpu.A.map((a, i) => a / cpu.B[i]!);
+    console.log(
+      `median speed B÷A ${median(ratios).toFixed(3)} (A ${median(results.A).toFixed(0)} ms, B ${median(results.B).toFixed(0)} ms); CPU A÷B ${median(cpuRatios).toFixed(3)} (A ${median(cpu.A).toFixed(2)}, B ${median(cpu.B).toFixed(2)} cpu-s)`,
+    );
+  } else if (workload === "scoped-get") {
+    // Memory GET with a scoped token against A and B (requests per second, `concurrency` connections).
+    const urls: Record<string, { url: string; headers: Record<string, string> }> = {};
+    for (const which of ["A", "B"] as const) {
+      const p = peers[which];
+      const base = `${p.url}/api`;
+      const auth = { authorization: `Bearer ${p.token}` };
+      await fetch(`${base}/memory/bench-key`, {
+        method: "PUT",
+        headers: auth,
+        body: JSON.stringify({ value: { n: 42, text: "x".repeat(200) } }),
+      });
+      const minted = await fetch(`${base}/tokens`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({ ops: ["memory"], prefix: "bench-" }),
+      });
+      const { token } = (await minted.json()) as { token: string };
+      urls[which] = { url: `${base}/memory/bench-key`, headers: { authorization: `Bearer ${token}` } };
+      await requestRate(ctx, urls[which]!.url, concurrency, { headers: urls[which]!.headers }, 1);
+    }
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? (["A", "B"] as const) : (["B", "A"] as const);
+      for (const which of order) {
+        results[which].push(await requestRate(ctx, urls[which]!.url, concurrency, { headers: urls[which]!.headers }, ctx.loadSeconds));
+      }
+      console.log(
+        `round ${r}: A ${results.A[r]!.toFixed(0)} req/s, B ${results.B[r]!.toFixed(0)} req/s (B÷A ${(results.B[r]! / results.A[r]!).toFixed(3)})`,
+      );
+    }
+    const ratios = results.B.map((b, i) => b / results.A[i]!);
+    console.log(`median B÷A ${median(ratios).toFixed(3)}`);
+  }
+} finally {
+  await Promise.allSettled([floor.stop(), peers.A.stop(), peers.B.stop()]);
+  await rm(dir, { recursive: true, force: true });
+}
+process.exit();
