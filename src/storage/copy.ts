@@ -36,6 +36,11 @@ export interface CopyTotals {
  * its etag: if it changes mid-copy the copy fails (412) and nothing is kept.
  */
 export async function copyFile(files: FileStore, from: string, to: string, options: CopyOptions): Promise<FileMeta> {
+  return (await copyPinned(files, from, to, options)).copy;
+}
+
+/** `copyFile`, also telling the etag of the source version it copied. */
+async function copyPinned(files: FileStore, from: string, to: string, options: CopyOptions): Promise<{ copy: FileMeta; etag: string }> {
   if (from === to) throw badRequest("A file cannot be copied or moved onto itself.");
   const source = await files.head(from);
   if (!source) throw notFound(`No file "${from}".`);
@@ -44,7 +49,7 @@ export async function copyFile(files: FileStore, from: string, to: string, optio
   const { object, sha256 } = source;
   const contentType = object.httpMetadata?.contentType;
 
-  return options.quota.change([to], object.size, async () => {
+  const copy = await options.quota.change([to], object.size, async () => {
     let copy: FileMeta;
     if (object.size <= (options.singlePutMax ?? SINGLE_PUT_MAX)) {
       const read = await files.get(from, undefined, object.etag);
@@ -68,6 +73,7 @@ export async function copyFile(files: FileStore, from: string, to: string, optio
     }
     return copy;
   });
+  return { copy, etag: object.etag };
 }
 
 async function copyInParts(
@@ -103,17 +109,21 @@ async function copyInParts(
 
 /**
  * Moves file `from` to `to`: a whole, verified copy first, and only then the source goes —
- * if it is still the version copied (a source replaced meanwhile is kept, with a 409).
+ * if it is still the version copied (a source replaced meanwhile is kept, with a 409). R2's
+ * delete takes no condition, so the check and the delete run while the quota holds the
+ * source's name: no PUT, pull, upload, copy or delete (they all hold it) lands between them.
+ * Only a write that bypasses the quota (none in the peer; `NO_QUOTA` in tests) could.
  */
 export async function moveFile(files: FileStore, from: string, to: string, options: CopyOptions): Promise<FileMeta> {
-  const before = await files.head(from);
-  if (!before) throw notFound(`No file "${from}".`);
-  const copy = await copyFile(files, from, to, options);
-  const now = await files.head(from);
-  if (now && now.object.etag !== before.object.etag) {
-    throw new HttpError("conflict", `"${from}" changed while it was moved; both it and the copy at "${to}" are kept.`);
-  }
-  if (now) await options.quota.change([from], 0, () => files.delete(from));
+  const { copy, etag } = await copyPinned(files, from, to, options);
+  await options.quota.change([from], 0, async () => {
+    const now = await files.head(from);
+    if (!now) return;
+    if (now.object.etag !== etag) {
+      throw new HttpError("conflict", `"${from}" changed while it was moved; both it and the copy at "${to}" are kept.`);
+    }
+    await files.delete(from);
+  });
   return copy;
 }
 

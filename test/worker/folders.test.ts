@@ -1,10 +1,12 @@
 import { createExecutionContext, env } from "cloudflare:test";
 import worker from "../../src/index";
 import { describe, expect, it } from "vitest";
+import type { PeerEnv } from "../../src/env";
 import { HttpError } from "../../src/http/errors";
 import { copyFile, copyFolder, moveFile } from "../../src/storage/copy";
 import { FileStore } from "../../src/storage/files";
 import { FolderStore, NO_QUOTA, type Quota, SEARCH_BUDGET } from "../../src/storage/folders";
+import { fileQuota } from "../../src/storage/quota";
 import { BASE, call, errorOf, putFile, sha256 } from "../support/http";
 import { TEST_TOKEN } from "../support/peers";
 
@@ -252,6 +254,25 @@ describe("copy and move of a file", () => {
     expect(await sha256(new Uint8Array(await stored!.arrayBuffer()))).toBe(await sha256(body));
     // A multipart object: R2's etag says how many parts it had.
     expect(stored!.etag).toMatch(/-3$/);
+  });
+
+  it("keeps a source written after the copy, just before its delete, and answers 409 with both kept", async () => {
+    await putFile("race/src.txt", "the version moved");
+    const { files } = stores();
+    const quota = fileQuota(env as unknown as PeerEnv, files);
+    // The move's last step (the source's name, no bytes): a real PUT of the source lands right before it.
+    const racing: Quota = {
+      ...quota,
+      async change(names, bytes, write) {
+        if (names.length === 1 && names[0] === "race/src.txt" && bytes === 0) {
+          expect((await putFile("race/src.txt", "written during the move")).status).toBe(201);
+        }
+        return quota.change(names, bytes, write);
+      },
+    };
+    await expect(moveFile(files, "race/src.txt", "race/dst.txt", { quota: racing })).rejects.toMatchObject({ code: "conflict" });
+    expect(await text("race/src.txt")).toBe("written during the move");
+    expect(await text("race/dst.txt")).toBe("the version moved");
   });
 
   it("keeps the source and leaves no copy when the source changes half-way through a multipart move", async () => {
