@@ -65,19 +65,20 @@ export function openerFor(files: FileStore): (entry: ZipEntry) => Promise<ZipInp
   return async (entry) => {
     const read = await files.get(entry.key, undefined, entry.etag);
     if (!read) throw notFound(`"${entry.key}" was deleted while the zip was being written.`);
-    return inLargeChunks(read.object.body);
+    return inLargeChunks(read.object.body, entry.size);
   };
 }
 
 /** What one read of a file's body takes: few, large chunks keep the per-chunk JavaScript small. */
-const STEP = 256 * 1024;
+const STEP = 1024 * 1024;
 
 /**
  * An R2 body arrives in 4 KiB chunks; the writer's work per chunk (a CRC call, a step of its
- * stream) is cheaper on fewer, larger ones, so the body is read 256 KiB at a time (a BYOB
- * `readAtLeast`, as the upload hashing does), straight into the writer.
+ * stream) is cheaper on fewer, larger ones, so the body is read 1 MiB at a time (a BYOB
+ * `readAtLeast`, as the upload hashing does), straight into the writer. Buffers are no larger
+ * than what is left of the file's `size`, so a small file does not cost a 1 MiB buffer.
  */
-async function* inLargeChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+async function* inLargeChunks(body: ReadableStream<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
   let reader: ReadableStreamBYOBReader;
   try {
     reader = body.getReader({ mode: "byob" });
@@ -90,14 +91,16 @@ async function* inLargeChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<
     }
     return;
   }
-  let done = false;
   try {
-    while (!done) {
-      const read = await reader.readAtLeast(STEP, new Uint8Array(STEP));
-      done = read.done;
+    for (let left = size; left > 0; ) {
+      const step = Math.min(STEP, left);
+      const read = await reader.readAtLeast(step, new Uint8Array(step));
       if (read.value?.byteLength) yield read.value;
+      if (read.done) return;
+      left -= read.value?.byteLength ?? 0;
     }
   } finally {
-    if (!done) await reader.cancel().catch(() => {});
+    // Past the listed size there is nothing (the version is pinned); a short body is the writer's error.
+    await reader.cancel().catch(() => {});
   }
 }

@@ -30,7 +30,7 @@ const READ_AHEAD = 4;
 /** Headers, names and small files are joined into chunks of this size; larger chunks pass as they are. */
 const JOIN = 64 * 1024;
 /** Bytes the archive stream reads ahead of the response, so storage reads overlap with sending. */
-const BUFFERED = 1024 * 1024;
+const BUFFERED = 2 * 1024 * 1024;
 /** "Version needed" 4.5 (zip64); "made by" 4.5 on Unix, so readers take the mode in the external attributes. */
 const VERSION = 45;
 const MADE_BY = 0x0300 | VERSION;
