@@ -6,35 +6,20 @@
  *
  *   npx tsx bench/relay-ab.ts [--mib N] [--rounds N]
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PeerClient } from "../src/client/client";
 import { transferFile } from "../src/client/index";
 import { nodeFetch } from "../src/client/node";
+import { startAbPair } from "./lib/ab";
 import { fileStream, makeTestFile } from "./lib/files";
 import { MiB, mbps, median, timed } from "./lib/stats";
-import type { BenchContext } from "./lib/types";
-import { type RunningWorker, startAll, startFloor, startPeers } from "./lib/workers";
-import { benchClient, floorPut } from "./workloads/files";
+import { floorPut } from "./workloads/files";
 
 const { values } = parseArgs({ options: { mib: { type: "string" }, rounds: { type: "string" } } });
 const size = Number(values.mib ?? 256) * MiB;
 const rounds = Number(values.rounds ?? 3);
-const dir = await mkdtemp(join(tmpdir(), "edgepeer-relay-ab-"));
-const ctx = { quick: false } as BenchContext;
-const [fa, fb, peers] = (await startAll<RunningWorker | RunningWorker[]>([
-  startFloor("r2", "ab-floor-a", dir),
-  startFloor("r2", "ab-floor-b", dir),
-  startPeers(["ab-peer1", "ab-peer2"], dir),
-])) as [RunningWorker, RunningWorker, RunningWorker[]];
-const [p1, p2] = peers as [RunningWorker, RunningWorker];
+const { dir, a, b, p2, source, dest, stop } = await startAbPair("relay-ab");
 try {
-  const a = benchClient(ctx, fa.url, undefined, "floor-a");
-  const b = benchClient(ctx, fb.url, undefined, "floor-b");
-  const source = benchClient(ctx, p1.url, p1.token, "ab-peer1");
-  const dest = benchClient(ctx, p2.url, p2.token, "ab-peer2");
   const single = new PeerClient({ url: p2.url, token: p2.token, name: "ab-peer2", fetch: nodeFetch, multipartThreshold: 2 * size });
   const file = await makeTestFile(dir, "relay.bin", size);
   await floorPut(a, "f.bin", file);
@@ -64,7 +49,6 @@ try {
     console.log(`${name.padEnd(28)} median ${median(v).toFixed(1)} MB/s, ratio to the floor ${ratio.toFixed(2)}`);
   }
 } finally {
-  await Promise.allSettled([fa.stop(), fb.stop(), p1.stop(), p2.stop()]);
-  await rm(dir, { recursive: true, force: true });
+  await stop();
 }
 process.exit();

@@ -7,15 +7,10 @@
  *
  *   npx tsx bench/sync-ab.ts [--files N] [--size BYTES]
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { transferFile } from "../src/client/index";
+import { startAbPair } from "./lib/ab";
 import { median, timed } from "./lib/stats";
-import type { BenchContext } from "./lib/types";
-import { startAll, startFloor, startPeers, type RunningWorker } from "./lib/workers";
-import { benchClient } from "./workloads/files";
 
 // The worker's own signer; imported by path so the Node typecheck does not pull in workerd-only APIs it never calls.
 const signerPath = "../src/http/shareLinks";
@@ -25,19 +20,8 @@ const { signShareLink } = (await import(signerPath)) as {
 const { values } = parseArgs({ options: { files: { type: "string" }, size: { type: "string" } } });
 const files = Number(values.files ?? 100);
 const size = Number(values.size ?? 4096);
-const dir = await mkdtemp(join(tmpdir(), "edgepeer-sync-ab-"));
-const ctx = { quick: false } as BenchContext;
-const [fa, fb, peers] = (await startAll<RunningWorker | RunningWorker[]>([
-  startFloor("r2", "ab-floor-a", dir),
-  startFloor("r2", "ab-floor-b", dir),
-  startPeers(["ab-peer1", "ab-peer2"], dir),
-])) as [RunningWorker, RunningWorker, RunningWorker[]];
-const [p1, p2] = peers as [RunningWorker, RunningWorker];
+const { a, b, p1, source, dest, stop } = await startAbPair("sync-ab");
 try {
-  const a = benchClient(ctx, fa.url, undefined, "floor-a");
-  const b = benchClient(ctx, fb.url, undefined, "floor-b");
-  const source = benchClient(ctx, p1.url, p1.token, "ab-peer1");
-  const dest = benchClient(ctx, p2.url, p2.token, "ab-peer2");
   const bytes = new Uint8Array(size).fill(7);
   for (let i = 0; i < files; i++) {
     const name = `s/${String(i).padStart(5, "0")}.bin`;
@@ -83,7 +67,6 @@ try {
   }
   for (const [step, ms] of Object.entries(steps)) console.log(`${step.padEnd(36)} median ${median(ms).toFixed(2)} ms (${ms.length})`);
 } finally {
-  await Promise.allSettled([fa.stop(), fb.stop(), p1.stop(), p2.stop()]);
-  await rm(dir, { recursive: true, force: true });
+  await stop();
 }
 process.exit();

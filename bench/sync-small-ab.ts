@@ -7,29 +7,17 @@
  *   npx tsx bench/sync-small-ab.ts [--files N] [--concurrency C] [--rounds R]
  */
 import { readFileSync, readdirSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { syncPeers } from "../src/client/index";
+import { startAbPair } from "./lib/ab";
 import { median, timed } from "./lib/stats";
-import type { BenchContext } from "./lib/types";
-import { startAll, startFloor, startPeers, type RunningWorker } from "./lib/workers";
-import { benchClient } from "./workloads/files";
 
 const { values } = parseArgs({ options: { files: { type: "string" }, concurrency: { type: "string" }, rounds: { type: "string" } } });
 const files = Number(values.files ?? 200);
 const concurrency = Number(values.concurrency ?? 4);
 const rounds = Number(values.rounds ?? 3);
 const size = 4096;
-const dir = await mkdtemp(join(tmpdir(), "edgepeer-sync-small-"));
-const ctx = { quick: false } as BenchContext;
-const [fa, fb, peers] = (await startAll<RunningWorker | RunningWorker[]>([
-  startFloor("r2", "ss-floor-a", dir),
-  startFloor("r2", "ss-floor-b", dir),
-  startPeers(["ss-peer1", "ss-peer2"], dir),
-])) as [RunningWorker, RunningWorker, RunningWorker[]];
-const [p1, p2] = peers as [RunningWorker, RunningWorker];
+const { a, b, source, dest, stop } = await startAbPair("sync-small", "ss");
 const each = async (count: number, work: (i: number) => Promise<void>) => {
   let next = 0;
   await Promise.all(
@@ -71,10 +59,6 @@ const cpuOf = async (fn: () => Promise<unknown>) => {
 };
 const nameOf = (i: number) => `s/${String(i).padStart(5, "0")}.bin`;
 try {
-  const a = benchClient(ctx, fa.url, undefined, "floor-a");
-  const b = benchClient(ctx, fb.url, undefined, "floor-b");
-  const source = benchClient(ctx, p1.url, p1.token, "ss-peer1");
-  const dest = benchClient(ctx, p2.url, p2.token, "ss-peer2");
   const bytes = new Uint8Array(size).fill(7);
   await each(files, async (i) => {
     await (await a.send("PUT", `/${nameOf(i)}`, { body: bytes, headers: { "content-length": String(size) } })).arrayBuffer();
@@ -111,7 +95,6 @@ try {
     `median pull ${median(ratios.pull!).toFixed(2)}×, relay ${median(ratios.relay!).toFixed(2)}×; by CPU: pull ${median(cpuRatios.pull!).toFixed(2)}×, relay ${median(cpuRatios.relay!).toFixed(2)}×`,
   );
 } finally {
-  await Promise.allSettled([fa.stop(), fb.stop(), p1.stop(), p2.stop()]);
-  await rm(dir, { recursive: true, force: true });
+  await stop();
 }
 process.exit();
