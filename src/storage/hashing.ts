@@ -1,4 +1,5 @@
 import { type Hash, createHash } from "node:crypto";
+import { byobReaderOf, readFull } from "./byteReads";
 
 export type { Hash };
 
@@ -57,12 +58,7 @@ export async function hashStream(body: ReadableStream<Uint8Array>, hash: Hash = 
 
 /** Large reads where the stream allows them (workerd's byte streams), plain reads otherwise. */
 function stepper(body: ReadableStream<Uint8Array>): { read: () => Promise<Uint8Array | null>; cancel: (reason: unknown) => void } {
-  let byob: ReadableStreamBYOBReader | null = null;
-  try {
-    byob = body.getReader({ mode: "byob" });
-  } catch {
-    // Not a byte stream.
-  }
+  const byob = byobReaderOf(body);
   if (byob) {
     const reader = byob;
     let ended = false;
@@ -70,9 +66,9 @@ function stepper(body: ReadableStream<Uint8Array>): { read: () => Promise<Uint8A
       async read() {
         if (ended) return null;
         // A fresh buffer each step: the chunk handed out may still be queued in the sink.
-        const { done, value } = await reader.readAtLeast(STEP, new Uint8Array(STEP));
+        const { bytes, done } = await readFull(reader, STEP);
         if (done) ended = true;
-        return value?.byteLength ? value : ended ? null : new Uint8Array(0);
+        return bytes.byteLength ? bytes : ended ? null : new Uint8Array(0);
       },
       cancel: (reason) => void reader.cancel(reason).catch(() => {}),
     };

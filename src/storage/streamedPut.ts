@@ -1,4 +1,5 @@
 import { badRequest } from "../http/errors";
+import { byobReaderOf, readFull } from "./byteReads";
 import type { PeerEnv } from "../env";
 import type { FileMeta, FileStore } from "./files";
 import { abortedUpload, changeFiles, storePart } from "./quota";
@@ -91,29 +92,15 @@ function partReader(
       throw badRequest("The request body broke off before its end; nothing was stored.");
     }
   };
-  let byob: ReadableStreamBYOBReader | null = null;
-  try {
-    byob = body.getReader({ mode: "byob" });
-  } catch {
-    // Not a byte stream: read its chunks.
-  }
+  const byob = byobReaderOf(body);
   if (byob) {
     const reader = byob;
     return {
       async fill() {
-        let view = new Uint8Array(partBytes);
-        let filled = 0;
-        while (filled < partBytes && !ended) {
-          const { done, value } = await guarded(() =>
-            reader.readAtLeast(partBytes - filled, new Uint8Array(view.buffer, filled, partBytes - filled)),
-          );
-          if (value) {
-            view = new Uint8Array(value.buffer);
-            filled += value.byteLength;
-          }
-          if (done) ended = true;
-        }
-        return view.subarray(0, filled);
+        if (ended) return new Uint8Array(0);
+        const { bytes, done } = await guarded(() => readFull(reader, partBytes));
+        if (done) ended = true;
+        return bytes;
       },
       cancel: (reason) => void reader.cancel(reason).catch(() => {}),
     };
