@@ -39,9 +39,17 @@ interface Attempt {
   run: () => Promise<{ name: string; size: number }>;
 }
 
+/** Resolves once the first attempt has been refused (its answer arrived). */
+let firstRefused: () => void = () => undefined;
+const refusedOnce = new Promise<void>((resolve) => {
+  firstRefused = resolve;
+});
+
 /**
- * `bytes` as a stream that sends its first half, holds the rest back for 400 ms, then ends:
- * the PUTs stay in flight while the others are answered, so the race is there on any machine.
+ * `bytes` as a stream that sends its first half and holds the rest back until an attempt has
+ * been refused (at most 10 s): the PUTs stay in flight while a refusal is answered, so the race
+ * is there on any machine. Some pull and some multipart upload are always refused (neither
+ * all four pulls nor both uploads fit), and they wait on no held body.
  */
 function held(bytes: Uint8Array): ReadableStream<Uint8Array> {
   const half = Math.floor(bytes.length / 2);
@@ -50,7 +58,7 @@ function held(bytes: Uint8Array): ReadableStream<Uint8Array> {
     async pull(controller) {
       if (step === 0) controller.enqueue(bytes.slice(0, half));
       else if (step === 1) {
-        await new Promise((r) => setTimeout(r, 400));
+        await Promise.race([refusedOnce, new Promise((r) => setTimeout(r, 10_000).unref())]);
         controller.enqueue(bytes.slice(half));
       } else controller.close();
       step++;
@@ -96,6 +104,7 @@ describe("STORAGE_LIMIT_MB under concurrent overlapping uploads", () => {
           },
           (err: unknown) => {
             events.push({ name: a.name, ok: false });
+            firstRefused();
             return { attempt: a, meta: undefined, err };
           },
         ),
