@@ -213,9 +213,9 @@ async function checkShareLink(request: IRequest, env: PeerEnv, scope: Scope & { 
   const name = target?.values(request, undefined)[0] ?? "";
   const binding = await verifyShareLink(token, env.PEER_NAME, request.method, name, urlOf(request).searchParams);
   if (!("id" in binding)) {
-    // The peer's own version-bound link (replication's pull): no registry, the version alone.
-    const current = await new FileStore(env.FILES, env.KV).head(name);
-    if (!current || current.object.etag !== binding.etag) throw gone("The file changed or was deleted since this link was made.");
+    // A version-bound link (replication's, sync's transfer links): no registry, the version
+    // alone — checked by the handler's read itself, pinned to this ETag (410 when it differs
+    // or the file went), so the link costs no R2 call of its own.
     setPrincipal(request, { kind: "link", shareId: "", etag: binding.etag });
     return;
   }
