@@ -61,7 +61,7 @@ export async function shareFile(request: IRequest, env: PeerEnv): Promise<Respon
  * every put), else its SHA-256. Only known peers are fetched and redirects are not followed,
  * so this is no open proxy.
  */
-export async function pullFile(request: IRequest, env: PeerEnv): Promise<Response> {
+export async function pullFile(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
   const name = fileNameOf(request);
   const { from } = await readJson(request, pullBody);
   // The single pull answers any refusal of the source as 502 (its contract since before `gone`).
@@ -73,8 +73,9 @@ export async function pullFile(request: IRequest, env: PeerEnv): Promise<Respons
     const meta = await changeFiles(
       env,
       files,
-      { names: [name], bytes: fetched.length },
-      () => storePulled(files, name, fetched),
+      // The commit settles after the answer, the name held until it lands (as a PUT's).
+      { names: [name], bytes: fetched.length, defer: (settling) => ctx.waitUntil(settling) },
+      ([previous]) => storePulled(files, name, fetched, { previous }),
       (stored) => stored.size,
     );
     return json(meta satisfies FileMeta, 201);
@@ -141,7 +142,13 @@ export async function fetchLink(env: PeerEnv, from: string, signal?: AbortSignal
  * SHA-256 (or `expectedSha256`, when the source reports none). Call inside `changeFiles`. A
  * mismatch or a break stores nothing (`upstream_failed`).
  */
-export async function storePulled(files: FileStore, name: string, fetched: FetchedLink, expectedSha256?: string): Promise<FileMeta> {
+export async function storePulled(
+  files: FileStore,
+  name: string,
+  fetched: FetchedLink,
+  options: { expectedSha256?: string; previous?: R2Object | null } = {},
+): Promise<FileMeta> {
+  const { expectedSha256, previous } = options;
   const { response, length, source } = fetched;
   // A SHA-256 the source does not vouch for is checked by R2 itself, not taken on the MD5's word.
   const unvouched = fetched.sha256 === undefined && expectedSha256 !== undefined;
@@ -150,6 +157,8 @@ export async function storePulled(files: FileStore, name: string, fetched: Fetch
       length,
       sha256: fetched.sha256 ?? expectedSha256,
       md5: unvouched ? undefined : md5Etag(response.headers),
+      // The head the quota read while holding the name: the store need not read it again.
+      previous,
       // The source's type, if it is one a file may have (an older peer may serve anything).
       contentType: servableContentType(response.headers.get("content-type") ?? undefined),
       // A replica remembers where it came from (the source's own origin when it is a replica

@@ -111,10 +111,10 @@ type PullItem = z.output<typeof pullsBody>["items"][number];
  * pulls each link into its `name`, as `POST /api/files/{name}/pull` does (peers in PEERS only,
  * no redirects, verified on arrival, nothing half-written), six at a time. The storage quota is
  * reserved once for the declared sizes (413 for the whole batch when they do not fit, nothing
- * fetched) and settled once; a source that sends another size than declared fails its item. One
+ * fetched) and settled once, after the answer; a source that sends another size than declared fails its item. One
  * item failing does not stop the others: each result says `ok` with the file, or its error.
  */
-export async function pullFiles(request: IRequest, env: PeerEnv): Promise<Response> {
+export async function pullFiles(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
   const { items } = await readJson(request, pullsBody, PULLS_JSON_BYTES);
   const names = items.map((item) => checkFileName(item.name));
   if (new Set(names).size !== names.length) throw badRequest("A destination name may appear only once in a batch.");
@@ -123,8 +123,9 @@ export async function pullFiles(request: IRequest, env: PeerEnv): Promise<Respon
   const results = await changeFiles(
     env,
     files,
-    { names, bytes },
-    () => inTurn(items, PULLS_AT_ONCE, (item, i) => pullOne(env, files, names[i] as string, item)),
+    // The commit settles after the answer, the names held until it lands (as a PUT's).
+    { names, bytes, defer: (settling) => ctx.waitUntil(settling) },
+    (previous) => inTurn(items, PULLS_AT_ONCE, (item, i) => pullOne(env, files, names[i] as string, item, previous[i] ?? null)),
     // What each name holds now: the pulled file, or — after a failure, which stores nothing — as read again.
     async (done) => {
       const sizes = await Promise.all(done.map((r) => (r.ok ? r.file.size : files.sizeOf(r.name))));
@@ -134,7 +135,7 @@ export async function pullFiles(request: IRequest, env: PeerEnv): Promise<Respon
   return json({ results } satisfies PullBatch);
 }
 
-async function pullOne(env: PeerEnv, files: FileStore, name: string, item: PullItem): Promise<PullResult> {
+async function pullOne(env: PeerEnv, files: FileStore, name: string, item: PullItem, previous: R2Object | null): Promise<PullResult> {
   let fetched: FetchedLink | undefined;
   try {
     fetched = await fetchLink(env, item.from);
@@ -150,7 +151,7 @@ async function pullOne(env: PeerEnv, files: FileStore, name: string, item: PullI
         `${fetched.source} reports SHA-256 ${fetched.sha256}, not the ${item.sha256} expected; nothing was stored.`,
       );
     }
-    const file: FileMeta = await storePulled(files, name, fetched, item.sha256);
+    const file: FileMeta = await storePulled(files, name, fetched, { expectedSha256: item.sha256, previous });
     return { name, ok: true, file };
   } catch (err) {
     const error =
