@@ -6,7 +6,7 @@ import { sha256Hex } from "../http/crypto";
 import type { FileStore } from "./files";
 import type { Quota } from "./folders";
 import type { MemoryStore } from "./memory";
-import type { QuotaUsage, ReserveRequest } from "./storageQuota";
+import type { CarriedCommit, QuotaUsage, ReserveRequest } from "./storageQuota";
 
 declare global {
   namespace Cloudflare {
@@ -65,10 +65,32 @@ const storageLimit = (env: PeerEnv) => intVar(env.STORAGE_LIMIT_MB, DEFAULT_STOR
 /** Counter keys are digests: a file name or upload id (user input) never becomes a key. */
 const digestOf = (kind: string, value: string) => sha256Hex(`${kind}\0${value}`);
 
+/**
+ * Commits of answered writes not yet sent, per counter (peer name), in this isolate: the next
+ * `reserve` from the isolate carries them as data (no promise or stub crosses requests), so a
+ * busy isolate pays one call per write instead of two. Until a commit is applied its
+ * reservation and names stay held: the count stays exact, it only settles a little later.
+ */
+const unsent = new Map<string, Map<string, CarriedCommit>>();
+/** How long an answered write's commit waits for a reservation to carry it before it goes alone. */
+const CARRY_MS = 20;
+
+/** The commits waiting in this isolate for a call to carry them, taken (undefined when none). */
+function takeUnsent(env: PeerEnv): CarriedCommit[] | undefined {
+  const waiting = unsent.get(env.PEER_NAME);
+  if (!waiting?.size) return undefined;
+  const commits = [...waiting.values()];
+  waiting.clear();
+  return commits;
+}
+
 /** Reserves `bytes` in the counter or throws 413; returns the reservation's id. */
-async function reserve(env: PeerEnv, request: Omit<ReserveRequest, "limit" | "ttlMs">): Promise<string> {
+async function reserve(env: PeerEnv, request: Omit<ReserveRequest, "limit" | "ttlMs" | "commits">): Promise<string> {
   const limit = storageLimit(env);
-  const answer = await counterOf(env).reserve({ ...request, limit, ttlMs: requestTtl(request.bytes) });
+  const commits = takeUnsent(env);
+  // If this call fails, the carried commits may or may not have been applied: they are not sent
+  // again (twice would count them twice); their reservations expire and the counter recounts.
+  const answer = await counterOf(env).reserve({ ...request, limit, ttlMs: requestTtl(request.bytes), ...(commits && { commits }) });
   if ("refused" in answer) {
     const { used, reserved } = answer.refused;
     throw new HttpError(
@@ -97,9 +119,10 @@ export interface FileChange {
   /** The multipart upload whose part reservations the change settles (`complete`). */
   completes?: string;
   /**
-   * Keeps the commit of a successful write going after the answer (`ctx.waitUntil`). Still
-   * exact: until the commit lands, the reservation (≥ the real delta) stays counted and the
-   * names stay held, so no other change sees room or a size the commit would take back.
+   * Keeps the commit of a successful write going after the answer (`ctx.waitUntil`), carried
+   * by the isolate's next reservation when one comes within 20 ms. Still exact: until the
+   * commit lands, the reservation (≥ the real delta) stays counted and the names stay held,
+   * so no other change sees room or a size the commit would take back.
    */
   defer?: (settling: Promise<void>) => void;
 }
@@ -148,7 +171,14 @@ export async function changeFiles<T>(
   }
   const commit = settle("commit", async () => {
     const completes = change.completes === undefined ? undefined : await digestOf("upload", change.completes);
-    await counterOf(env).commit(id, (sizeAfter ? await sizeAfter(result, sizesBefore) : await total()) - before, completes);
+    const delta = (sizeAfter ? await sizeAfter(result, sizesBefore) : await total()) - before;
+    if (!change.defer) return counterOf(env).commit(id, delta, completes);
+    // Answered already: let the isolate's next reservation carry it, else send it alone.
+    const waiting = unsent.get(env.PEER_NAME) ?? new Map<string, CarriedCommit>();
+    unsent.set(env.PEER_NAME, waiting);
+    waiting.set(id, { id, delta, ...(completes !== undefined && { settleGroup: completes }) });
+    await new Promise((resolve) => setTimeout(resolve, CARRY_MS));
+    if (waiting.delete(id)) await counterOf(env).commit(id, delta, completes);
   });
   if (change.defer) change.defer(commit);
   else await commit;
@@ -196,7 +226,7 @@ export function fileQuota(env: PeerEnv, files: FileStore): Quota {
 
 /** Bytes stored and reserved, as the counter knows them. */
 export function storageUsage(env: PeerEnv): Promise<QuotaUsage> {
-  return counterOf(env).usage();
+  return counterOf(env).usage(takeUnsent(env));
 }
 
 /** Most keys remembered as written per count (a key is at most 480 bytes). */

@@ -15,6 +15,15 @@ export interface ReserveRequest {
   /** A multipart upload (digest of its id) the bytes belong to, and the part number. */
   group?: string;
   part?: number;
+  /** Commits of answered writes the caller's isolate carries along: applied before anything else. */
+  commits?: CarriedCommit[];
+}
+
+/** A `commit` sent with a later `reserve` instead of as a call of its own. */
+export interface CarriedCommit {
+  id: string;
+  delta: number;
+  settleGroup?: string;
 }
 
 export type ReserveAnswer = { id: string } | { refused: { used: number; reserved: number } };
@@ -118,6 +127,7 @@ export class StorageQuota extends DurableObject<PeerEnv> {
    * refuses (with the counts) when `bytes` do not fit, else records the reservation.
    */
   async reserve(request: ReserveRequest): Promise<ReserveAnswer> {
+    for (const carried of request.commits ?? []) this.commit(carried.id, carried.delta, carried.settleGroup);
     const names = [...new Set(request.locks ?? [])];
     for (;;) {
       this.expire();
@@ -181,8 +191,9 @@ export class StorageQuota extends DurableObject<PeerEnv> {
     this.dropParts(`DELETE FROM parts WHERE grp = ? RETURNING bytes`, group);
   }
 
-  /** The counter now. */
-  usage(): QuotaUsage {
+  /** The counter now (after the caller's carried commits, so an isolate reads its own writes). */
+  usage(commits: CarriedCommit[] = []): QuotaUsage {
+    for (const carried of commits) this.commit(carried.id, carried.delta, carried.settleGroup);
     this.expire();
     const parts = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM parts`).one().n;
     return { used: this.used, reserved: this.reserved, reservations: this.inFlight.size + parts, doubt: this.inDoubt() };

@@ -147,6 +147,38 @@ describe("quotas", () => {
     expect((await env.FILES.head("h.bin"))?.size).toBe(20);
   });
 
+  it("carries an answered PUT's commit on the next reservation from the same isolate, exactly", async () => {
+    const calls: string[] = [];
+    // The real counter, with the calls made to it recorded.
+    const quota = new Proxy(env.QUOTA, {
+      get(target, prop) {
+        if (prop !== "get") {
+          const value = Reflect.get(target, prop, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return (id: DurableObjectId) => {
+          const stub = target.get(id);
+          return new Proxy(stub, {
+            get(s, method) {
+              const value = Reflect.get(s, method, s);
+              if (typeof method !== "string" || typeof value !== "function") return value;
+              return (...args: unknown[]) => (calls.push(method), Reflect.apply(value, s, args));
+            },
+          });
+        };
+      },
+    });
+    const call = peerWith({ PEER_NAME: "quota-carried", QUOTA: quota } as unknown as Record<string, string>);
+    expect((await call("/api/files/c1.bin", { method: "PUT", body: new Uint8Array(100) })).status).toBe(201);
+    expect((await call("/api/files/c2.bin", { method: "PUT", body: new Uint8Array(200) })).status).toBe(201);
+    // The first commit rode on the second reservation; the second goes alone once nothing carries it.
+    expect(calls).toEqual(["reserve", "reserve"]);
+    const counter = env.QUOTA.get(env.QUOTA.idFromName("quota-carried"));
+    for (let i = 0; i < 100 && (await counter.usage()).reservations > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(calls).toEqual(["reserve", "reserve", "commit"]);
+    expect(await counter.usage()).toMatchObject({ used: 300, reserved: 0, reservations: 0, doubt: false });
+  });
+
   it("refuses a new memory key past MEMORY_MAX_KEYS with 413 but lets existing keys change", async () => {
     const call = peerWith({ PEER_NAME: "quota-memory", MEMORY_MAX_KEYS: "3" });
     const put = (k: string, value: unknown) => call(`/api/memory/${k}`, { method: "PUT", body: JSON.stringify({ value }) });
