@@ -6,7 +6,8 @@ import { badRequest, notFound } from "../http/errors";
 import { fileStore, folderStore } from "../storage/fileStore";
 import { folderPathOf } from "../storage/folders";
 import { checkFileName, checkNamePrefix } from "../storage/names";
-import { MAX_ZIP_ENTRIES, type ZipEntry, entriesUnder, entryOf, openerFor, zipArchive } from "../storage/zip";
+import { MAX_ZIP_ENTRIES, type ZipEntry, entriesUnder, entryOf, openerFor } from "../storage/zip";
+import { zipStream } from "../storage/zipWriter";
 
 /** At most this many names in one `POST /api/zip` (each may be a whole folder). */
 const MAX_NAMES = 10_000;
@@ -53,7 +54,7 @@ function commonFolder(names: string[]): string {
 }
 
 function zipResponse(env: PeerEnv, entries: ZipEntry[], base: string): Response {
-  const { length, stream } = zipArchive(entries, openerFor(fileStore(env)));
+  const { length, stream } = zipStream(entries, openerFor(fileStore(env)));
   // workerd sends the Content-Length of a FixedLengthStream, and fails it on a byte more or less.
   const fixed = new FixedLengthStream(length);
   stream.pipeTo(fixed.writable).catch(() => {});

@@ -1,7 +1,8 @@
 import { HttpError, notFound } from "../http/errors";
 import { type FileStore, isFolderMarker } from "./files";
+import { byobReaderOf, readFull } from "./byteReads";
 import type { FolderStore } from "./folders";
-import { type ZipInput, zipStream } from "./zipWriter";
+import type { ZipInput } from "./zipWriter";
 
 /** One file of a zip: its name inside the archive and the stored object it is read from. */
 export interface ZipEntry {
@@ -46,20 +47,6 @@ export async function entryOf(files: FileStore, name: string, base: string): Pro
   return { name: name.slice(base.length), key: name, size: o.size, etag: o.etag, modified: o.uploaded };
 }
 
-/**
- * A zip of `entries` (stored, not compressed: UTF-8 names, zip64 past 4 GiB or 65,535
- * entries), streamed by our writer (`zipWriter.ts`: native CRC-32, each file's bytes passed
- * untouched): each file is read as it is written, a few ahead. `length` is the archive's exact
- * size; the caller streams it through a FixedLengthStream of that size, so a byte more or less
- * fails rather than sends a wrong archive.
- */
-export function zipArchive(
-  entries: ZipEntry[],
-  open: (entry: ZipEntry) => Promise<ZipInput>,
-): { length: number; stream: ReadableStream<Uint8Array> } {
-  return zipStream(entries, open);
-}
-
 /** Opens a file of the zip from R2, pinned to the listed version, read in large chunks. */
 export function openerFor(files: FileStore): (entry: ZipEntry) => Promise<ZipInput> {
   return async (entry) => {
@@ -74,33 +61,39 @@ const STEP = 1024 * 1024;
 
 /**
  * An R2 body arrives in 4 KiB chunks; the writer's work per chunk (a CRC call, a step of its
- * stream) is cheaper on fewer, larger ones, so the body is read 1 MiB at a time (a BYOB
- * `readAtLeast`, as the upload hashing does), straight into the writer. Buffers are no larger
- * than what is left of the file's `size`, so a small file does not cost a 1 MiB buffer.
+ * stream) is cheaper on fewer, larger ones, so the body is read 1 MiB at a time (`readFull`, as
+ * the upload hashing does), no more than what is left of the file's `size`. A stream rather than
+ * a generator: the zip cancels a file it opened ahead and never read, and a generator not yet
+ * started runs no `finally` on `return()`, which left its R2 body open.
  */
-async function* inLargeChunks(body: ReadableStream<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
-  let reader: ReadableStreamBYOBReader;
-  try {
-    reader = body.getReader({ mode: "byob" });
-  } catch {
-    const plain = body.getReader();
-    try {
-      for (let r = await plain.read(); !r.done; r = await plain.read()) yield r.value;
-    } finally {
-      plain.releaseLock();
-    }
-    return;
-  }
-  try {
-    for (let left = size; left > 0; ) {
-      const step = Math.min(STEP, left);
-      const read = await reader.readAtLeast(step, new Uint8Array(step));
-      if (read.value?.byteLength) yield read.value;
-      if (read.done) return;
-      left -= read.value?.byteLength ?? 0;
-    }
-  } finally {
-    // Past the listed size there is nothing (the version is pinned); a short body is the writer's error.
-    await reader.cancel().catch(() => {});
-  }
+function inLargeChunks(body: ReadableStream<Uint8Array>, size: number): ReadableStream<Uint8Array> {
+  const reader = byobReaderOf(body);
+  if (!reader) return body;
+  let left = size;
+  // Past the listed size there is nothing (the version is pinned); a short body is the writer's error.
+  const letGo = async (reason?: unknown) => {
+    await reader.cancel(reason).catch(() => {});
+    reader.releaseLock();
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { bytes, done } = await readFull(reader, Math.min(STEP, left));
+          left -= bytes.byteLength;
+          if (bytes.byteLength > 0) controller.enqueue(bytes);
+          if (done || left <= 0) {
+            await letGo();
+            controller.close();
+          }
+        } catch (error) {
+          await letGo(error);
+          throw error;
+        }
+      },
+      cancel: letGo,
+    },
+    // Nothing is read before the writer asks: a file opened ahead holds no buffer.
+    { highWaterMark: 0 },
+  );
 }

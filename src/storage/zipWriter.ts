@@ -20,7 +20,11 @@ export interface ZipFile {
   modified: Date;
 }
 
-/** A file's bytes: a stream or an iterable of chunks read to its end, or the bytes themselves. */
+/**
+ * A file's bytes: a stream or an iterable of chunks read to its end, or the bytes themselves.
+ * A source that must be let go when the zip stops (an R2 body) comes as a stream: an iterable
+ * opened ahead and never started cannot be told (a generator's `return()` then runs no `finally`).
+ */
 export type ZipInput = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Uint8Array;
 
 const U32 = 0xffffffff;
@@ -100,9 +104,10 @@ export function zipStream<F extends ZipFile>(
     }
   };
   /** Cancels the files opened ahead and never read (after a failure or a cancelled download). */
-  const dropOpened = (reason: unknown) => {
-    for (const input of opened) input?.then((s) => cancelInput(s, reason)).catch(() => {});
+  const dropOpened = async (reason: unknown) => {
+    const left = opened.filter((input) => input !== undefined);
     opened.length = 0;
+    await Promise.all(left.map((input) => input.then((s) => cancelInput(s, reason)).catch(() => {})));
   };
 
   async function* pieces(): AsyncGenerator<Uint8Array> {
@@ -168,13 +173,12 @@ export function zipStream<F extends ZipFile>(
             }
           }
         } catch (error) {
-          dropOpened(error);
+          await dropOpened(error);
           throw error;
         }
       },
       async cancel(reason) {
-        dropOpened(reason);
-        await it.return(undefined);
+        await Promise.all([dropOpened(reason), it.return(undefined)]);
       },
     },
     new ByteLengthQueuingStrategy({ highWaterMark: BUFFERED }),

@@ -1,5 +1,8 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { type ZipEntry, zipArchive } from "../../src/storage/zip";
+import { FileStore } from "../../src/storage/files";
+import { type ZipEntry, entryOf, openerFor } from "../../src/storage/zip";
+import { zipStream } from "../../src/storage/zipWriter";
 import { call, errorOf, putFile } from "../support/http";
 import { crc32, readZip } from "../support/zip";
 
@@ -99,7 +102,7 @@ describe("zip64", () => {
       { name: "big/zeros.bin", key: "big", size: 4 * GiB + 17, etag: "", modified: new Date("2025-01-02T03:04:06Z") },
       { name: "after.txt", key: "after.txt", size: 5, etag: "", modified: new Date("2025-01-02T03:04:06Z") },
     ];
-    const { length, stream } = zipArchive(entries, async (e) => (e.key === "big" ? zeros(e.size) : new Response(text("hello")).body!));
+    const { length, stream } = zipStream(entries, async (e) => (e.key === "big" ? zeros(e.size) : new Response(text("hello")).body!));
     const zip = await readZip(stream, {
       sizes: new Map(entries.map((e) => [e.name, e.size])),
       keep: (name) => name.endsWith(".txt"),
@@ -130,7 +133,7 @@ describe("zip64", () => {
     }));
     const one = text("x");
     const none = new Uint8Array(0);
-    const { length, stream } = zipArchive(entries, async (e) => (e.size ? one : none));
+    const { length, stream } = zipStream(entries, async (e) => (e.size ? one : none));
     const zip = await readZip(stream, { sizes: new Map(entries.map((e) => [e.name, e.size])) });
     expect(zip.total).toBe(length);
     expect(zip.entries.length).toBe(count);
@@ -139,4 +142,57 @@ describe("zip64", () => {
     expect(zip.endCount).toBe(0xffff);
     expect(zip.entries[65_539]?.name).toBe("f65539");
   }, 300_000);
+});
+
+/** The real store, keeping every R2 body it hands out, to see what became of each. */
+class WatchedStore extends FileStore {
+  readonly bodies: ReadableStream<Uint8Array>[] = [];
+  override async get(...args: Parameters<FileStore["get"]>) {
+    const read = await super.get(...args);
+    if (read) this.bodies.push(read.object.body);
+    return read;
+  }
+}
+
+describe("a zip left before its end", () => {
+  const MiB = 1024 * 1024;
+  /** Five 2 MiB files, so the zip is mid-file after its first chunk with the next three opened ahead. */
+  async function fiveFiles(folder: string) {
+    const files = new WatchedStore(env.FILES, env.KV);
+    const entries: ZipEntry[] = [];
+    for (let i = 0; i < 5; i++) {
+      await putFile(`${folder}/f${i}`, new Uint8Array(2 * MiB).fill(i + 1));
+      entries.push(await entryOf(files, `${folder}/f${i}`, `${folder}/`));
+    }
+    return { files, entries };
+  }
+
+  /** Each body the store gave out was cancelled and let go: nothing left to read in it. */
+  async function expectAllCancelled(files: WatchedStore) {
+    expect(files.bodies.length).toBe(4);
+    // Those opened ahead first: before the fix they were never started, so nothing cancelled them.
+    for (const [i, body] of [...files.bodies.entries()].reverse()) {
+      expect(body.locked, `body ${i}`).toBe(false);
+      expect((await body.getReader().read()).done, `body ${i}`).toBe(true);
+    }
+  }
+
+  it("cancels the R2 bodies it opened (the one being read and those read ahead) when the download is cancelled", async () => {
+    const { files, entries } = await fiveFiles("zc");
+    const reader = zipStream(entries, openerFor(files)).stream.getReader();
+    expect((await reader.read()).done).toBe(false);
+    await reader.cancel("client went away");
+    await expectAllCancelled(files);
+  });
+
+  it("cancels the R2 bodies it opened when a file fails", async () => {
+    const { files, entries } = await fiveFiles("zf");
+    // Listed a byte longer than stored: the first file comes up short and fails the zip.
+    entries[0]!.size += 1;
+    const reader = zipStream(entries, openerFor(files)).stream.getReader();
+    await expect(async () => {
+      for (;;) if ((await reader.read()).done) break;
+    }).rejects.toThrow(/gave 2097152 bytes/);
+    await expectAllCancelled(files);
+  });
 });
