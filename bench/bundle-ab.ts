@@ -6,7 +6,6 @@
  *   npx tsx bench/bundle-ab.ts --a DIR --b DIR [--workload relay-put|scoped-get] [--rounds R] [--files N] [--concurrency C]
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +13,8 @@ import { parseArgs } from "node:util";
 import { Miniflare } from "miniflare";
 import type { WorkerBundle } from "../scripts/build-worker";
 import { peerOptions } from "../scripts/peer-options";
-import { median, timed } from "./lib/stats";
+import { inParallel, timedCpu } from "./lib/ab";
+import { median } from "./lib/stats";
 import type { BenchContext } from "./lib/types";
 import { freePort, startFloor } from "./lib/workers";
 import { benchClient } from "./workloads/files";
@@ -47,43 +47,10 @@ async function startPeer(bundleDir: string, name: string) {
   return { ...spec, stop: () => mf.dispose() };
 }
 
-/** CPU seconds of this process and every process under it (the workerds): work done, whatever the machine's load. */
-function cpuSeconds(): number {
-  const stats = readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .flatMap((pid) => {
-      try {
-        const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-        const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-        return [{ pid: Number(pid), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) }];
-      } catch {
-        return [];
-      }
-    });
-  const mine = new Set([process.pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const s of stats) {
-      if (!mine.has(s.pid) && mine.has(s.ppid)) {
-        mine.add(s.pid);
-        grew = true;
-      }
-    }
-  }
-  return stats.filter((s) => mine.has(s.pid)).reduce((n, s) => n + s.ticks, 0) / 100;
-}
-
 const ctx = { quick: false, loadSeconds: Number(values.seconds ?? 4) } as BenchContext;
 const floor = await startFloor("r2", "ab-floor", dir);
 const peers = { A: await startPeer(values.a!, "ab-peer-a"), B: await startPeer(values.b!, "ab-peer-b") };
-const each = async (count: number, work: (i: number) => Promise<void>) => {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) await work(next++);
-    }),
-  );
-};
+const each = (count: number, work: (i: number) => Promise<void>) => inParallel(count, concurrency, work);
 try {
   const results: Record<"A" | "B", number[]> = { A: [], B: [] };
   const cpu: Record<"A" | "B", number[]> = { A: [], B: [] };
@@ -102,8 +69,7 @@ try {
       for (const which of order) {
         const p = peers[which];
         const dest = benchClient(ctx, p.url, p.token, p.name);
-        const before = cpuSeconds();
-        const t = await timed(() =>
+        const t = await timedCpu(() =>
           each(files, async (i) => {
             const got = await src.send("GET", `/${name(i)}`);
             const res = await dest.send("PUT", `/api/files/r${r}/${name(i)}`, {
@@ -115,7 +81,7 @@ try {
           }),
         );
         results[which].push(t.ms);
-        cpu[which].push(cpuSeconds() - before);
+        cpu[which].push(t.cpu);
         line.push(`${which} ${t.ms.toFixed(0)} ms ${cpu[which].at(-1)!.toFixed(2)} cpu-s`);
       }
       console.log(`round ${r}: ${line.join(", ")} (B/A time ${(results.B[r]! / results.A[r]!).toFixed(3)})`);

@@ -6,11 +6,10 @@
  *
  *   npx tsx bench/sync-small-ab.ts [--files N] [--concurrency C] [--rounds R]
  */
-import { readFileSync, readdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { syncPeers } from "../src/client/index";
-import { startAbPair } from "./lib/ab";
-import { median, timed } from "./lib/stats";
+import { inParallel, startAbPair, timedCpu } from "./lib/ab";
+import { median } from "./lib/stats";
 
 const { values } = parseArgs({ options: { files: { type: "string" }, concurrency: { type: "string" }, rounds: { type: "string" } } });
 const files = Number(values.files ?? 200);
@@ -18,45 +17,7 @@ const concurrency = Number(values.concurrency ?? 4);
 const rounds = Number(values.rounds ?? 3);
 const size = 4096;
 const { a, b, source, dest, stop } = await startAbPair("sync-small", "ss");
-const each = async (count: number, work: (i: number) => Promise<void>) => {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) await work(next++);
-    }),
-  );
-};
-/** CPU seconds of this process and every process under it (the workerds): work done, whatever the machine's load. */
-function cpuSeconds(): number {
-  const stats = readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .flatMap((pid) => {
-      try {
-        const f = readFileSync(`/proc/${pid}/stat`, "utf8")
-          .slice(readFileSync(`/proc/${pid}/stat`, "utf8").lastIndexOf(")") + 2)
-          .split(" ");
-        return [{ pid: Number(pid), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) }];
-      } catch {
-        return [];
-      }
-    });
-  const mine = new Set([process.pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const s of stats) {
-      if (!mine.has(s.pid) && mine.has(s.ppid)) {
-        mine.add(s.pid);
-        grew = true;
-      }
-    }
-  }
-  return stats.filter((s) => mine.has(s.pid)).reduce((n, s) => n + s.ticks, 0) / 100;
-}
-const cpuOf = async (fn: () => Promise<unknown>) => {
-  const before = cpuSeconds();
-  const t = await timed(fn);
-  return { ms: t.ms, cpu: cpuSeconds() - before };
-};
+const each = (count: number, work: (i: number) => Promise<void>) => inParallel(count, concurrency, work);
 const nameOf = (i: number) => `s/${String(i).padStart(5, "0")}.bin`;
 try {
   const bytes = new Uint8Array(size).fill(7);
@@ -67,7 +28,7 @@ try {
   const ratios: Record<string, number[]> = { pull: [], relay: [] };
   const cpuRatios: Record<string, number[]> = { pull: [], relay: [] };
   for (let r = 0; r < rounds; r++) {
-    const floor = await cpuOf(() =>
+    const floor = await timedCpu(() =>
       each(files, async (i) => {
         const got = await a.send("GET", `/${nameOf(i)}`);
         const put = await b.send("PUT", `/r${r}/${nameOf(i)}`, {
@@ -79,7 +40,7 @@ try {
     );
     const line = [`round ${r}: floor ${floor.ms.toFixed(0)} ms ${floor.cpu.toFixed(2)} cpu-s`];
     for (const mode of ["pull", "relay"] as const) {
-      const t = await cpuOf(async () => {
+      const t = await timedCpu(async () => {
         const report = await syncPeers(source, dest, { prefix: "s", as: `${mode}${r}/s`, mode, concurrency });
         if (report.copied !== files) throw new Error(`${mode}: copied ${report.copied} (${report.failed[0]?.message})`);
       });

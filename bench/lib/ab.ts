@@ -3,11 +3,13 @@
  * workers (the floor) and two peers started at once in a temporary folder, a client for each,
  * and one `stop` that ends them all and removes the folder.
  */
+import { readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PeerClient } from "../../src/client/client";
 import { benchClient } from "../workloads/files";
+import { timed } from "./stats";
 import type { BenchContext } from "./types";
 import { type RunningWorker, startAll, startFloor, startPeers } from "./workers";
 
@@ -53,4 +55,47 @@ export async function startAbPair(label: string, prefix = "ab"): Promise<AbPair>
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** CPU seconds of this process and every process under it (the workerds): work done, whatever the machine's load. */
+export function cpuSeconds(): number {
+  const stats = readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((pid) => {
+      try {
+        const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+        return [{ pid: Number(pid), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) }];
+      } catch {
+        return [];
+      }
+    });
+  const mine = new Set([process.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const s of stats) {
+      if (!mine.has(s.pid) && mine.has(s.ppid)) {
+        mine.add(s.pid);
+        grew = true;
+      }
+    }
+  }
+  return stats.filter((s) => mine.has(s.pid)).reduce((n, s) => n + s.ticks, 0) / 100;
+}
+
+/** The wall time of `fn` and the CPU seconds the process tree spent meanwhile. */
+export async function timedCpu(fn: () => Promise<unknown>): Promise<{ ms: number; cpu: number }> {
+  const before = cpuSeconds();
+  const t = await timed(fn);
+  return { ms: t.ms, cpu: cpuSeconds() - before };
+}
+
+/** Runs `work(0..count-1)`, `concurrency` at a time. */
+export async function inParallel(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) await work(next++);
+    }),
+  );
 }
