@@ -9,6 +9,7 @@ import { z } from "zod";
 import { publicUrl } from "../config";
 import type { FileMeta, PullBatch, PullResult, TransferLink, TransferLinks } from "../api/types";
 import type { PeerEnv } from "../env";
+import { principalOf } from "../http/auth";
 import { readJson } from "../http/body";
 import { HttpError, badRequest } from "../http/errors";
 import { json } from "../http/json";
@@ -74,14 +75,19 @@ const PULLS_JSON_BYTES = 2 * 1024 * 1024;
  * written, so signing 1000 costs no storage round trip. With `files` (the ETags of a listing the
  * caller holds) no storage is read either; the link's GET checks the ETag. With `names` each
  * file is read (its ETag, size and SHA-256 are answered); absent names are listed in `missing`.
+ * Links a scoped token asks for expire no later than the token and carry its id (`t`, signed):
+ * their GET asks the registry whether the token still lives (410 once it is revoked).
  */
 export async function transferLinks(request: IRequest, env: PeerEnv): Promise<Response> {
   const body = await readJson(request, linksBody, LINKS_JSON_BYTES);
-  const expires = Math.floor(Date.now() / 1000) + body.ttl;
+  const principal = principalOf(request);
+  // A scoped token's links end with it: never past its expiry, and bound to its id (revoked → 410).
+  const token = principal.kind === "token" ? principal : null;
+  const expires = Math.min(Math.floor(Date.now() / 1000) + body.ttl, token?.expires ?? Number.POSITIVE_INFINITY);
   const base = publicUrl(env, request);
   // The guard has already refused a peer without a token, unless AUTH = "none".
   const sign = (name: string, version: string) =>
-    signShareLink(env.PEER_TOKEN ?? "", env.PEER_NAME, base, name, expires, { etag: version });
+    signShareLink(env.PEER_TOKEN ?? "", env.PEER_NAME, base, name, expires, token ? { etag: version, token: token.id } : { etag: version });
   const at = new Date(expires * 1000).toISOString();
   const links: TransferLink[] = [];
   const missing: string[] = [];

@@ -172,6 +172,10 @@ export function settleAuth(request: IRequest): Promise<void> | undefined {
   return (request as IRequest & { [LIVE_CHECK]?: Promise<void> })[LIVE_CHECK];
 }
 
+async function tokenStillLive(env: PeerEnv, id: string): Promise<void> {
+  if (!(await accessRegistry(env).tokenLive(id))) throw gone("The token that made this transfer link was revoked.");
+}
+
 const SHARE_REALM = 'Basic realm="edgepeer share", charset="UTF-8"';
 
 /** The password of `Authorization: Basic` (any user name), or null: share links and WebDAV read it. */
@@ -217,6 +221,13 @@ async function checkShareLink(request: IRequest, env: PeerEnv, scope: Scope & { 
     // alone — checked by the handler's read itself, pinned to this ETag (410 when it differs
     // or the file went), so the link costs no R2 call of its own.
     setPrincipal(request, { kind: "link", shareId: "", etag: binding.etag });
+    // Made by a scoped token: it lives only as long as the token (one registry call, run
+    // while the handler reads, as a scoped GET's liveness check; the answer waits for it).
+    if (binding.token) {
+      const live = tokenStillLive(env, binding.token);
+      live.catch(() => {}); // awaited by settleAuth
+      (request as IRequest & { [LIVE_CHECK]?: Promise<void> })[LIVE_CHECK] = live;
+    }
     return;
   }
   const id = binding.id;

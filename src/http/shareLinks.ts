@@ -1,3 +1,4 @@
+import { isAccessId } from "../access/registry";
 import { derivedKey, hmacHex, hmacVerify } from "./crypto";
 import { HttpError } from "./errors";
 import { filePath } from "./paths";
@@ -6,14 +7,19 @@ const PURPOSE = "edgepeer share-link v2";
 
 /**
  * What a link is bound to: a link recorded in the access registry (`id`: version, password,
- * download cap, revocation live there), or — for the peer's own short-lived links, such as
- * replication's — just the version (`etag`), checked without the registry.
+ * download cap, revocation live there), or — for short-lived links such as replication's and
+ * sync's — just the version (`etag`), checked without the registry; a transfer link a scoped
+ * token made also names that token (`token`), so it ends when the token is revoked.
  */
-export type LinkBinding = { id: string } | { etag: string };
+export type LinkBinding = { id: string } | { etag: string; token?: string };
+
+// Each binding's text starts with its own tag, so no `v` can pass one binding off as another.
+const bindingText = (binding: LinkBinding) =>
+  "id" in binding ? `id:${binding.id}` : binding.token ? `token:${binding.token}\netag:${binding.etag}` : `etag:${binding.etag}`;
 
 /** What a share link's signature covers: method, peer, file name, expiry and its binding. */
 const signedMessage = (method: string, peer: string, name: string, expires: number, binding: LinkBinding) =>
-  [method, peer, name, String(expires), "id" in binding ? `id:${binding.id}` : `etag:${binding.etag}`].join("\n");
+  [method, peer, name, String(expires), bindingText(binding)].join("\n");
 
 /**
  * A GET link to `name` on this peer that needs no token until `expires` (unix seconds), bound
@@ -29,7 +35,7 @@ export async function signShareLink(
 ): Promise<string> {
   const key = await derivedKey(token, PURPOSE);
   const sig = await hmacHex(key, signedMessage("GET", peer, name, expires, binding));
-  const bound = "id" in binding ? `id=${binding.id}` : `v=${encodeURIComponent(binding.etag)}`;
+  const bound = "id" in binding ? `id=${binding.id}` : `v=${encodeURIComponent(binding.etag)}${binding.token ? `&t=${binding.token}` : ""}`;
   return `${baseUrl}${filePath(name)}?expires=${expires}&${bound}&sig=${sig}`;
 }
 
@@ -47,7 +53,9 @@ export async function verifyShareLink(
 ): Promise<LinkBinding> {
   const expires = Number(params.get("expires"));
   const etag = params.get("v");
-  const binding: LinkBinding = etag !== null && !params.has("id") ? { etag } : { id: params.get("id") ?? "" };
+  const tokenId = params.get("t");
+  const binding: LinkBinding =
+    etag !== null && !params.has("id") ? (tokenId === null ? { etag } : { etag, token: tokenId }) : { id: params.get("id") ?? "" };
   const sig = params.get("sig") ?? "";
   if (method !== "GET" && method !== "HEAD") {
     throw new HttpError("forbidden", "A share link only allows GET and HEAD.");
@@ -60,5 +68,7 @@ export async function verifyShareLink(
     throw new HttpError("forbidden", "The share link's signature is not valid for this file.");
   }
   if (expires < nowSeconds) throw new HttpError("forbidden", "The share link has expired.");
+  // Only ids this peer makes reach the registry (a signed link carries one; anything else is forged).
+  if ("token" in binding && !isAccessId(binding.token ?? "")) throw new HttpError("forbidden", "The share link's token id is not valid.");
   return binding;
 }

@@ -108,6 +108,47 @@ describe("POST /api/links", () => {
     expect((await links({ names: ["mine/x.txt"] }, await mint(["write"], "mine/"))).status).toBe(403);
   });
 
+  it("binds a scoped token's links to the token: revoked → 410, never past its expiry, the binding cannot be cut off", async () => {
+    await putFile("mine/bound.txt", "bound");
+    const minted = await call("/api/tokens", { method: "POST", body: JSON.stringify({ ops: ["read"], prefix: "mine/", ttl: 120 }) });
+    const { token, id, expires } = (await minted.json()) as { token: string; id: string; expires: string };
+    const res = await links({ names: ["mine/bound.txt"], ttl: 3600 }, token);
+    expect(res.status).toBe(200);
+    const [link] = ((await res.json()) as { links: TransferLink[] }).links;
+    // Capped at the token's own expiry, not the hour asked for.
+    expect(Date.parse(link!.expires)).toBeLessThanOrEqual(Date.parse(expires));
+    expect(Number(new URL(link!.url).searchParams.get("expires")) * 1000).toBeLessThanOrEqual(Date.parse(expires));
+    expect(new URL(link!.url).searchParams.get("t")).toBe(id);
+    expect(await (await SELF.fetch(link!.url)).text()).toBe("bound");
+    // Dropping or swapping the token id breaks the signature.
+    const cut = new URL(link!.url);
+    cut.searchParams.delete("t");
+    expect((await SELF.fetch(cut)).status).toBe(403);
+    const other = await call("/api/tokens", { method: "POST", body: JSON.stringify({ ops: ["read"], prefix: "mine/" }) });
+    const swapped = new URL(link!.url);
+    swapped.searchParams.set("t", ((await other.json()) as { id: string }).id);
+    expect((await SELF.fetch(swapped)).status).toBe(403);
+    // Nor can the id be folded into the version to pass as the peer's own link.
+    const folded = new URL(link!.url);
+    folded.searchParams.delete("t");
+    folded.searchParams.set("v", `${link!.etag}\ntoken:${id}`);
+    expect((await SELF.fetch(folded)).status).toBe(403);
+
+    expect((await call(`/api/tokens/${id}`, { method: "DELETE" })).status).toBe(204);
+    const revoked = await SELF.fetch(link!.url);
+    expect(revoked.status).toBe(410);
+    expect((await errorOf(revoked)).code).toBe("gone");
+    expect((await SELF.fetch(link!.url, { method: "HEAD" })).status).toBe(410);
+  });
+
+  it("keeps the peer token's links free of any token binding", async () => {
+    await putFile("tl/peer.txt", "peer's");
+    const [link] = ((await (await links({ names: ["tl/peer.txt"], ttl: 3600 })).json()) as { links: TransferLink[] }).links;
+    expect(new URL(link!.url).searchParams.has("t")).toBe(false);
+    expect(Date.parse(link!.expires) - Date.now()).toBeGreaterThan(3_500_000);
+    expect(await (await SELF.fetch(link!.url)).text()).toBe("peer's");
+  });
+
   it.each([
     ["more than 1000 names", { names: Array.from({ length: 1001 }, (_, i) => `n/${i}`) }],
     ["no names", { names: [] }],
