@@ -11,6 +11,7 @@ import { secretsEqual } from "./crypto";
 import { HttpError } from "./errors";
 import { urlOf } from "./routes";
 import { verifyShareLink } from "./shareLinks";
+import { markAuthenticated } from "./unreadBody";
 
 /** Most distinct `Authorization` headers remembered as verified (clients write "Bearer" their own way). */
 const VERIFIED_MAX = 4;
@@ -79,7 +80,11 @@ const unauthorized = (message: string, error?: string) =>
  * - A route marked `link` (file GET/HEAD) also accepts a signed share link in place of a token.
  */
 export function guard(request: IRequest, env: PeerEnv, scope: Scope): undefined | Promise<undefined> {
-  if (scope.kind === "public" || request.method === "OPTIONS" || env.AUTH === "none") return;
+  if (scope.kind === "public" || request.method === "OPTIONS") return;
+  if (env.AUTH === "none") {
+    markAuthenticated(request);
+    return;
+  }
   const token = env.PEER_TOKEN;
   if (!token) {
     throw new HttpError(
@@ -88,7 +93,10 @@ export function guard(request: IRequest, env: PeerEnv, scope: Scope): undefined 
     );
   }
   const header = request.headers.get("authorization");
-  if (header !== null && alreadyVerified(header, token)) return;
+  if (header !== null && alreadyVerified(header, token)) {
+    markAuthenticated(request);
+    return;
+  }
   return checkRequest(request, env, scope, header, token);
 }
 
@@ -97,6 +105,7 @@ async function checkRequest(request: IRequest, env: PeerEnv, scope: Scope, heade
   // with a stray `sig` is judged by its token.
   if (scope.kind === "needs" && scope.link && urlOf(request).searchParams.has("sig") && !/^Bearer\s/i.test(header ?? "")) {
     await checkShareLink(request, env, scope, header, token);
+    markAuthenticated(request);
     return;
   }
 
@@ -108,11 +117,13 @@ async function checkRequest(request: IRequest, env: PeerEnv, scope: Scope, heade
     const principal = verifying instanceof Promise ? await verifying : verifying;
     if (principal) {
       await checkScoped(request, env, scope, principal);
+      markAuthenticated(request);
       return;
     }
   }
   if (!(await secretsEqual(presented, token))) throw unauthorized("The token is not valid on this peer.", "invalid_token");
   rememberVerified(header as string, token);
+  markAuthenticated(request);
 }
 
 /** Authenticates any token for code outside the route table (WebDAV's Basic password): the principal, or 401. */

@@ -3,6 +3,7 @@ import { authorize, authorizePrefix, inside } from "../access/scope";
 import type { TokenPrincipal } from "../access/tokens";
 import { authenticate as authenticateToken, basicPassword } from "../http/auth";
 import { HttpError } from "../http/errors";
+import { markAuthenticated } from "../http/unreadBody";
 
 /** What a file operation needs of the token (the contract's scope names). */
 export type DavOp = "read" | "write" | "delete";
@@ -61,7 +62,10 @@ export function presentedToken(request: Request): string | null {
  * one guard allows them (`scopedAccess`: the same `authorize`).
  */
 export async function authenticate(request: Request, env: PeerEnv): Promise<DavAccess> {
-  if (env.AUTH === "none") return everything;
+  if (env.AUTH === "none") {
+    markAuthenticated(request);
+    return everything;
+  }
   const token = env.PEER_TOKEN;
   if (!token) {
     throw new HttpError("unauthorized", "This peer has no PEER_TOKEN: set one with `wrangler secret put PEER_TOKEN`.");
@@ -77,7 +81,8 @@ export async function authenticate(request: Request, env: PeerEnv): Promise<DavA
     if (err instanceof HttpError && err.code === "unauthorized") throw new HttpError("unauthorized", err.message, CHALLENGE);
     throw err;
   }
+  if (principal.kind !== "peer" && principal.kind !== "token") throw new HttpError("forbidden", "A share link does not open WebDAV.");
+  markAuthenticated(request);
   if (principal.kind === "peer") return everything;
-  if (principal.kind !== "token") throw new HttpError("forbidden", "A share link does not open WebDAV.");
   return scopedAccess({ ops: principal.ops, prefix: principal.prefix });
 }

@@ -2,7 +2,10 @@
  * A request the peer refuses before reading its body (413 over the quota, 401) on a real
  * network: the client reads the JSON error, not a connection reset, and its next request on
  * the kept-alive connection is answered. Both clients: the default fetch and `nodeFetch` (CLI).
+ * The drain is bounded: an unauthenticated caller cannot make the peer wait for a big body,
+ * and a body that stops arriving is given up after the deadline (src/http/unreadBody.ts).
  */
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeerClient, PeerError } from "../../src/client/index";
 import { nodeFetch } from "../../src/client/node";
@@ -55,12 +58,71 @@ describe.each(Object.entries(fetches))("a body refused unread, with %s", (_name,
     expect(await peer.getMemory("after")).toBe(3);
   });
 
+  // Up to 64 KiB: what the peer still drains for a caller it has not authenticated.
   it("answers 401 with its JSON error to a wrong token's upload, and the next request on the connection", async () => {
     const stranger = client("not-the-token");
     for (let round = 0; round < 4; round++) {
-      const refused = await stranger.putFile("x.bin", zeros(3 * MiB), { size: 3 * MiB }).catch((err: unknown) => err);
+      const refused = await stranger.putFile("x.bin", zeros(64 * 1024), { size: 64 * 1024 }).catch((err: unknown) => err);
       expect(`${(refused as PeerError).code}`, `round ${round}`).toBe("unauthorized");
       expect((await stranger.health()).peer).toBe("peer1");
     }
   });
+});
+
+/**
+ * Sends `head` and the first bytes of a body on a raw connection, and never the rest: the
+ * promise is what the peer answers (status line to the end of its JSON body) while the body
+ * it was promised is still unfinished.
+ */
+function sendUnfinished(path: string, headers: Record<string, string>, first: Uint8Array): Promise<string> {
+  const url = new URL((net.peers[0] as (typeof net.peers)[number]).url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    let text = "";
+    const done = () => {
+      socket.destroy();
+      resolve(text);
+    };
+    socket.on("connect", () => {
+      const lines = [`PUT ${path} HTTP/1.1`, `Host: ${url.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+      socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+      socket.write(first);
+    });
+    socket.on("data", (chunk: Buffer) => {
+      text += chunk.toString("latin1");
+      const end = text.indexOf("\r\n\r\n");
+      const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+      if (end >= 0 && length && text.length >= end + 4 + Number(length[1])) done();
+    });
+    socket.on("end", done);
+    socket.on("error", (err) => (text ? done() : reject(err)));
+  });
+}
+
+describe("a refused body that never arrives", () => {
+  it("gets an unauthenticated upload its 401 without waiting for its body, and a stalled drain its answer after the deadline", async () => {
+    const peer = net.peers[0] as (typeof net.peers)[number];
+    const answered: string[] = [];
+    // Authenticated and over the 1 MiB quota: its 2 MiB are drained, but only 3 bytes come.
+    const stalled = sendUnfinished(
+      "/api/files/stalled.bin",
+      { authorization: `Bearer ${peer.token}`, "content-length": String(2 * MiB) },
+      new Uint8Array(3),
+    ).then((text) => {
+      answered.push("stalled 413");
+      return text;
+    });
+    // No token, 16 MiB declared, 3 bytes sent: more than an anonymous caller gets drained.
+    const anonymous = await sendUnfinished("/api/files/x.bin", { "content-length": String(16 * MiB) }, new Uint8Array(3));
+    answered.push("anonymous 401");
+    expect(anonymous).toMatch(/^HTTP\/1\.1 401 /);
+    expect(anonymous).toContain('"code":"unauthorized"');
+    // Answered while the authenticated drain still waits for bytes that never come…
+    expect(answered).toEqual(["anonymous 401"]);
+    // …which the deadline ends: the answer goes out with the body still unfinished.
+    const late = await stalled;
+    expect(late).toMatch(/^HTTP\/1\.1 413 /);
+    expect(late).toContain('"code":"payload_too_large"');
+    expect(answered).toEqual(["anonymous 401", "stalled 413"]);
+  }, 60_000);
 });
