@@ -6,7 +6,7 @@
  */
 import type { IRequest } from "itty-router";
 import { z } from "zod";
-import { publicUrl } from "../config";
+import { intVar, publicUrl } from "../config";
 import type { FileMeta, PullBatch, PullResult, TransferLink, TransferLinks } from "../api/types";
 import type { PeerEnv } from "../env";
 import { principalOf } from "../http/auth";
@@ -30,8 +30,23 @@ const PULLS_AT_ONCE = 6;
 const HEADS_AT_ONCE = 32;
 const DEFAULT_LINK_TTL = 900;
 const MAX_LINK_TTL = 3600;
-/** A largest single put (5 GiB): a batch is for small files, a bigger one is never sent in one. */
-const MAX_PULL_SIZE = 5 * 1024 ** 3;
+/** Largest file a batch pull takes (sync batches files of at most 1 MiB): a big one goes alone. */
+export const MAX_PULL_SIZE = 16 * 1024 * 1024;
+/** Most bytes one batch declares, so one request cannot reserve the quota for long. */
+export const MAX_PULLS_BYTES = 64 * 1024 * 1024;
+/** How long one item's fetch may take, answer and bytes (`PULL_ITEM_MS`): a hung source fails its item alone. */
+const PULL_ITEM_MS = 60_000;
+/** How long a whole batch may fetch: well inside its quota reservation's 10 minutes. */
+const PULLS_MS = 300_000;
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      /** Deadline of each item of a batch pull in ms (default 60000). */
+      PULL_ITEM_MS?: string;
+    }
+  }
+}
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lower-case hex digits");
 // An R2 ETag: hex, with `-<parts>` for a multipart object.
@@ -113,11 +128,13 @@ export async function transferLinks(request: IRequest, env: PeerEnv): Promise<Re
 type PullItem = z.output<typeof pullsBody>["items"][number];
 
 /**
- * `POST /api/pulls` `{"items": [{"from": link, "name", "size", "sha256"?}]}` (≤ 100) — this peer
+ * `POST /api/pulls` `{"items": [{"from": link, "name", "size", "sha256"?}]}` (≤ 100 items, each
+ * ≤ 16 MiB, ≤ 64 MiB in all) — this peer
  * pulls each link into its `name`, as `POST /api/files/{name}/pull` does (peers in PEERS only,
  * no redirects, verified on arrival, nothing half-written), six at a time. The storage quota is
  * reserved once for the declared sizes (413 for the whole batch when they do not fit, nothing
- * fetched) and settled once, after the answer; a source that sends another size than declared fails its item. One
+ * fetched) and settled once, after the answer; a source that sends another size than declared, or
+ * that has not sent it all within the item's deadline (`PULL_ITEM_MS`), fails its item. One
  * item failing does not stop the others: each result says `ok` with the file, or its error.
  */
 export async function pullFiles(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
@@ -125,13 +142,24 @@ export async function pullFiles(request: IRequest, env: PeerEnv, ctx: ExecutionC
   const names = items.map((item) => checkFileName(item.name));
   if (new Set(names).size !== names.length) throw badRequest("A destination name may appear only once in a batch.");
   const bytes = items.reduce((total, item) => total + item.size, 0);
+  if (bytes > MAX_PULLS_BYTES) {
+    throw badRequest(`A batch pull declares ${bytes} bytes; at most ${MAX_PULLS_BYTES} (64 MiB) go in one.`);
+  }
+  const itemMs = intVar(env.PULL_ITEM_MS, PULL_ITEM_MS);
+  const ends = Date.now() + PULLS_MS;
   const files = fileStore(env);
   const results = await changeFiles(
     env,
     files,
     // The commit settles after the answer, the names held until it lands (as a PUT's).
     { names, bytes, defer: (settling) => ctx.waitUntil(settling) },
-    (previous) => inTurn(items, PULLS_AT_ONCE, (item, i) => pullOne(env, files, names[i] as string, item, previous[i] ?? null)),
+    (previous) =>
+      inTurn(items, PULLS_AT_ONCE, (item, i) => {
+        const name = names[i] as string;
+        const left = ends - Date.now();
+        if (left <= 0) return Promise.resolve(timedOut(name));
+        return pullOne(env, files, name, item, previous[i] ?? null, AbortSignal.timeout(Math.min(itemMs, left)));
+      }),
     // What each name holds now: the pulled file, or — after a failure, which stores nothing — as read again.
     async (done) => {
       const sizes = await Promise.all(done.map((r) => (r.ok ? r.file.size : files.sizeOf(r.name))));
@@ -141,10 +169,24 @@ export async function pullFiles(request: IRequest, env: PeerEnv, ctx: ExecutionC
   return json({ results } satisfies PullBatch);
 }
 
-async function pullOne(env: PeerEnv, files: FileStore, name: string, item: PullItem, previous: R2Object | null): Promise<PullResult> {
+const timedOut = (name: string): PullResult => ({
+  name,
+  ok: false,
+  error: { code: "upstream_failed", message: `The batch ran out of time before "${name}" was fetched; nothing was stored.` },
+});
+
+/** One item of a batch pull; `signal` is its deadline, for the answer and the bytes alike. */
+async function pullOne(
+  env: PeerEnv,
+  files: FileStore,
+  name: string,
+  item: PullItem,
+  previous: R2Object | null,
+  signal: AbortSignal,
+): Promise<PullResult> {
   let fetched: FetchedLink | undefined;
   try {
-    fetched = await fetchLink(env, item.from);
+    fetched = await fetchLink(env, item.from, signal);
     if (fetched.length !== item.size) {
       throw new HttpError(
         "precondition_failed",

@@ -3,7 +3,8 @@
  * `outboundService`): every fetch the peer makes arrives here and is logged, so a test can
  * show that a refused pull fetched nothing. `http://peer2.test` is passed to the second test
  * peer; a link of peer2 carrying `__redirect=<url>` answers 302 to that URL (pull must not
- * follow it); any other host is unreachable (502). The log is read at `http://outbound.test/log`
+ * follow it), one carrying `__hang` answers 200 with 10 bytes promised, sends one and stalls (a
+ * hung source: only the puller's deadline ends it); any other host is unreachable (502). The log is read at `http://outbound.test/log`
  * through the OUTBOUND service binding. Plain JavaScript: Miniflare loads it as it is.
  */
 const log = [];
@@ -15,9 +16,20 @@ export default {
       return Response.json(log);
     }
     log.push({ method: request.method, url: request.url });
+    if (url.searchParams.has("__hang")) return hanging();
     const to = url.searchParams.get("__redirect");
     if (to) return new Response(null, { status: 302, headers: { location: to } });
     if (url.host === "peer2.test") return env.PEER2.fetch(request);
     return new Response("unreachable host", { status: 502 });
   },
 };
+
+/** A 200 that promises 10 bytes, sends 1 and then nothing for ten minutes. */
+function hanging() {
+  const { readable, writable } = new FixedLengthStream(10);
+  const writer = writable.getWriter();
+  writer.write(new Uint8Array(1)).catch(() => {});
+  // A timer keeps the stall alive (workerd ends a request with nothing pending as hung).
+  setTimeout(() => writer.write(new Uint8Array(9)).catch(() => {}), 600_000);
+  return new Response(readable, { headers: { "content-type": "application/octet-stream", "content-length": "10" } });
+}

@@ -248,6 +248,34 @@ describe("POST /api/pulls", () => {
     expect((await outboundRequests()).slice(sent)).toEqual([]);
   });
 
+  it("fails an item whose source hangs once its deadline passes, and still pulls the others", async () => {
+    const [a] = await onPeer2({ "bp/prompt.txt": "prompt" });
+    const hung = { from: `${PEER2.url}/api/files/bp/hung.bin?__hang=1`, name: "got/hung.bin", size: 10 };
+    const request = new Request(`${BASE}/api/pulls`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_TOKEN}` },
+      body: JSON.stringify({ items: [hung, item(a!, "got/prompt.txt")] }),
+    }) as Request<unknown, IncomingRequestCfProperties>;
+    const res = await worker.fetch(request, { ...env, PULL_ITEM_MS: "300" }, createExecutionContext());
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: PullResult[] };
+    expect(results[0]).toMatchObject({ name: "got/hung.bin", ok: false, error: { code: "upstream_failed" } });
+    expect(results[1]).toMatchObject({ name: "got/prompt.txt", ok: true });
+    expect(await env.FILES.head("got/hung.bin")).toBeNull();
+  });
+
+  it("refuses items over 16 MiB, or batches over 64 MiB, with 400, fetching nothing", async () => {
+    const sent = (await outboundRequests()).length;
+    const from = `${PEER2.url}/api/files/x`;
+    const big = await pulls([{ from, name: "big.bin", size: 16 * 1024 * 1024 + 1 }]);
+    expect(big.status).toBe(400);
+    expect((await errorOf(big)).code).toBe("bad_request");
+    const many = await pulls(Array.from({ length: 5 }, (_, i) => ({ from, name: `many/${i}.bin`, size: 16 * 1024 * 1024 })));
+    expect(many.status).toBe(400);
+    expect((await errorOf(many)).message).toMatch(/64 MiB/);
+    expect((await outboundRequests()).slice(sent)).toEqual([]);
+  });
+
   it.each([
     ["more than 100 items", Array.from({ length: 101 }, (_, i) => ({ from: "http://peer2.test/api/files/x", name: `n/${i}`, size: 1 }))],
     ["no items", []],
