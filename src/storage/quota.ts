@@ -6,7 +6,7 @@ import { sha256Hex } from "../http/crypto";
 import type { FileStore } from "./files";
 import type { Quota } from "./folders";
 import type { MemoryStore } from "./memory";
-import type { CarriedCommit, QuotaUsage, ReserveRequest } from "./storageQuota";
+import type { CarriedCommit, QuotaUsage, ReserveAnswer, ReserveRequest } from "./storageQuota";
 
 declare global {
   namespace Cloudflare {
@@ -17,6 +17,8 @@ declare global {
       MEMORY_MAX_KEYS?: string;
       /** Most tasks answered per hour (default 10000), cache hits included. */
       TASKS_PER_HOUR?: string;
+      /** Milliseconds an answered write's commit waits for a counter call to carry it (default 20). */
+      QUOTA_CARRY_MS?: string;
     }
   }
 }
@@ -24,6 +26,7 @@ declare global {
 export const DEFAULT_STORAGE_LIMIT_MB = 51200;
 export const DEFAULT_MEMORY_MAX_KEYS = 10000;
 export const DEFAULT_TASKS_PER_HOUR = 10000;
+export const DEFAULT_QUOTA_CARRY_MS = 20;
 
 /** How long a counted total is trusted before it is counted again. */
 const FRESH_MS = 30_000;
@@ -73,7 +76,7 @@ const digestOf = (kind: string, value: string) => sha256Hex(`${kind}\0${value}`)
  */
 const unsent = new Map<string, Map<string, CarriedCommit>>();
 /** How long an answered write's commit waits for a reservation to carry it before it goes alone. */
-const CARRY_MS = 20;
+const carryMs = (env: PeerEnv) => intVar(env.QUOTA_CARRY_MS, DEFAULT_QUOTA_CARRY_MS);
 
 /** The commits waiting in this isolate for a call to carry them, taken (undefined when none). */
 function takeUnsent(env: PeerEnv): CarriedCommit[] | undefined {
@@ -84,13 +87,41 @@ function takeUnsent(env: PeerEnv): CarriedCommit[] | undefined {
   return commits;
 }
 
+/** Puts commits back to wait for the isolate's next call (sending one twice is harmless: the counter applies it once). */
+function putBack(env: PeerEnv, commits: CarriedCommit[]): void {
+  const waiting = unsent.get(env.PEER_NAME) ?? new Map<string, CarriedCommit>();
+  unsent.set(env.PEER_NAME, waiting);
+  for (const commit of commits) if (!waiting.has(commit.id)) waiting.set(commit.id, commit);
+}
+
+/**
+ * Makes a counter call carrying the isolate's unsent commits. If it fails (the object
+ * overloaded or reset), the commits may or may not have been applied: they are sent again
+ * alone, once, and if that fails too they wait for the isolate's next call. Never lost while
+ * the isolate lives, never counted twice (the counter applies a reservation's commit once).
+ */
+async function carrying<T>(env: PeerEnv, call: (commits: CarriedCommit[] | undefined) => Promise<T>): Promise<T> {
+  const commits = takeUnsent(env);
+  try {
+    return await call(commits);
+  } catch (err) {
+    if (commits) {
+      try {
+        await counterOf(env).commitAll(commits);
+      } catch {
+        putBack(env, commits);
+      }
+    }
+    throw err;
+  }
+}
+
 /** Reserves `bytes` in the counter or throws 413; returns the reservation's id. */
 async function reserve(env: PeerEnv, request: Omit<ReserveRequest, "limit" | "ttlMs" | "commits">): Promise<string> {
   const limit = storageLimit(env);
-  const commits = takeUnsent(env);
-  // If this call fails, the carried commits may or may not have been applied: they are not sent
-  // again (twice would count them twice); their reservations expire and the counter recounts.
-  const answer = await counterOf(env).reserve({ ...request, limit, ttlMs: requestTtl(request.bytes), ...(commits && { commits }) });
+  const answer = await carrying<ReserveAnswer>(env, async (commits) =>
+    counterOf(env).reserve({ ...request, limit, ttlMs: requestTtl(request.bytes), ...(commits && { commits }) }),
+  );
   if ("refused" in answer) {
     const { used, reserved } = answer.refused;
     throw new HttpError(
@@ -174,11 +205,17 @@ export async function changeFiles<T>(
     const delta = (sizeAfter ? await sizeAfter(result, sizesBefore) : await total()) - before;
     if (!change.defer) return counterOf(env).commit(id, delta, completes);
     // Answered already: let the isolate's next reservation carry it, else send it alone.
-    const waiting = unsent.get(env.PEER_NAME) ?? new Map<string, CarriedCommit>();
-    unsent.set(env.PEER_NAME, waiting);
-    waiting.set(id, { id, delta, ...(completes !== undefined && { settleGroup: completes }) });
-    await new Promise((resolve) => setTimeout(resolve, CARRY_MS));
-    if (waiting.delete(id)) await counterOf(env).commit(id, delta, completes);
+    const carried: CarriedCommit = { id, delta, ...(completes !== undefined && { settleGroup: completes }) };
+    putBack(env, [carried]);
+    await new Promise((resolve) => setTimeout(resolve, carryMs(env)));
+    if (!unsent.get(env.PEER_NAME)?.delete(id)) return;
+    try {
+      await counterOf(env).commit(id, delta, completes);
+    } catch (err) {
+      // Not lost: the isolate's next call carries it.
+      putBack(env, [carried]);
+      throw err;
+    }
   });
   if (change.defer) change.defer(commit);
   else await commit;
@@ -226,7 +263,7 @@ export function fileQuota(env: PeerEnv, files: FileStore): Quota {
 
 /** Bytes stored and reserved, as the counter knows them. */
 export function storageUsage(env: PeerEnv): Promise<QuotaUsage> {
-  return counterOf(env).usage(takeUnsent(env));
+  return carrying<QuotaUsage>(env, async (commits) => counterOf(env).usage(commits));
 }
 
 /** Most keys remembered as written per count (a key is at most 480 bytes). */

@@ -43,6 +43,9 @@ export interface QuotaUsage {
 /** How often an alarm looks for an idle moment to recount a doubtful counter. */
 const RECHECK_MS = 60_000;
 
+/** Settled reservation ids remembered: far more than the commits an isolate holds unsent. */
+const SETTLED_MAX = 10_000;
+
 /** A reservation of a change in flight. */
 interface InFlight {
   bytes: number;
@@ -81,6 +84,11 @@ export class StorageQuota extends DurableObject<PeerEnv> {
   private readonly held = new Map<string, string[]>();
   /** Callers waiting for a name another change holds, woken when it settles. */
   private readonly waiting = new Map<string, (() => void)[]>();
+  /**
+   * Reservations settled lately (the newest `SETTLED_MAX`): a commit sent again is known as a
+   * repeat. In memory: after a restart a repeat finds no reservation, adds nothing, and doubts.
+   */
+  private readonly settled = new Set<string>();
   /** `counter.used`, and the bytes of every reservation in flight plus every stored part. */
   private used = 0;
   private reserved = 0;
@@ -127,7 +135,7 @@ export class StorageQuota extends DurableObject<PeerEnv> {
    * refuses (with the counts) when `bytes` do not fit, else records the reservation.
    */
   async reserve(request: ReserveRequest): Promise<ReserveAnswer> {
-    for (const carried of request.commits ?? []) this.commit(carried.id, carried.delta, carried.settleGroup);
+    this.commitAll(request.commits);
     const names = [...new Set(request.locks ?? [])];
     for (;;) {
       this.expire();
@@ -154,17 +162,30 @@ export class StorageQuota extends DurableObject<PeerEnv> {
   /**
    * Settles reservation `id`: the change is done and stored bytes moved by `delta` (which may
    * be negative). `settleGroup` also drops the multipart upload whose parts it completed.
+   * Idempotent: a commit sent again (its carrying call failed after it was applied) is a no-op.
    */
   commit(id: string, delta: number, settleGroup?: string): void {
-    // A commit after the reservation expired: its bytes are real, but a recount may have missed them.
-    if (!this.drop(id)) this.doubt();
+    if (this.settled.has(id)) return;
+    this.remember(id);
     if (settleGroup) this.dropParts(`DELETE FROM parts WHERE grp = ? RETURNING bytes`, settleGroup);
+    // No reservation: it expired, or it was lost or settled before a restart. Its delta may be
+    // counted already, so it is not added (never twice); the recount the doubt brings heals it.
+    if (!this.drop(id)) {
+      this.doubt();
+      return;
+    }
     this.used = Math.max(0, this.used + delta);
     this.sql.exec(`UPDATE counter SET used = ?`, this.used);
   }
 
+  /** Applies commits an isolate carried or sends again (each once, see `commit`). */
+  commitAll(commits: CarriedCommit[] = []): void {
+    for (const carried of commits) this.commit(carried.id, carried.delta, carried.settleGroup);
+  }
+
   /** Settles reservation `id` with nothing stored (the write failed or was refused). */
   release(id: string): void {
+    this.remember(id);
     this.drop(id);
   }
 
@@ -193,7 +214,7 @@ export class StorageQuota extends DurableObject<PeerEnv> {
 
   /** The counter now (after the caller's carried commits, so an isolate reads its own writes). */
   usage(commits: CarriedCommit[] = []): QuotaUsage {
-    for (const carried of commits) this.commit(carried.id, carried.delta, carried.settleGroup);
+    this.commitAll(commits);
     this.expire();
     const parts = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM parts`).one().n;
     return { used: this.used, reserved: this.reserved, reservations: this.inFlight.size + parts, doubt: this.inDoubt() };
@@ -212,6 +233,12 @@ export class StorageQuota extends DurableObject<PeerEnv> {
       this.used = (await new FileStore(this.env.FILES, this.env.KV).usage()).bytes;
       this.sql.exec(`UPDATE counter SET used = ?, doubt = 0`, this.used);
     });
+  }
+
+  /** Records `id` as settled, forgetting the oldest past `SETTLED_MAX`. */
+  private remember(id: string): void {
+    this.settled.add(id);
+    if (this.settled.size > SETTLED_MAX) this.settled.delete(this.settled.values().next().value as string);
   }
 
   /** Removes a reservation in flight and frees the names it held; false when it was already gone. */

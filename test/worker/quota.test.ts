@@ -1,6 +1,7 @@
 import { createExecutionContext, env, runDurableObjectAlarm } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
+import { storageUsage } from "../../src/storage/quota";
 import { BASE, errorOf } from "../support/http";
 import { PEER2, TEST_TOKEN } from "../support/peers";
 
@@ -16,6 +17,37 @@ function peerWith(vars: Record<string, string>) {
     return worker.fetch(request, bound, createExecutionContext());
   };
 }
+
+/**
+ * The real counter binding, with each call made to it passed to `onCall` first: it may record
+ * the call, or reject it (a transient failure of the object, an overload or a reset).
+ */
+function watchedQuota(onCall: (method: string, args: unknown[]) => Error | undefined): DurableObjectNamespace {
+  return new Proxy(env.QUOTA, {
+    get(target, prop) {
+      if (prop !== "get") {
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return (id: DurableObjectId) => {
+        const stub = target.get(id);
+        return new Proxy(stub, {
+          get(s, method) {
+            const value = Reflect.get(s, method, s);
+            if (typeof method !== "string" || typeof value !== "function") return value;
+            return (...args: unknown[]) => {
+              const failure = onCall(method, args);
+              return failure ? Promise.reject(failure) : Reflect.apply(value, s, args);
+            };
+          },
+        });
+      };
+    },
+  });
+}
+
+/** A carry window no test outlasts: an answered PUT's commit waits for a call to carry it. */
+const NEVER_ALONE = "600000";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -147,36 +179,60 @@ describe("quotas", () => {
     expect((await env.FILES.head("h.bin"))?.size).toBe(20);
   });
 
-  it("carries an answered PUT's commit on the next reservation from the same isolate, exactly", async () => {
+  it("carries an answered PUT's commit on the next call from the same isolate, exactly", async () => {
     const calls: string[] = [];
-    // The real counter, with the calls made to it recorded.
-    const quota = new Proxy(env.QUOTA, {
-      get(target, prop) {
-        if (prop !== "get") {
-          const value = Reflect.get(target, prop, target);
-          return typeof value === "function" ? value.bind(target) : value;
-        }
-        return (id: DurableObjectId) => {
-          const stub = target.get(id);
-          return new Proxy(stub, {
-            get(s, method) {
-              const value = Reflect.get(s, method, s);
-              if (typeof method !== "string" || typeof value !== "function") return value;
-              return (...args: unknown[]) => (calls.push(method), Reflect.apply(value, s, args));
-            },
-          });
-        };
-      },
-    });
-    const call = peerWith({ PEER_NAME: "quota-carried", QUOTA: quota } as unknown as Record<string, string>);
+    const quota = watchedQuota((method) => void calls.push(method));
+    const vars = { PEER_NAME: "quota-carried", QUOTA: quota, QUOTA_CARRY_MS: NEVER_ALONE };
+    const call = peerWith(vars as unknown as Record<string, string>);
     expect((await call("/api/files/c1.bin", { method: "PUT", body: new Uint8Array(100) })).status).toBe(201);
     expect((await call("/api/files/c2.bin", { method: "PUT", body: new Uint8Array(200) })).status).toBe(201);
-    // The first commit rode on the second reservation; the second goes alone once nothing carries it.
+    // The first commit rode on the second reservation; the second rides on the usage read.
     expect(calls).toEqual(["reserve", "reserve"]);
-    const counter = env.QUOTA.get(env.QUOTA.idFromName("quota-carried"));
-    for (let i = 0; i < 100 && (await counter.usage()).reservations > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(calls).toEqual(["reserve", "reserve", "commit"]);
-    expect(await counter.usage()).toMatchObject({ used: 300, reserved: 0, reservations: 0, doubt: false });
+    const usage = await storageUsage({ ...env, ...vars } as never);
+    expect(calls).toEqual(["reserve", "reserve", "usage"]);
+    expect(usage).toMatchObject({ used: 300, reserved: 0, reservations: 0, doubt: false });
+  });
+
+  it("sends an answered PUT's commit alone when no call comes to carry it", async () => {
+    const calls: string[] = [];
+    const quota = watchedQuota((method) => void calls.push(method));
+    const call = peerWith({ PEER_NAME: "quota-alone", QUOTA: quota, QUOTA_CARRY_MS: "1" } as unknown as Record<string, string>);
+    expect((await call("/api/files/c1.bin", { method: "PUT", body: new Uint8Array(100) })).status).toBe(201);
+    const counter = env.QUOTA.get(env.QUOTA.idFromName("quota-alone"));
+    while ((await counter.usage()).reservations > 0) await new Promise((r) => setTimeout(r, 10));
+    expect(calls).toEqual(["reserve", "commit"]);
+    expect(await counter.usage()).toMatchObject({ used: 100, reserved: 0, reservations: 0, doubt: false });
+  });
+
+  it("lands a carried commit whose carrying call failed: the name is free again and the count exact", async () => {
+    let failures = 1;
+    const quota = watchedQuota((method, args) => {
+      const carries = (args[0] as { commits?: unknown[] } | undefined)?.commits?.length;
+      if (method !== "reserve" || !carries || failures === 0) return undefined;
+      failures--;
+      return new Error("Durable Object is overloaded");
+    });
+    const vars = { PEER_NAME: "quota-carry-failed", QUOTA: quota, QUOTA_CARRY_MS: NEVER_ALONE };
+    const call = peerWith(vars as unknown as Record<string, string>);
+    expect((await call("/api/files/a.bin", { method: "PUT", body: new Uint8Array(100) })).status).toBe(201);
+    // b.bin's reservation carries a.bin's commit and fails: b.bin is refused, a.bin's commit must not be lost.
+    expect((await call("/api/files/b.bin", { method: "PUT", body: new Uint8Array(1) })).status).toBe(500);
+    expect(failures).toBe(0);
+    // Lost, a.bin's reservation would hold its name for 10 minutes: this PUT would wait that long.
+    expect((await call("/api/files/a.bin", { method: "PUT", body: new Uint8Array(5) })).status).toBe(201);
+    const usage = await storageUsage({ ...env, ...vars } as never);
+    expect(usage).toMatchObject({ used: 5, reserved: 0, reservations: 0, doubt: false });
+    expect(await storedBytes()).toBe(5);
+  });
+
+  it("applies a commit sent twice once", async () => {
+    const counter = env.QUOTA.get(env.QUOTA.idFromName("quota-twice"));
+    const reserved = await counter.reserve({ bytes: 100, limit: MiB, ttlMs: 60_000, locks: ["twice"] });
+    if (!("id" in reserved)) throw new Error("it must fit");
+    await counter.commit(reserved.id, 100);
+    // A call that carried it failed after the object applied it: the isolate sends it again.
+    await counter.commit(reserved.id, 100);
+    expect(await counter.usage([{ id: reserved.id, delta: 100 }])).toMatchObject({ used: 100, reserved: 0, reservations: 0, doubt: false });
   });
 
   it("refuses a new memory key past MEMORY_MAX_KEYS with 413 but lets existing keys change", async () => {
