@@ -280,8 +280,10 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
         progress();
         return;
       } catch (err) {
-        if (err instanceof PeerError && (err.status === 404 || err.status === 405)) {
-          batchesUnsupported = true;
+        // A peer from before the batch routes: every later batch goes file by file too.
+        if (err instanceof PeerError && (err.status === 404 || err.status === 405)) batchesUnsupported = true;
+        // Over B's quota as a whole (413): one file at a time needs room for one new version only.
+        if (err instanceof PeerError && (err.status === 404 || err.status === 405 || err.status === 413)) {
           for (const action of batch) moving.delete(action);
         } else {
           for (const action of batch) {
@@ -449,25 +451,35 @@ async function pullBatch(a: PeerClient, b: PeerClient, batch: SyncAction[], opti
   const files = batch.map((action) => ({ name: action.from as string, etag: action.etag as string }));
   const { links } = await a.transferLinks(files, { ttl, signal: options.signal });
   const urls = new Map(links.map((link) => [link.name, link.url]));
-  const items = batch.map((action) => {
-    const from = urls.get(action.from as string);
-    if (!from) throw new PeerError("bad_response", `${a.name} signed no link for "${action.from}".`, 0, a.name);
-    return { from, name: action.to, size: action.size, sha256: action.sha256 ?? undefined };
+  // A file A signed no link for (a key A lists but names otherwise, e.g. not in NFC) fails alone.
+  const outcomes: Array<true | PeerError> = batch.map(
+    (action) => new PeerError("bad_response", `${a.name} signed no link for "${action.from}".`, 0, a.name),
+  );
+  const sent = batch.flatMap((action, i) => (urls.has(action.from as string) ? [i] : []));
+  if (sent.length === 0) return outcomes;
+  const items = sent.map((i) => {
+    const action = batch[i] as SyncAction;
+    return { from: urls.get(action.from as string) as string, name: action.to, size: action.size, sha256: action.sha256 ?? undefined };
   });
   const results = await b.pullFiles(items, options.signal);
-  return batch.map((action, i) => {
-    const result = results[i];
+  sent.forEach((i, k) => {
+    const action = batch[i] as SyncAction;
+    const result = results[k];
     if (!result || result.name !== action.to) {
-      return new PeerError("bad_response", `${b.name} answered the batch pull out of order.`, 0, b.name);
+      outcomes[i] = new PeerError("bad_response", `${b.name} answered the batch pull out of order.`, 0, b.name);
+    } else if (!result.ok) {
+      outcomes[i] =
+        result.error.code === "gone"
+          ? changedOnSource(a, action.from as string)
+          : new PeerError(result.error.code, `${b.name}: pulling "${action.to}" failed: ${result.error.message}`, 0, b.name);
+    } else if (action.sha256 && result.file.sha256 !== action.sha256) {
+      // B verified the bytes against the SHA-256 sent; this checks B's word for it.
+      outcomes[i] = changedOnSource(a, action.from as string);
+    } else {
+      outcomes[i] = true;
     }
-    if (!result.ok) {
-      if (result.error.code === "gone") return changedOnSource(a, action.from as string);
-      return new PeerError(result.error.code, `${b.name}: pulling "${action.to}" failed: ${result.error.message}`, 0, b.name);
-    }
-    // B verified the bytes against the SHA-256 sent; this checks B's word for it.
-    if (action.sha256 && result.file.sha256 !== action.sha256) return changedOnSource(a, action.from as string);
-    return true;
   });
+  return outcomes;
 }
 
 /** Runs `work` on each item, `concurrency` at a time, until `stopped`; resolves to how many were started. */

@@ -1,0 +1,90 @@
+/**
+ * `syncPeers`' batches of small files on two real peers with a small storage quota (2 MiB):
+ * one file a batch cannot carry fails alone, and a batch the quota refuses whole goes file by
+ * file (a replace one at a time needs room for one new version, a batch for all of them).
+ * The large e2e network is in e2e-sync.test.ts.
+ */
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FetchLike, PeerClient, type Reply, syncPeers } from "../../src/client/index";
+import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
+
+let net: TestNetwork;
+
+/** `size` bytes that differ with `seed`. */
+function bytesOf(seed: string, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let block = createHash("sha256").update(seed).digest();
+  for (let at = 0; at < size; at += block.length) {
+    out.set(block.subarray(0, Math.min(block.length, size - at)), at);
+    block = createHash("sha256").update(block).digest();
+  }
+  return out;
+}
+
+/** A client of `peer` whose every request is recorded, and whose answers `rewrite` may change. */
+function client(peer: string, rewrite?: (path: string, reply: Reply) => Promise<Reply>): { client: PeerClient; calls: string[] } {
+  const { url, token } = net.peers.find((p) => p.name === peer)!;
+  const calls: string[] = [];
+  const fetch: FetchLike = async (target, init) => {
+    calls.push(`${init.method} ${target.pathname}`);
+    const reply = (await globalThis.fetch(target, init)) as Reply;
+    return rewrite ? rewrite(`${init.method} ${target.pathname}`, reply) : reply;
+  };
+  return { client: new PeerClient({ url, token, name: peer, fetch }), calls };
+}
+
+beforeAll(async () => {
+  net = await startNetwork({ peers: 2, vars: { STORAGE_LIMIT_MB: "2" }, args: ["--no-restart"] });
+}, 120_000);
+
+afterAll(async () => {
+  await net?.stop();
+  await removeTemp(net?.dir ?? "");
+});
+
+describe("sync's batches", () => {
+  it("fails only the file A signed no link for; its batch's other files arrive", async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `odd/f${i}.txt`);
+    for (const name of names) await net.client("peer1").putFile(name, bytesOf(name, 100));
+    // A answers the links of a batch without the one for f3 (as for a key it lists but cannot sign).
+    const a = client("peer1", async (path, reply) => {
+      if (path !== "POST /api/links") return reply;
+      const body = (await reply.json()) as { links: Array<{ name: string }>; missing: string[] };
+      body.links = body.links.filter((l) => l.name !== "odd/f3.txt");
+      return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } }) as Reply;
+    });
+    const report = await syncPeers(a.client, net.client("peer2"), { prefix: "odd", concurrency: 1 });
+    expect(report.plan.copies).toHaveLength(6);
+    expect(report.failed.map((f) => [f.action.path, f.code])).toEqual([["f3.txt", "bad_response"]]);
+    expect(report).toMatchObject({ copied: 5, copiedVia: { pull: 5 } });
+    for (const name of names) expect(Boolean(await net.client("peer2").headFile(name))).toBe(name !== "odd/f3.txt");
+  });
+
+  it("sends a batch the quota refuses (413) file by file, so replaces that fit one at a time arrive", async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `full/f${i}.bin`);
+    // B: old versions of the six files (1.2 MB) and a filler (0.6 MB) — 1.8 MB of 2 MiB: a batch
+    // of two replaces needs 0.4 MB more (413), one replace 0.2 MB (fits).
+    for (const name of names) {
+      await net.client("peer1").putFile(name, bytesOf(`new ${name}`, 200_000));
+      await net.client("peer2").putFile(name, bytesOf(`old ${name}`, 200_000));
+    }
+    await net.client("peer2").putFile("filler.bin", bytesOf("filler", 600_000));
+    const b = client("peer2");
+    const report = await syncPeers(net.client("peer1"), b.client, { prefix: "full", concurrency: 1 });
+    expect(report.plan.copies).toHaveLength(6);
+    expect(report.failed).toEqual([]);
+    expect(report).toMatchObject({ copied: 6, copiedVia: { pull: 6 } });
+    // The batch was tried first, then each file alone.
+    expect(b.calls.filter((c) => c === "POST /api/pulls").length).toBeGreaterThan(0);
+    expect(b.calls.filter((c) => c.startsWith("POST /api/files/")).length).toBe(6);
+    for (const name of names) {
+      const meta = await net.client("peer2").headFile(name);
+      expect(meta?.sha256).toBe(
+        createHash("sha256")
+          .update(bytesOf(`new ${name}`, 200_000))
+          .digest("hex"),
+      );
+    }
+  });
+});
