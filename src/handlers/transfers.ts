@@ -202,11 +202,10 @@ async function pullOne(
     const file: FileMeta = await storePulled(files, name, fetched, { expectedSha256: item.sha256, previous });
     return { name, ok: true, file };
   } catch (err) {
-    const error =
-      err instanceof HttpError
-        ? { code: err.code, message: err.message }
-        : { code: "internal", message: `The pull of "${name}" failed; nothing was stored.` };
-    return { name, ok: false, error };
+    if (err instanceof HttpError) return { name, ok: false, error: { code: err.code, message: err.message } };
+    // A bug, not a refusal: logged as the router's catch logs one, answered as this item's `internal`.
+    console.error("unhandled error in a batch pull:", err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+    return { name, ok: false, error: { code: "internal", message: `The pull of "${name}" failed; nothing was stored.` } };
   } finally {
     await fetched?.discard();
   }
