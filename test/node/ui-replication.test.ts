@@ -381,18 +381,32 @@ describe("Compare with peer and Sync to peer, from a folder", () => {
       .getByTestId("sync-plan")
       .filter({ hasText: /^Copy 300 / })
       .waitFor();
+    // Small files go in batches (POST /api/pulls): the first passes, the next wait until Cancel
+    // is clicked, so some copies are in flight when it is and the rest have not started —
+    // however fast the peers are.
+    let release = () => {};
+    const cancelled = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let batches = 0;
+    await page.route(`${peer(1).url}/api/pulls`, async (route) => {
+      if (batches++ > 0) await cancelled;
+      await route.continue();
+    });
     await page.getByRole("dialog").getByRole("button", { name: "Sync", exact: true }).click();
     await page
       .getByTestId("sync-counts")
       .filter({ hasText: /^[1-9]\d* of 300 files/ })
       .waitFor();
     await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+    release();
 
     await page.getByTestId("sync-stopped").waitFor();
     const summary = (await page.getByTestId("sync-summary").textContent()) ?? "";
     const copied = Number(/^copied (\d+) /.exec(summary)?.[1]);
     expect(copied).toBeGreaterThan(0);
     expect(copied).toBeLessThan(300);
+    expect(batches).toBeGreaterThan(1); // the hold above was in the way of some batch
     expect(await page.getByTestId("sync-stopped").textContent()).toContain(`${300 - copied} steps not started`);
     expect(await checkPeers(api(0), api(1), { prefix: "many/", as: "many-copy/" })).toMatchObject({
       identical: copied,
