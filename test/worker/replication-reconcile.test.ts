@@ -1,9 +1,10 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { PeerEnv } from "../../src/env";
+import type { ReplicationMessage } from "../../src/replication/enqueue";
 import { reconcileRule } from "../../src/replication/reconcile";
 import type { ReplicationRule } from "../../src/replication/rules";
-import { putFile } from "../support/http";
+import { putFile, sha256 } from "../support/http";
 import { PEER2 } from "../support/peers";
 
 /**
@@ -19,6 +20,27 @@ function peer2(path: string, init: RequestInit = {}): Promise<Response> {
 }
 
 const bytes = (text: string) => new TextEncoder().encode(text);
+
+/** The real replication queue, with every message sent to it recorded first. */
+function recordingQueue(sent: ReplicationMessage[]): Queue {
+  const queue = (env as unknown as PeerEnv).REPLICATION;
+  return new Proxy(queue, {
+    get(target, prop) {
+      if (prop === "sendBatch") {
+        return (batch: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
+          const messages = [...batch];
+          for (const m of messages) sent.push(m.body as ReplicationMessage);
+          return target.sendBatch(messages, options);
+        };
+      }
+      if (prop === "send") {
+        return (body: unknown, options?: QueueSendOptions) => (sent.push(body as ReplicationMessage), target.send(body, options));
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
 
 const rule: ReplicationRule = {
   id: "reconcile-test",
@@ -56,10 +78,27 @@ describe("reconcileRule", () => {
     expect((await putFile("rc/e-only-here.txt", bytes("new"))).status).toBe(201);
     expect((await putFile("rc/f/only-here-deeper.txt", bytes("new"))).status).toBe(201);
 
-    const report = await reconcileRule(raw, rule, { pageSize: 2 });
+    const sent: ReplicationMessage[] = [];
+    const watched = { ...raw, REPLICATION: recordingQueue(sent) } as PeerEnv;
+    const report = await reconcileRule(watched, rule, { pageSize: 2 });
     // Queued: c (same size, other bytes), d, e, f/…; deleted: the two only there.
     expect(report).toEqual({ rule: rule.id, puts: 4, deletes: 2, identical: both.length + 1 });
+    // Exactly those, in the merged listings' order (code points: "z" < "ä"), each delete bound to the replica's SHA-256.
+    const expected = [
+      { op: "put", name: "rc/c-nosha-differs.bin" },
+      { op: "put", name: "rc/d-differs.txt" },
+      { op: "put", name: "rc/e-only-here.txt" },
+      { op: "put", name: "rc/f/only-here-deeper.txt" },
+      { op: "delete", name: "rc/z-only-there.txt", sha256: await sha256("gone here") },
+      { op: "delete", name: "rc/ä-only-there.txt", sha256: await sha256("gone here too") },
+    ];
+    const seen = (messages: ReplicationMessage[]) =>
+      messages.map((m) => ({ op: m.op, name: m.name, ...(m.op === "delete" && { sha256: m.sha256 }) }));
+    expect(seen(sent)).toEqual(expected);
+    expect(sent.every((m) => m.v === 1 && m.rule === rule.id)).toBe(true);
     // A second tick finds the same, and no more.
-    expect(await reconcileRule(raw, rule)).toEqual(report);
+    sent.length = 0;
+    expect(await reconcileRule(watched, rule)).toEqual(report);
+    expect(seen(sent)).toEqual(expected);
   });
 });
