@@ -87,4 +87,35 @@ describe("sync's batches", () => {
       );
     }
   });
+
+  it.each([404, 405])("sends every file by single pulls when B answers %i to the batch route (an older peer)", async (status) => {
+    const names = Array.from({ length: 6 }, (_, i) => `older${status}/f${i}.txt`);
+    for (const name of names) await net.client("peer1").putFile(name, bytesOf(name, 1000));
+    // B as a peer from before POST /api/pulls: its router knows no such route (the request never reaches B).
+    const { url, token } = net.peers.find((p) => p.name === "peer2")!;
+    const calls: string[] = [];
+    const olderFetch: FetchLike = async (target, init) => {
+      const call = `${init.method} ${target.pathname}`;
+      calls.push(call);
+      if (call !== "POST /api/pulls") return (await globalThis.fetch(target, init)) as Reply;
+      const code = status === 404 ? "not_found" : "method_not_allowed";
+      const body = JSON.stringify({ error: { code, message: "No such route." } });
+      return new Response(body, { status, headers: { "content-type": "application/json" } }) as Reply;
+    };
+    const b = { client: new PeerClient({ url, token, name: "peer2", fetch: olderFetch }), calls };
+    // One at a time: batches of two, so the first batch's answer decides for the two after it.
+    const report = await syncPeers(net.client("peer1"), b.client, { prefix: `older${status}`, concurrency: 1 });
+    expect(report.plan.copies).toHaveLength(6);
+    expect(report.failed).toEqual([]);
+    expect(report).toMatchObject({ copied: 6, copiedVia: { pull: 6 } });
+    // The batch route was tried once; then every file went by its own pull, later batches included.
+    expect(b.calls.filter((c) => c === "POST /api/pulls")).toHaveLength(1);
+    expect(b.calls.filter((c) => /^POST \/api\/files\/.+\/pull$/.test(c)).sort()).toEqual(
+      names.map((name) => `POST /api/files/${name}/pull`).sort(),
+    );
+    for (const name of names) {
+      const meta = await net.client("peer2").headFile(name);
+      expect(meta?.sha256).toBe(createHash("sha256").update(bytesOf(name, 1000)).digest("hex"));
+    }
+  });
 });
