@@ -1,6 +1,7 @@
-import { SELF, createExecutionContext, env } from "cloudflare:test";
+import { SELF, createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
+import { storageUsage } from "../../src/storage/quota";
 import { BASE, call, errorOf, putFile, sha256 } from "../support/http";
 import { outboundRequests } from "../support/outbound";
 import { PEER2, TEST_TOKEN } from "../support/peers";
@@ -55,6 +56,39 @@ async function mint(ops: string[], prefix: string): Promise<string> {
   const res = await call("/api/tokens", { method: "POST", body: JSON.stringify({ ops, prefix }) });
   expect(res.status).toBe(201);
   return ((await res.json()) as { token: string }).token;
+}
+
+/** Bytes of every object in the bucket: what the quota counter must hold. */
+async function storedBytes(): Promise<number> {
+  let bytes = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await env.FILES.list({ cursor });
+    for (const o of page.objects) bytes += o.size;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return bytes;
+}
+
+/**
+ * The real quota counter binding, each call to it recorded (method and arguments) before it
+ * runs, as test/worker/quota.test.ts watches it.
+ */
+function recordedQuota(calls: Array<{ method: string; args: unknown[] }>): DurableObjectNamespace {
+  return new Proxy(env.QUOTA, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop !== "get") return typeof value === "function" ? value.bind(target) : value;
+      return (id: DurableObjectId) =>
+        new Proxy(target.get(id), {
+          get(stub, method) {
+            const fn = Reflect.get(stub, method, stub);
+            if (typeof method !== "string" || typeof fn !== "function") return fn;
+            return (...args: unknown[]) => (calls.push({ method, args }), Reflect.apply(fn, stub, args));
+          },
+        });
+    },
+  });
 }
 
 describe("POST /api/links", () => {
@@ -293,5 +327,71 @@ describe("POST /api/pulls", () => {
     const res = await pulls(items);
     expect(res.status).toBe(400);
     expect((await errorOf(res)).code).toBe("bad_request");
+  });
+
+  it("settles the quota once with the real change: after replaces and a failed item the counter is the bytes stored", async () => {
+    const calls: Array<{ method: string; args: unknown[] }> = [];
+    // Its own counter (first used here, it counts the bucket as it is), each commit sent alone at once.
+    const vars = { ...env, PEER_NAME: "transfers-usage", QUOTA: recordedQuota(calls), QUOTA_CARRY_MS: "1" } as typeof env;
+    const send = async (path: string, init: RequestInit) => {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${TEST_TOKEN}`);
+      if (init.body instanceof Uint8Array) headers.set("content-length", String(init.body.byteLength));
+      const request = new Request(`${BASE}${path}`, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>;
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(request, vars, ctx);
+      // The deferred commit (after the answer) has landed too.
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    const text = (value: string) => new TextEncoder().encode(value);
+    for (const [name, body] of [
+      ["sum/grows.txt", "old"],
+      ["sum/kept.txt", "previous y"],
+      ["sum/shrinks.txt", "twenty bytes, before"],
+    ] as const) {
+      expect((await send(`/api/files/${name}`, { method: "PUT", body: text(body) })).status).toBe(201);
+    }
+    const before = await storageUsage(vars as never);
+    expect(before).toMatchObject({ used: await storedBytes(), reserved: 0, reservations: 0, doubt: false });
+
+    const [grows, kept, shrinks, added] = await onPeer2({
+      "su/grows.txt": "pulled, now longer",
+      "su/kept.txt": "link made stale",
+      "su/shrinks.txt": "short",
+      "su/added.txt": "brand new",
+    });
+    // The source changes after its link: that item fails (gone) and sum/kept.txt keeps its 10 bytes.
+    expect((await peer2("/api/files/su/kept.txt", { method: "PUT", body: "changed since" })).status).toBe(201);
+    calls.length = 0;
+    const res = await send("/api/pulls", {
+      method: "POST",
+      body: JSON.stringify({
+        items: [
+          item(grows!, "sum/grows.txt"),
+          item(kept!, "sum/kept.txt"),
+          item(shrinks!, "sum/shrinks.txt"),
+          item(added!, "sum/added.txt"),
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: PullResult[] };
+    expect(results.map((r) => [r.name, r.ok ? "ok" : r.error?.code])).toEqual([
+      ["sum/grows.txt", "ok"],
+      ["sum/kept.txt", "gone"],
+      ["sum/shrinks.txt", "ok"],
+      ["sum/added.txt", "ok"],
+    ]);
+    expect(await (await env.FILES.get("sum/kept.txt"))!.text()).toBe("previous y");
+
+    // One reservation for the declared total, one commit of the real change: (18 + 10 + 5 + 9) − (3 + 10 + 20 + 0).
+    const declared = [grows, kept, shrinks, added].reduce((n, link) => n + link!.size!, 0);
+    expect(calls.map((c) => c.method)).toEqual(["reserve", "commit"]);
+    expect(calls[0]!.args[0]).toMatchObject({ bytes: declared });
+    expect(calls[1]!.args[1]).toBe(42 - 33);
+    const after = await storageUsage(vars as never);
+    expect(after).toMatchObject({ used: before.used + 9, reserved: 0, reservations: 0, doubt: false });
+    expect(after.used).toBe(await storedBytes());
   });
 });
