@@ -140,7 +140,8 @@ export async function fetchLink(env: PeerEnv, from: string, signal?: AbortSignal
 /**
  * Streams a fetched link into `name`, verified: by the source's MD5 ETag (single-part) or its
  * SHA-256 (or `expectedSha256`, when the source reports none). Call inside `changeFiles`. A
- * mismatch or a break stores nothing (`upstream_failed`).
+ * mismatch or a break stores nothing (`upstream_failed`; `checksum_mismatch` when the digest
+ * that failed was `expectedSha256`).
  */
 export async function storePulled(
   files: FileStore,
@@ -167,6 +168,13 @@ export async function storePulled(
     });
   } catch (err) {
     if (err instanceof HttpError && err.code === "checksum_mismatch") {
+      // The SHA-256 checked was the caller's, not the source's: the caller's expectation is what failed.
+      if (unvouched) {
+        throw new HttpError(
+          "checksum_mismatch",
+          `The bytes from ${source} do not match the SHA-256 ${expectedSha256} expected (${source} reports none); nothing was stored.`,
+        );
+      }
       throw upstream(`The bytes from ${source} do not match the SHA-256 reported for them; nothing was stored.`);
     }
     if (err instanceof HttpError) throw err;

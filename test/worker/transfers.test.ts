@@ -394,4 +394,43 @@ describe("POST /api/pulls", () => {
     expect(after).toMatchObject({ used: before.used + 9, reserved: 0, reservations: 0, doubt: false });
     expect(after.used).toBe(await storedBytes());
   });
+
+  it("stores an item whose source reports no SHA-256 with the one computed on arrival; a wrong declared one fails it alone", async () => {
+    const [bare, declared, wrong, other] = await onPeer2({
+      "ns/bare.txt": "no digest sent",
+      "ns/declared.txt": "declared right",
+      "ns/wrong.txt": "declared wrong",
+      "ns/other.txt": "an ordinary one",
+    });
+    // The test network drops the source's X-Content-SHA256 for a link with `__nosha` (as an older peer, or a file it has none for).
+    const noSha = (link: TransferLink) => {
+      const from = new URL(link.url);
+      from.searchParams.set("__nosha", "1");
+      return from.toString();
+    };
+    // What this peer is sent for such a link: the bytes, with no SHA-256.
+    const sent = await (env as unknown as { OUTBOUND: Fetcher }).OUTBOUND.fetch(noSha(bare!));
+    expect(sent.status).toBe(200);
+    expect(sent.headers.has("x-content-sha256")).toBe(false);
+    expect(await sent.text()).toBe("no digest sent");
+    const res = await pulls([
+      { from: noSha(bare!), name: "ns/got/bare.txt", size: bare!.size },
+      { from: noSha(declared!), name: "ns/got/declared.txt", size: declared!.size, sha256: await sha256("declared right") },
+      { from: noSha(wrong!), name: "ns/got/wrong.txt", size: wrong!.size, sha256: await sha256("something else") },
+      item(other!, "ns/got/other.txt"),
+    ]);
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: PullResult[] };
+    expect(results[0]).toMatchObject({ name: "ns/got/bare.txt", ok: true, file: { size: 14, sha256: await sha256("no digest sent") } });
+    expect(results[1]).toMatchObject({ name: "ns/got/declared.txt", ok: true, file: { sha256: await sha256("declared right") } });
+    expect(results[2]).toMatchObject({ name: "ns/got/wrong.txt", ok: false, error: { code: "checksum_mismatch" } });
+    expect(results[3]).toMatchObject({ name: "ns/got/other.txt", ok: true });
+    expect(await env.FILES.head("ns/got/wrong.txt")).toBeNull();
+    // The computed digest is the file's own from now on: served with it, and listed with it.
+    const got = await call("/api/files/ns/got/bare.txt");
+    expect(await got.text()).toBe("no digest sent");
+    expect(got.headers.get("x-content-sha256")).toBe(await sha256("no digest sent"));
+    const listed = (await (await call("/api/files?prefix=ns/got/")).json()) as { files: Array<{ name: string; sha256: string | null }> };
+    expect(listed.files.find((f) => f.name === "ns/got/bare.txt")?.sha256).toBe(await sha256("no digest sent"));
+  });
 });
