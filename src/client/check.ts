@@ -146,8 +146,8 @@ export async function* compareFolders(a: PeerClient, b: PeerClient, options: Com
   const left = listFolder(a, prefixA, { pageSize: options.pageSize, signal: options.signal, onPage: onPage("a") });
   const right = listFolder(b, prefixB, { pageSize: options.pageSize, signal: options.signal, onPage: onPage("b") });
   try {
-    let x = await left.next();
-    let y = await right.next();
+    // Both first pages at once: a folder of one page a side then costs one listing's time, not two.
+    let [x, y] = await Promise.all([left.next(), right.next()]);
     while (!x.done || !y.done) {
       const fa = x.done ? undefined : x.value;
       const fb = y.done ? undefined : y.value;

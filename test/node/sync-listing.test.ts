@@ -11,11 +11,12 @@ import { type FetchLike, type FileMeta, PeerClient, type Reply, checkPeers, comp
 const sha = (seed: string) => seed.padEnd(64, "0").slice(0, 64);
 
 /** A peer's listing of `files` (sorted here): every request is recorded. */
-function listingPeer(name: string, files: FileMeta[]): { client: PeerClient; calls: URL[] } {
+function listingPeer(name: string, files: FileMeta[], before?: (url: URL) => Promise<void>): { client: PeerClient; calls: URL[] } {
   const sorted = [...files].sort((x, y) => compareNames(x.name, y.name));
   const calls: URL[] = [];
   const fetch: FetchLike = async (url) => {
     calls.push(url);
+    await before?.(url);
     if (url.pathname !== "/api/files") throw new Error(`unexpected request ${url.pathname}`);
     const prefix = url.searchParams.get("prefix") ?? "";
     const limit = Number(url.searchParams.get("limit") ?? 1000);
@@ -75,6 +76,27 @@ describe("checkPeers on 100,000 files a side", () => {
 });
 
 describe("the merge", () => {
+  it("asks both peers for their first page before either has answered (one page a side costs one listing's time)", async () => {
+    const events: string[] = [];
+    let bAsked = () => {};
+    const asked = new Promise<void>((resolve) => {
+      bAsked = resolve;
+    });
+    const files = [file("photos/1.bin"), file("photos/2.bin")];
+    const a = listingPeer("a", files, async () => {
+      events.push("a asked");
+      // Held until B is asked; the timer only ends the wait where it never is.
+      await Promise.race([asked, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      events.push("a answers");
+    });
+    const b = listingPeer("b", files, async () => {
+      events.push("b asked");
+      bAsked();
+    });
+    expect(await checkPeers(a.client, b.client, { prefix: "photos" })).toMatchObject({ identical: 2 });
+    expect(events).toEqual(["a asked", "b asked", "a answers"]);
+  });
+
   it("orders names as peers list them, by UTF-8 bytes (code points), not by UTF-16 units", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme" }), fc.string({ unit: "grapheme" }), (x, y) => {
