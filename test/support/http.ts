@@ -1,5 +1,5 @@
-import { SELF } from "cloudflare:test";
-import { TEST_TOKEN } from "./peers";
+import { SELF, env } from "cloudflare:test";
+import { PEER2, TEST_TOKEN } from "./peers";
 
 export const BASE = "http://local.test";
 
@@ -27,4 +27,23 @@ export async function sha256(data: string | Uint8Array): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Calls the second peer (separate bindings, separate token) through its service binding. */
+export function peer2(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${PEER2.token}`);
+  return (env as unknown as { PEER2: Fetcher }).PEER2.fetch(`${PEER2.url}${path}`, { ...init, headers });
+}
+
+/** Bytes of every object in the bucket: what the quota counter must hold, and never let past the limit. */
+export async function storedBytes(): Promise<number> {
+  let bytes = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await env.FILES.list({ cursor });
+    for (const o of page.objects) bytes += o.size;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return bytes;
 }

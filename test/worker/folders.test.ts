@@ -7,7 +7,7 @@ import { copyFile, copyFolder, moveFile } from "../../src/storage/copy";
 import { FileStore } from "../../src/storage/files";
 import { FolderStore, NO_QUOTA, type Quota, SEARCH_BUDGET } from "../../src/storage/folders";
 import { fileQuota } from "../../src/storage/quota";
-import { BASE, call, errorOf, putFile, sha256 } from "../support/http";
+import { BASE, call, errorOf, putFile, sha256, storedBytes } from "../support/http";
 import { TEST_TOKEN } from "../support/peers";
 
 function bytes(n: number, seed = 7): Uint8Array {
@@ -300,13 +300,7 @@ describe("copy and move of a file", () => {
  * now) that leaves `room` bytes, between 1 and 2 MiB, free.
  */
 async function quotaPeer(name: string) {
-  let stored = 0;
-  let cursor: string | undefined;
-  do {
-    const page = await env.FILES.list({ cursor });
-    for (const o of page.objects) stored += o.size;
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor);
+  const stored = await storedBytes();
   const MiB = 1024 * 1024;
   const limitMb = Math.ceil(stored / MiB) + 1;
   const bound = { ...env, PEER_NAME: name, STORAGE_LIMIT_MB: String(limitMb) };

@@ -1,7 +1,6 @@
 import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { PEER2 } from "../support/peers";
-import { call, errorOf, putFile, sha256 } from "../support/http";
+import { call, errorOf, peer2, putFile, sha256 } from "../support/http";
 
 /**
  * The contract's file names (API.md "File names"): every name it allows works on every route
@@ -12,12 +11,6 @@ import { call, errorOf, putFile, sha256 } from "../support/http";
 const encodeName = (name: string) => name.split("/").map(encodeURIComponent).join("/");
 const bytesOf = (s: string) => new TextEncoder().encode(s).byteLength;
 const MiB = 1024 * 1024;
-
-function peer2(path: string, init: RequestInit = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${PEER2.token}`);
-  return (env as unknown as { PEER2: Fetcher }).PEER2.fetch(`${PEER2.url}${path}`, { ...init, headers });
-}
 
 const uploadPath = (id: string, what: string, name: string) =>
   `/api/uploads/${encodeURIComponent(id)}${what}?name=${encodeURIComponent(name)}`;

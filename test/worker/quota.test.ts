@@ -2,8 +2,8 @@ import { createExecutionContext, env, runDurableObjectAlarm } from "cloudflare:t
 import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { storageUsage } from "../../src/storage/quota";
-import { BASE, errorOf } from "../support/http";
-import { PEER2, TEST_TOKEN } from "../support/peers";
+import { BASE, errorOf, peer2, storedBytes } from "../support/http";
+import { TEST_TOKEN } from "../support/peers";
 
 /** Calls the worker with extra vars; each test names its own peer so quota tallies never mix. */
 function peerWith(vars: Record<string, string>) {
@@ -51,18 +51,6 @@ const NEVER_ALONE = "600000";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** Bytes of every object in the bucket: what the quota must never let past the limit. */
-async function storedBytes(): Promise<number> {
-  let bytes = 0;
-  let cursor: string | undefined;
-  do {
-    const page = await env.FILES.list({ cursor });
-    for (const o of page.objects) bytes += o.size;
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor);
-  return bytes;
-}
 
 /** A promise with its resolver outside. */
 function deferred<T = void>() {
@@ -355,11 +343,6 @@ describe("quotas", () => {
 
   it("never stores past STORAGE_LIMIT_MB when pulls overlap", async () => {
     const call = peerWith({ PEER_NAME: "quota-pull", STORAGE_LIMIT_MB: "1" });
-    const peer2 = (path: string, init: RequestInit = {}) => {
-      const headers = new Headers(init.headers);
-      headers.set("authorization", `Bearer ${PEER2.token}`);
-      return (env as unknown as { PEER2: Fetcher }).PEER2.fetch(`${PEER2.url}${path}`, { ...init, headers });
-    };
     expect((await peer2("/api/files/pulled-source.bin", { method: "PUT", body: new Uint8Array(400 * KiB) })).status).toBe(201);
     const link = (await (await peer2("/api/files/pulled-source.bin/share", { method: "POST", body: "{}" })).json()) as { url: string };
     const pull = (i: number) => call(`/api/files/pulled-${i}.bin/pull`, { method: "POST", body: JSON.stringify({ from: link.url }) });

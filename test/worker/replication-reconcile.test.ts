@@ -4,7 +4,7 @@ import type { PeerEnv } from "../../src/env";
 import type { ReplicationMessage } from "../../src/replication/enqueue";
 import { reconcileRule } from "../../src/replication/reconcile";
 import type { ReplicationRule } from "../../src/replication/rules";
-import { putFile, sha256 } from "../support/http";
+import { peer2, putFile, sha256 } from "../support/http";
 import { PEER2 } from "../support/peers";
 
 /**
@@ -12,12 +12,6 @@ import { PEER2 } from "../support/peers";
  * two here, so every kind of difference falls across page boundaries), and a source file the
  * peer has no SHA-256 for is not queued again when the replica holds the same bytes.
  */
-
-function peer2(path: string, init: RequestInit = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${PEER2.token}`);
-  return (env as unknown as { PEER2: Fetcher }).PEER2.fetch(`${PEER2.url}${path}`, { ...init, headers });
-}
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

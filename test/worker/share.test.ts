@@ -1,7 +1,7 @@
 import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { PEER2 } from "../support/peers";
-import { call, errorOf, putFile, sha256 } from "../support/http";
+import { call, errorOf, peer2, putFile, sha256 } from "../support/http";
 import { outboundRequests } from "../support/outbound";
 
 interface Link {
@@ -13,13 +13,6 @@ async function share(name: string, ttl?: number): Promise<Link> {
   const res = await call(`/api/files/${name}/share`, { method: "POST", body: JSON.stringify(ttl ? { ttl } : {}) });
   expect(res.status).toBe(200);
   return res.json();
-}
-
-/** Calls the second peer (separate bindings, separate token) through its service binding. */
-function peer2(path: string, init: RequestInit = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${PEER2.token}`);
-  return (env as unknown as { PEER2: Fetcher }).PEER2.fetch(`${PEER2.url}${path}`, { ...init, headers });
 }
 
 describe("POST /api/files/{name}/share", () => {

@@ -2,7 +2,7 @@ import { SELF, createExecutionContext, env, waitOnExecutionContext } from "cloud
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { storageUsage } from "../../src/storage/quota";
-import { BASE, call, errorOf, putFile, sha256 } from "../support/http";
+import { BASE, call, errorOf, peer2, putFile, sha256, storedBytes } from "../support/http";
 import { outboundRequests } from "../support/outbound";
 import { PEER2, TEST_TOKEN } from "../support/peers";
 
@@ -19,13 +19,6 @@ interface PullResult {
   ok: boolean;
   file?: { name: string; size: number; sha256: string | null };
   error?: { code: string; message: string };
-}
-
-/** Calls the second peer (separate bindings, separate token) through its service binding. */
-function peer2(path: string, init: RequestInit = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${PEER2.token}`);
-  return (env as unknown as { PEER2: Fetcher }).PEER2.fetch(`${PEER2.url}${path}`, { ...init, headers });
 }
 
 async function links(body: unknown, token?: string): Promise<Response> {
@@ -56,18 +49,6 @@ async function mint(ops: string[], prefix: string): Promise<string> {
   const res = await call("/api/tokens", { method: "POST", body: JSON.stringify({ ops, prefix }) });
   expect(res.status).toBe(201);
   return ((await res.json()) as { token: string }).token;
-}
-
-/** Bytes of every object in the bucket: what the quota counter must hold. */
-async function storedBytes(): Promise<number> {
-  let bytes = 0;
-  let cursor: string | undefined;
-  do {
-    const page = await env.FILES.list({ cursor });
-    for (const o of page.objects) bytes += o.size;
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor);
-  return bytes;
 }
 
 /**
