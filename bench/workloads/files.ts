@@ -35,6 +35,18 @@ export function benchClient(ctx: BenchContext, url: string, token: string | unde
   return new PeerClient({ url, token, name, fetch: nodeFetch, ...(ctx.quick && { multipartThreshold: 4 * MiB, partSize: 5 * MiB }) });
 }
 
+/** Two peers `<prefix>-peer1` (the source) and `<prefix>-peer2` that know one another, a client for each, and one `stop`. */
+export async function startPeerPair(ctx: BenchContext, prefix: string) {
+  const [p1, p2] = (await startPeers([`${prefix}-peer1`, `${prefix}-peer2`], ctx.dir)) as [RunningWorker, RunningWorker];
+  return {
+    p1,
+    p2,
+    source: benchClient(ctx, p1.url, p1.token, p1.name),
+    dest: benchClient(ctx, p2.url, p2.token, p2.name),
+    stop: () => Promise.all([p1.stop(), p2.stop()]),
+  };
+}
+
 async function setup(ctx: BenchContext, tag: string) {
   const [floorWorker, [peerWorker]] = (await startAll<RunningWorker | RunningWorker[]>([
     startFloor("r2", `floor-${tag}`, ctx.dir),

@@ -14,8 +14,8 @@ import { syncPeers } from "../../src/client/index";
 import { Cases } from "../lib/cases";
 import { MiB, timed } from "../lib/stats";
 import type { Workload } from "../lib/types";
-import { freePort, startPeers } from "../lib/workers";
-import { benchClient } from "./files";
+import { freePort } from "../lib/workers";
+import { startPeerPair } from "./files";
 
 const run = promisify(execFile);
 
@@ -55,12 +55,7 @@ export const rclone: Workload = async (ctx) => {
   const small = ctx.quick ? { count: 40, size: 4096 } : { count: 1000, size: 4096 };
   const big = ctx.quick ? { count: 2, size: 4 * MiB } : { count: 8, size: 64 * MiB };
   const dav = ctx.quick ? { count: 20, size: 64 * 1024 } : { count: 100, size: 64 * 1024 };
-  const [p1, p2] = (await startPeers(["rclone-peer1", "rclone-peer2"], ctx.dir)) as [
-    Awaited<ReturnType<typeof startPeers>>[number],
-    Awaited<ReturnType<typeof startPeers>>[number],
-  ];
-  const source = benchClient(ctx, p1.url, p1.token, "rclone-peer1");
-  const dest = benchClient(ctx, p2.url, p2.token, "rclone-peer2");
+  const { p2, source, dest, stop } = await startPeerPair(ctx, "rclone");
   const cases = new Cases("rclone", ctx.runs);
   const servers: Array<{ stop(): void }> = [];
   try {
@@ -120,7 +115,7 @@ export const rclone: Workload = async (ctx) => {
     }
   } finally {
     for (const s of servers) s.stop();
-    await Promise.all([p1.stop(), p2.stop()]);
+    await stop();
   }
   const anchor = "information: rclone's servers write to local disk, the peers to R2 under Miniflare";
   return {

@@ -11,8 +11,7 @@ import { Cases } from "../lib/cases";
 import { type TestFile, fileStream, makeTestFile } from "../lib/files";
 import { MiB, median, timed } from "../lib/stats";
 import type { Workload } from "../lib/types";
-import { startPeers } from "../lib/workers";
-import { benchClient } from "./files";
+import { startPeerPair } from "./files";
 
 /** Polls the destination until it serves `sha256` under `name`; resolves to when it did (ms). */
 async function arrived(dest: PeerClient, name: string, sha256: string, limitMs = 120_000): Promise<number> {
@@ -31,12 +30,7 @@ const p95 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.min(val
 const sha256Of = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 export const replication: Workload = async (ctx) => {
-  const [p1, p2] = (await startPeers(["repl-peer1", "repl-peer2"], ctx.dir)) as [
-    Awaited<ReturnType<typeof startPeers>>[number],
-    Awaited<ReturnType<typeof startPeers>>[number],
-  ];
-  const source = benchClient(ctx, p1.url, p1.token, "repl-peer1");
-  const dest = benchClient(ctx, p2.url, p2.token, "repl-peer2");
+  const { p2, source, dest, stop } = await startPeerPair(ctx, "repl");
   const cases = new Cases("replication", ctx.runs);
   const small = ctx.quick ? 5 : 40;
   const bigSize = ctx.quick ? 4 * MiB : 64 * MiB;
@@ -107,7 +101,7 @@ export const replication: Workload = async (ctx) => {
       );
     }
   } finally {
-    await Promise.all([p1.stop(), p2.stop()]);
+    await stop();
   }
   const note = "acknowledged PUT → the destination serves the same SHA-256 (polled every 5 ms), under the runner npm start uses";
   return {
