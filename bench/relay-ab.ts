@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { PeerClient } from "../src/client/client";
 import { transferFile } from "../src/client/index";
 import { nodeFetch } from "../src/client/node";
-import { startAbPair } from "./lib/ab";
+import { floorCopy, startAbPair } from "./lib/ab";
 import { fileStream, makeTestFile } from "./lib/files";
 import { MiB, mbps, median, timed } from "./lib/stats";
 import { floorPut } from "./workloads/files";
@@ -30,10 +30,7 @@ try {
     runs[name] = [...(runs[name] ?? []), mbps(size, (await timed(fn)).ms)];
   };
   for (let i = 0; i < rounds; i++) {
-    await rate("floor GET→PUT", async () => {
-      const got = await a.send("GET", "/f.bin");
-      await (await b.send("PUT", `/r${i}.bin`, { body: got.body!, headers: { "content-length": String(size) } })).arrayBuffer();
-    });
+    await rate("floor GET→PUT", () => floorCopy(a, b, "f.bin", `r${i}.bin`));
     await rate("relay, multipart (as sent)", () => transferFile(source, dest, "f.bin", { mode: "relay", as: `m${i}.bin` }));
     await rate("relay, one streamed PUT", () => transferFile(source, single, "f.bin", { mode: "relay", as: `s${i}.bin` }));
     await rate("pull", () => transferFile(source, dest, "f.bin", { mode: "pull", as: `p${i}.bin` }));

@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { transferFile } from "../src/client/index";
-import { startAbPair } from "./lib/ab";
+import { floorCopy, startAbPair } from "./lib/ab";
 import { median, timed } from "./lib/stats";
 
 // The worker's own signer; imported by path so the Node typecheck does not pull in workerd-only APIs it never calls.
@@ -37,19 +37,7 @@ try {
       const name = `s/${String(i).padStart(5, "0")}.bin`;
       const tag = `r${round}/${name}`;
       // Floor: GET piped into PUT.
-      note(
-        "floor GET→PUT",
-        (
-          await timed(async () => {
-            const got = await a.send("GET", `/${name}`);
-            const put = await b.send("PUT", `/${tag}`, {
-              body: got.body!,
-              headers: { "content-length": got.headers.get("content-length")! },
-            });
-            await put.arrayBuffer();
-          })
-        ).ms,
-      );
+      note("floor GET→PUT", (await timed(() => floorCopy(a, b, name, tag))).ms);
       // The sync's pull, split: registered share link, then the destination's pull.
       const share = await timed(() => source.shareFile(name, 3600));
       note("pull: POST share (link registered)", share.ms);

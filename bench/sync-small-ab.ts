@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { syncPeers } from "../src/client/index";
-import { inParallel, startAbPair, timedCpu } from "./lib/ab";
+import { floorCopy, inParallel, startAbPair, timedCpu } from "./lib/ab";
 import { median } from "./lib/stats";
 
 const { values } = parseArgs({ options: { files: { type: "string" }, concurrency: { type: "string" }, rounds: { type: "string" } } });
@@ -28,16 +28,7 @@ try {
   const ratios: Record<string, number[]> = { pull: [], relay: [] };
   const cpuRatios: Record<string, number[]> = { pull: [], relay: [] };
   for (let r = 0; r < rounds; r++) {
-    const floor = await timedCpu(() =>
-      each(files, async (i) => {
-        const got = await a.send("GET", `/${nameOf(i)}`);
-        const put = await b.send("PUT", `/r${r}/${nameOf(i)}`, {
-          body: got.body!,
-          headers: { "content-length": got.headers.get("content-length")! },
-        });
-        await put.arrayBuffer();
-      }),
-    );
+    const floor = await timedCpu(() => each(files, (i) => floorCopy(a, b, nameOf(i), `r${r}/${nameOf(i)}`)));
     const line = [`round ${r}: floor ${floor.ms.toFixed(0)} ms ${floor.cpu.toFixed(2)} cpu-s`];
     for (const mode of ["pull", "relay"] as const) {
       const t = await timedCpu(async () => {

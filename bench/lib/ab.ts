@@ -57,6 +57,13 @@ export async function startAbPair(label: string, prefix = "ab"): Promise<AbPair>
   };
 }
 
+/** The floor of one copy: a bare GET from `from` piped into a bare PUT of `to`, read to the end. */
+export async function floorCopy(from: PeerClient, to: PeerClient, name: string, as: string): Promise<void> {
+  const got = await from.send("GET", `/${name}`);
+  const put = await to.send("PUT", `/${as}`, { body: got.body!, headers: { "content-length": got.headers.get("content-length")! } });
+  await put.arrayBuffer();
+}
+
 /** CPU seconds of this process and every process under it (the workerds): work done, whatever the machine's load. */
 export function cpuSeconds(): number {
   const stats = readdirSync("/proc")
