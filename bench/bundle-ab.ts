@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { Miniflare } from "miniflare";
 import type { WorkerBundle } from "../scripts/build-worker";
 import { peerOptions } from "../scripts/peer-options";
-import { inParallel, timedCpu } from "./lib/ab";
+import { inParallel, scopedMemoryGet, timedCpu } from "./lib/ab";
 import { median } from "./lib/stats";
 import type { BenchContext } from "./lib/types";
 import { freePort, startFloor } from "./lib/workers";
@@ -95,21 +95,8 @@ try {
     // Memory GET with a scoped token against A and B (requests per second, `concurrency` connections).
     const urls: Record<string, { url: string; headers: Record<string, string> }> = {};
     for (const which of ["A", "B"] as const) {
-      const p = peers[which];
-      const base = `${p.url}/api`;
-      const auth = { authorization: `Bearer ${p.token}` };
-      await fetch(`${base}/memory/bench-key`, {
-        method: "PUT",
-        headers: auth,
-        body: JSON.stringify({ value: { n: 42, text: "x".repeat(200) } }),
-      });
-      const minted = await fetch(`${base}/tokens`, {
-        method: "POST",
-        headers: auth,
-        body: JSON.stringify({ ops: ["memory"], prefix: "bench-" }),
-      });
-      const { token } = (await minted.json()) as { token: string };
-      urls[which] = { url: `${base}/memory/bench-key`, headers: { authorization: `Bearer ${token}` } };
+      const { url, scopedAuth } = await scopedMemoryGet(peers[which]);
+      urls[which] = { url, headers: scopedAuth };
       await requestRate(ctx, urls[which]!.url, concurrency, { headers: urls[which]!.headers }, 1);
     }
     for (let r = 0; r < rounds; r++) {

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { scopedMemoryGet } from "./lib/ab";
 import { median } from "./lib/stats";
 import type { BenchContext } from "./lib/types";
 import { startPeers } from "./lib/workers";
@@ -23,21 +24,8 @@ const dir = await mkdtemp(join(tmpdir(), "edgepeer-scoped-ab-"));
 const ctx = { loadSeconds: seconds } as BenchContext;
 const [peer] = await startPeers(["peer-ab"], dir);
 try {
-  const base = `${peer!.url}/api`;
-  const peerAuth = { authorization: `Bearer ${peer!.token}` };
-  await fetch(`${base}/memory/bench-key`, {
-    method: "PUT",
-    headers: peerAuth,
-    body: JSON.stringify({ value: { n: 42, text: "x".repeat(200) } }),
-  });
-  const minted = await fetch(`${base}/tokens`, {
-    method: "POST",
-    headers: peerAuth,
-    body: JSON.stringify({ ops: ["memory"], prefix: "bench-" }),
-  });
-  const { token } = (await minted.json()) as { token: string };
-  const scopedAuth = { authorization: `Bearer ${token}` };
-  const rate = (headers: Record<string, string>, s = seconds) => requestRate(ctx, `${base}/memory/bench-key`, connections, { headers }, s);
+  const { url, peerAuth, scopedAuth } = await scopedMemoryGet(peer!);
+  const rate = (headers: Record<string, string>, s = seconds) => requestRate(ctx, url, connections, { headers }, s);
   await rate(peerAuth, 1);
   await rate(scopedAuth, 1);
   const ratios: number[] = [];

@@ -64,6 +64,27 @@ export async function floorCopy(from: PeerClient, to: PeerClient, name: string, 
   await put.arrayBuffer();
 }
 
+/**
+ * Stores `bench-key` in the peer's memory and mints a token scoped to `memory` under `bench-`:
+ * the GET the scoped-token A/Bs time, with the peer token's and the scoped token's headers.
+ */
+export async function scopedMemoryGet(peer: { url: string; token?: string }) {
+  const base = `${peer.url}/api`;
+  const peerAuth = { authorization: `Bearer ${peer.token}` };
+  await fetch(`${base}/memory/bench-key`, {
+    method: "PUT",
+    headers: peerAuth,
+    body: JSON.stringify({ value: { n: 42, text: "x".repeat(200) } }),
+  });
+  const minted = await fetch(`${base}/tokens`, {
+    method: "POST",
+    headers: peerAuth,
+    body: JSON.stringify({ ops: ["memory"], prefix: "bench-" }),
+  });
+  const { token } = (await minted.json()) as { token: string };
+  return { url: `${base}/memory/bench-key`, peerAuth, scopedAuth: { authorization: `Bearer ${token}` } };
+}
+
 /** CPU seconds of this process and every process under it (the workerds): work done, whatever the machine's load. */
 export function cpuSeconds(): number {
   const stats = readdirSync("/proc")
