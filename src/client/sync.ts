@@ -1,3 +1,4 @@
+import { pool } from "../api/pool";
 import { compareFolders, folderPrefix, type CompareOptions, type ListingProgress } from "./check";
 import type { PeerClient } from "./client";
 import { PeerError, describeCause } from "./errors";
@@ -320,11 +321,11 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
   };
 
   progress();
-  const started = await pool(units, concurrency, (unit) => ("one" in unit ? copy(unit.one) : copyBatch(unit.batch)), stopped);
+  const started = (await pool(units, concurrency, (unit) => ("one" in unit ? copy(unit.one) : copyBatch(unit.batch)), stopped)).length;
   report.notStarted = leftInBatches + units.slice(started).reduce((n, unit) => n + ("one" in unit ? 1 : unit.batch.length), 0);
   if (plan.deletes.length > 0) {
     if (report.failed.length > 0 || stopped()) report.deletesSkipped = plan.deletes.length;
-    else report.notStarted += plan.deletes.length - (await pool(plan.deletes, concurrency, remove, stopped));
+    else report.notStarted += plan.deletes.length - (await pool(plan.deletes, concurrency, remove, stopped)).length;
   }
   report.interrupted = stopped();
   return report;
@@ -480,24 +481,6 @@ async function pullBatch(a: PeerClient, b: PeerClient, batch: SyncAction[], opti
     }
   });
   return outcomes;
-}
-
-/** Runs `work` on each item, `concurrency` at a time, until `stopped`; resolves to how many were started. */
-async function pool<T>(
-  items: T[],
-  concurrency: number,
-  work: (item: T, index: number) => Promise<void>,
-  stopped: () => boolean,
-): Promise<number> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length && !stopped()) {
-      const index = next++;
-      await work(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return next;
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);

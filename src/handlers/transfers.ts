@@ -7,6 +7,7 @@
 import type { IRequest } from "itty-router";
 import { z } from "zod";
 import { intVar, publicUrl } from "../config";
+import { pool } from "../api/pool";
 import type { FileMeta, PullBatch, PullResult, TransferLink, TransferLinks } from "../api/types";
 import type { PeerEnv } from "../env";
 import { principalOf } from "../http/auth";
@@ -114,7 +115,7 @@ export async function transferLinks(request: IRequest, env: PeerEnv): Promise<Re
   } else {
     const names = (body.names ?? []).map((n) => checkFileName(n));
     const store = fileStore(env);
-    const found = await inTurn(names, HEADS_AT_ONCE, (name) => store.head(name));
+    const found = await pool(names, HEADS_AT_ONCE, (name) => store.head(name));
     const urls = await Promise.all(found.map((f, i) => (f ? sign(names[i] as string, f.object.etag) : null)));
     found.forEach((f, i) => {
       const name = names[i] as string;
@@ -154,7 +155,7 @@ export async function pullFiles(request: IRequest, env: PeerEnv, ctx: ExecutionC
     // The commit settles after the answer, the names held until it lands (as a PUT's).
     { names, bytes, defer: (settling) => ctx.waitUntil(settling) },
     (previous) =>
-      inTurn(items, PULLS_AT_ONCE, (item, i) => {
+      pool(items, PULLS_AT_ONCE, (item, i) => {
         const name = names[i] as string;
         const left = ends - Date.now();
         if (left <= 0) return Promise.resolve(timedOut(name));
@@ -209,18 +210,4 @@ async function pullOne(
   } finally {
     await fetched?.discard();
   }
-}
-
-/** Runs `work` on every item, `limit` at a time; the answers in the items' order. */
-async function inTurn<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await work(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
