@@ -145,8 +145,33 @@ export async function* compareFolders(a: PeerClient, b: PeerClient, options: Com
   };
   const left = listFolder(a, prefixA, { pageSize: options.pageSize, signal: options.signal, onPage: onPage("a") });
   const right = listFolder(b, prefixB, { pageSize: options.pageSize, signal: options.signal, onPage: onPage("b") });
+  for await (const { path, a: fa, b: fb } of mergeListings(left, right, prefixA, prefixB)) {
+    if (fa && fb) yield compareFiles(path, fa, fb);
+    else if (fa) yield { status: "onlyA", path, a: fa };
+    else if (fb) yield { status: "onlyB", path, b: fb };
+  }
+}
+
+/** One path of two merged listings, with the file each side holds under it (absent on one side at most). */
+export interface MergedName<T> {
+  path: string;
+  a: T | undefined;
+  b: T | undefined;
+}
+
+/**
+ * Merges two name-ordered listings by the name under each side's prefix (`prefixA` on `left`,
+ * `prefixB` on `right`): one step per file, one page of each side in memory. `check` and the
+ * peer's replication reconcile both walk their two sides this way. Both first items are asked
+ * for at once, so a folder of one page a side costs one listing's time, not two.
+ */
+export async function* mergeListings<T extends { name: string }>(
+  left: AsyncGenerator<T>,
+  right: AsyncGenerator<T>,
+  prefixA: string,
+  prefixB: string,
+): AsyncGenerator<MergedName<T>> {
   try {
-    // Both first pages at once: a folder of one page a side then costs one listing's time, not two.
     let [x, y] = await Promise.all([left.next(), right.next()]);
     while (!x.done || !y.done) {
       const fa = x.done ? undefined : x.value;
@@ -154,14 +179,14 @@ export async function* compareFolders(a: PeerClient, b: PeerClient, options: Com
       const pa = fa?.name.slice(prefixA.length);
       const pb = fb?.name.slice(prefixB.length);
       const order = pa === undefined ? 1 : pb === undefined ? -1 : compareNames(pa, pb);
-      if (order < 0 && fa && pa !== undefined) {
-        yield { status: "onlyA", path: pa, a: fa };
+      if (order < 0 && pa !== undefined) {
+        yield { path: pa, a: fa, b: undefined };
         x = await left.next();
-      } else if (order > 0 && fb && pb !== undefined) {
-        yield { status: "onlyB", path: pb, b: fb };
+      } else if (order > 0 && pb !== undefined) {
+        yield { path: pb, a: undefined, b: fb };
         y = await right.next();
-      } else if (fa && fb && pa !== undefined) {
-        yield compareFiles(pa, fa, fb);
+      } else if (pa !== undefined) {
+        yield { path: pa, a: fa, b: fb };
         x = await left.next();
         y = await right.next();
       }

@@ -1,4 +1,4 @@
-import { compareNames, listFolder } from "../client/check";
+import { listFolder, mergeListings } from "../client/check";
 import type { FileMeta } from "../client/types";
 import type { PeerEnv } from "../env";
 import { fileStore } from "../storage/fileStore";
@@ -46,29 +46,13 @@ export async function reconcileRule(env: PeerEnv, rule: ReplicationRule, options
 
   const here = listHere(env, rule.prefix, pageSize);
   const there = listFolder(destinationOf(env, rule), rule.as, { pageSize });
-  try {
-    let x = await here.next();
-    let y = await there.next();
-    while (!x.done || !y.done) {
-      const local = x.done ? undefined : x.value;
-      const replica = y.done ? undefined : y.value;
-      const order = !local ? 1 : !replica ? -1 : compareNames(local.name.slice(rule.prefix.length), replica.name.slice(rule.as.length));
-      if (order < 0 && local) {
-        await queue({ v: 1, rule: rule.id, name: local.name, op: "put", at });
-        x = await here.next();
-      } else if (order > 0 && replica) {
-        const name = rule.prefix + replica.name.slice(rule.as.length);
-        if (rule.deletes === "mirror") await queue({ v: 1, rule: rule.id, name, op: "delete", sha256: replica.sha256, at });
-        y = await there.next();
-      } else if (local && replica) {
-        if (sameContent(local, replica)) report.identical++;
-        else await queue({ v: 1, rule: rule.id, name: local.name, op: "put", at });
-        x = await here.next();
-        y = await there.next();
-      }
-    }
-  } finally {
-    await Promise.all([here.return(undefined), there.return(undefined)]);
+  for await (const { path, a: local, b: replica } of mergeListings(here, there, rule.prefix, rule.as)) {
+    const name = rule.prefix + path;
+    if (!replica) await queue({ v: 1, rule: rule.id, name, op: "put", at });
+    else if (!local) {
+      if (rule.deletes === "mirror") await queue({ v: 1, rule: rule.id, name, op: "delete", sha256: replica.sha256, at });
+    } else if (sameContent(local, replica)) report.identical++;
+    else await queue({ v: 1, rule: rule.id, name, op: "put", at });
   }
   await enqueue(env, queued);
   return report;
