@@ -1,7 +1,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeerClient, PeerError } from "../../src/client";
-import { buildUi, launchChromium, openTab, screenshot } from "../support/browser";
+import { buildUi, launchChromium, openSection, openTab, screenshot, signIn } from "../support/browser";
 import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
 
 /** The Access view and a scoped sign-in in a real Chromium, against a real local peer; checked through the API too. */
@@ -21,8 +21,7 @@ async function tab(): Promise<Page> {
 
 async function signedIn(token: string): Promise<Page> {
   const page = await tab();
-  await page.goto(`${peer().url}/#token=${token}`);
-  await page.getByTestId("peer-name").waitFor();
+  await signIn(page, peer().url, token);
   return page;
 }
 
@@ -43,8 +42,7 @@ afterAll(async () => {
 describe("the Access view", () => {
   it("mints a token shown once with a copy button, lists it, and revokes it", async () => {
     const page = await signedIn(peer().token);
-    await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Access", exact: true }).click();
-    await page.getByRole("heading", { level: 1, name: "Access" }).waitFor();
+    await openSection(page, "Access");
     await page.getByLabel("write").check();
     await page.getByLabel("Only names under").fill("photos/");
     await page.getByLabel("Label").fill("friend");
@@ -90,8 +88,7 @@ describe("the Access view by keyboard, at phone width", () => {
     const tab = await openTab(browser, { width: 390 });
     errors.push(tab.errors);
     const page = tab.page;
-    await page.goto(`${peer().url}/#token=${peer().token}`);
-    await page.getByTestId("peer-name").waitFor();
+    await signIn(page, peer().url, peer().token);
     await page.goto(`${peer().url}/#access`);
     await page.getByRole("heading", { level: 1, name: "Access" }).waitFor();
     await page.getByLabel("read").focus();

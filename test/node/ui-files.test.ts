@@ -5,7 +5,7 @@ import { deflateSync } from "node:zlib";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeerClient } from "../../src/client";
-import { buildUi, launchChromium, openTab, screenshot } from "../support/browser";
+import { buildUi, launchChromium, openFolder, openSection, openTab, screenshot, signIn } from "../support/browser";
 import { type TestNetwork, makeTemp, removeTemp, startNetwork } from "../support/network";
 import { readZip } from "../support/zip";
 
@@ -41,22 +41,10 @@ async function filesTab(options: { folder?: string; width?: number; peer?: numbe
   const tab = await openTab(browser, { width: options.width ?? 1280 });
   tabErrors.push(tab.errors);
   const page = tab.page;
-  await page.goto(`${peer(options.peer ?? 0).url}/#token=${peer(options.peer ?? 0).token}`);
-  await page.getByTestId("peer-name").waitFor();
-  await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Files", exact: true }).click();
-  await page.getByRole("heading", { level: 1, name: "Files" }).waitFor();
+  await signIn(page, peer(options.peer ?? 0).url, peer(options.peer ?? 0).token);
+  await openSection(page, "Files");
   if (options.folder) await openFolder(page, options.folder);
   return page;
-}
-
-async function openFolder(page: Page, folder: string): Promise<void> {
-  await page.getByLabel("Open folder").fill(folder);
-  await page.getByRole("button", { name: "Open", exact: true }).click();
-  await page.locator(".target-folder", { hasText: `/${folder}/` }).waitFor();
-  await page
-    .getByTestId("files-summary")
-    .filter({ hasText: `in /${folder}/` })
-    .waitFor();
 }
 
 /** The names the table shows, in order (files by full name, folders by path). */

@@ -1,7 +1,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeerClient, PeerError, checkPeers } from "../../src/client";
-import { buildUi, launchChromium, openTab, screenshot } from "../support/browser";
+import { buildUi, launchChromium, openFolder, openSection, openTab, screenshot, signIn } from "../support/browser";
 import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
 
 /**
@@ -25,14 +25,8 @@ const text = (s: string) => new TextEncoder().encode(s);
 async function signedIn(i = 0, width = 1280): Promise<Page> {
   const tab = await openTab(browser, { width });
   tabErrors.push(tab.errors);
-  await tab.page.goto(`${peer(i).url}/#token=${peer(i).token}`);
-  await tab.page.getByTestId("peer-name").waitFor();
+  await signIn(tab.page, peer(i).url, peer(i).token);
   return tab.page;
-}
-
-async function openReplication(page: Page): Promise<void> {
-  await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Replication", exact: true }).click();
-  await page.getByRole("heading", { level: 1, name: "Replication" }).waitFor();
 }
 
 /** The rule's row once its cell `testid` reads `value` (the view reads the status again every few seconds). */
@@ -46,14 +40,8 @@ async function cellReads(page: Page, rule: string, testid: string, value: string
 /** A tab on peer `i`'s Files tab, in `folder`. */
 async function inFolder(folder: string, i = 0, width = 1280): Promise<Page> {
   const page = await signedIn(i, width);
-  await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Files", exact: true }).click();
-  await page.getByRole("heading", { level: 1, name: "Files" }).waitFor();
-  await page.getByLabel("Open folder").fill(folder);
-  await page.getByRole("button", { name: "Open", exact: true }).click();
-  await page
-    .getByTestId("files-summary")
-    .filter({ hasText: `in /${folder}/` })
-    .waitFor();
+  await openSection(page, "Files");
+  await openFolder(page, folder);
   return page;
 }
 
@@ -76,7 +64,7 @@ describe("the Replication view", () => {
     const dest = await api(1).createToken({ ops: ["read", "write", "delete"], prefix: "backup/photos/", label: "backup from peer1" });
 
     const page = await signedIn(0);
-    await openReplication(page);
+    await openSection(page, "Replication");
     await page.getByText("No rules: nothing is replicated.").waitFor();
 
     await page.getByLabel("Folder here").fill("photos/");
@@ -132,7 +120,7 @@ describe("the Replication view", () => {
     await api(0).putFile("docs/after-revoke.txt", "still here");
 
     const page = await signedIn(0);
-    await openReplication(page);
+    await openSection(page, "Replication");
     const error = page.locator('tr[data-rule="docs"] [data-testid="last-error"]');
     await error.filter({ hasText: /revoked|401|unauthorized/i }).waitFor({ timeout: 60_000 });
     expect(await page.locator('tr[data-rule="docs"]').textContent()).toContain("keep");
@@ -145,7 +133,7 @@ describe("the Replication view", () => {
 
   it("mints the rule's token on the destination with its peer token (only what the rule needs), then delivers with it", async () => {
     const page = await signedIn(0);
-    await openReplication(page);
+    await openSection(page, "Replication");
     await page.getByLabel("Folder here").fill("minted/");
     await page.getByLabel("Destination peer").selectOption(peer(1).name);
     await page.getByLabel("Folder there").fill("backup/minted/");
@@ -174,7 +162,7 @@ describe("the Replication view", () => {
   it("adds a rule by keyboard alone and fits a 390 px wide screen", async () => {
     const dest = await api(1).createToken({ ops: ["write"], prefix: "inbox/", label: "drop box" });
     const page = await signedIn(0, 390);
-    await openReplication(page);
+    await openSection(page, "Replication");
     await page.getByLabel("Folder here").focus();
     await page.keyboard.type("notes");
     await page.keyboard.press("Tab"); // rule id, filled from the folder
@@ -463,9 +451,8 @@ describe("the page", () => {
     const tab = await openTab(browser, { colorScheme: "dark" });
     tabErrors.push(tab.errors);
     const page = tab.page;
-    await page.goto(`${peer(0).url}/#token=${peer(0).token}`);
-    await page.getByTestId("peer-name").waitFor();
-    await openReplication(page);
+    await signIn(page, peer(0).url, peer(0).token);
+    await openSection(page, "Replication");
     expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(15, 18, 24)");
     await screenshot(page, "replication-dark");
     await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Files", exact: true }).click();

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeerClient } from "../../src/client";
-import { buildUi, launchChromium, openTab, screenshot } from "../support/browser";
+import { buildUi, launchChromium, openSection, openTab, screenshot, signIn } from "../support/browser";
 import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
 
 /**
@@ -37,14 +37,8 @@ async function newTab(width = 1280, colorScheme: "light" | "dark" = "light"): Pr
 /** A fresh tab signed in to peer `i` through the `#token=` address `npm start` prints. */
 async function signedIn(i = 0, width = 1280): Promise<Page> {
   const page = await newTab(width);
-  await page.goto(`${peer(i).url}/#token=${peer(i).token}`);
-  await page.getByTestId("peer-name").waitFor();
+  await signIn(page, peer(i).url, peer(i).token);
   return page;
-}
-
-async function openSection(page: Page, name: "Dashboard" | "Files" | "Memory" | "Tasks"): Promise<void> {
-  await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name, exact: true }).click();
-  await page.getByRole("heading", { level: 1, name }).waitFor();
 }
 
 /** Records every value the upload rows' `data-sent` takes (old values included, so none is lost). */

@@ -65,3 +65,26 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/** Signs `page` in to the peer at `url` through the `#token=` address `npm start` prints, and waits for the app. */
+export async function signIn(page: Page, url: string, token: string): Promise<void> {
+  await page.goto(`${url}/#token=${token}`);
+  await page.getByTestId("peer-name").waitFor();
+}
+
+/** Opens a section (Files, Replication, Access, …) from the navigation and waits for its heading. */
+export async function openSection(page: Page, name: string): Promise<void> {
+  await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name, exact: true }).click();
+  await page.getByRole("heading", { level: 1, name }).waitFor();
+}
+
+/** Opens `folder` in the Files view through its "Open folder" field, and waits for its listing. */
+export async function openFolder(page: Page, folder: string): Promise<void> {
+  await page.getByLabel("Open folder").fill(folder);
+  await page.getByRole("button", { name: "Open", exact: true }).click();
+  await page.locator(".target-folder", { hasText: `/${folder}/` }).waitFor();
+  await page
+    .getByTestId("files-summary")
+    .filter({ hasText: `in /${folder}/` })
+    .waitFor();
+}
