@@ -1,6 +1,7 @@
 import type { IRequest } from "itty-router";
 import { z } from "zod";
-import { TOKENS_MAX, accessRegistry, isAccessId, newAccessId } from "../access/registry";
+import { isAccessId, newAccessId } from "../access/ids";
+import { TOKENS_MAX, accessRegistry } from "../access/registry";
 import { OPS } from "../access/scope";
 import { signToken } from "../access/tokens";
 import type { PeerEnv } from "../env";

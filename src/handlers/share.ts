@@ -1,7 +1,8 @@
 import type { IRequest } from "itty-router";
 import { z } from "zod";
 import { hashPassword } from "../access/passwords";
-import { accessRegistry, newAccessId } from "../access/registry";
+import { newAccessId } from "../access/ids";
+import { accessRegistry } from "../access/registry";
 import { knownPeers, publicUrl } from "../config";
 import type { FileMeta, ShareLink } from "../api/types";
 import type { PeerEnv } from "../env";

@@ -1,6 +1,7 @@
 import type { IRequest } from "itty-router";
 import { passwordMatches } from "../access/passwords";
-import { accessRegistry, isAccessId } from "../access/registry";
+import { isAccessId } from "../access/ids";
+import { accessRegistry } from "../access/registry";
 import { PEER, type Principal, type Scope, checkNeeds, readsBody } from "../access/scope";
 import { TOKEN_MARK, type TokenPrincipal, verifyToken } from "../access/tokens";
 import type { PeerEnv } from "../env";

@@ -1,4 +1,4 @@
-import { isAccessId } from "../access/registry";
+import { isAccessId } from "../access/ids";
 import { derivedKey, hmacHex, hmacVerify } from "./crypto";
 import { HttpError } from "./errors";
 import { filePath } from "./paths";
