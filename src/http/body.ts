@@ -9,11 +9,16 @@ export const SMALL_JSON_BYTES = 64 * 1024;
  * before reading; a body without a length (chunked) is read until the cap and refused past it.
  */
 export async function readText(request: Request, maxBytes: number, what = "request body"): Promise<string> {
+  return new TextDecoder().decode(await readBytes(request, maxBytes, what));
+}
+
+/** The body's bytes, at most `maxBytes`, refused as `readText` refuses them. */
+async function readBytes(request: Request, maxBytes: number, what: string): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) {
     throw new HttpError("payload_too_large", `The ${what} is ${declared} bytes; the limit is ${maxBytes}.`);
   }
-  if (!request.body) return "";
+  if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -40,7 +45,7 @@ export async function readText(request: Request, maxBytes: number, what = "reque
     all.set(c, at);
     at += c.byteLength;
   }
-  return new TextDecoder().decode(all);
+  return all;
 }
 
 const PARSED = Symbol("edgepeer.parsedBody");
@@ -67,8 +72,9 @@ function parseJson(text: string): unknown {
 export async function jsonBodyOnce(request: Request, maxBytes = GUARD_JSON_BYTES): Promise<unknown> {
   const holder = request as Request & { [PARSED]?: { bytes: number; data: unknown } };
   if (!holder[PARSED]) {
-    const text = await readText(request, maxBytes);
-    holder[PARSED] = { bytes: new TextEncoder().encode(text).byteLength, data: parseJson(text) };
+    // The size is the bytes read, not the text encoded again (up to 16 MiB twice over).
+    const bytes = await readBytes(request, maxBytes, "request body");
+    holder[PARSED] = { bytes: bytes.byteLength, data: parseJson(new TextDecoder().decode(bytes)) };
   }
   return holder[PARSED].data;
 }
