@@ -11,7 +11,7 @@ let browser: Browser;
 const errors: string[][] = [];
 
 const peer = () => network.peers[0]!;
-const api = () => new PeerClient({ url: peer().url, token: peer().token, name: peer().name });
+const api = () => network.client(peer().name);
 
 async function tab(): Promise<Page> {
   const opened = await openTab(browser);

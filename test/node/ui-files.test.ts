@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PeerClient } from "../../src/client";
 import { buildUi, launchChromium, openFolder, openSection, openTab, screenshot, signIn } from "../support/browser";
 import { type TestNetwork, makeTemp, removeTemp, startNetwork } from "../support/network";
 import { readZip } from "../support/zip";
@@ -28,7 +27,7 @@ const peer = (i: number) => {
   if (!p) throw new Error(`no peer ${i}`);
   return p;
 };
-const api = (i: number) => new PeerClient({ url: peer(i).url, token: peer(i).token, name: peer(i).name });
+const api = (i: number) => network.client(peer(i).name);
 
 async function names(i: number, prefix: string): Promise<string[]> {
   const out: string[] = [];

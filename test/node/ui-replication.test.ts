@@ -19,7 +19,7 @@ const peer = (i: number) => {
   if (!p) throw new Error(`no peer ${i}`);
   return p;
 };
-const api = (i: number) => new PeerClient({ url: peer(i).url, token: peer(i).token, name: peer(i).name });
+const api = (i: number) => network.client(peer(i).name);
 const text = (s: string) => new TextEncoder().encode(s);
 
 async function signedIn(i = 0, width = 1280): Promise<Page> {

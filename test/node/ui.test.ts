@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PeerClient } from "../../src/client";
 import { buildUi, launchChromium, openSection, openTab, screenshot, signIn } from "../support/browser";
 import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
 
@@ -24,7 +23,7 @@ const peer = (i: number) => {
   if (!p) throw new Error(`no peer ${i}`);
   return p;
 };
-const api = (i: number) => new PeerClient({ url: peer(i).url, token: peer(i).token, name: peer(i).name });
+const api = (i: number) => network.client(peer(i).name);
 
 /** A fresh tab (own sessionStorage) whose hosts, page errors and CSP reports feed the last test. */
 async function newTab(width = 1280, colorScheme: "light" | "dark" = "light"): Promise<Page> {
