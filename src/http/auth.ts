@@ -151,6 +151,13 @@ async function checkLive(env: PeerEnv, principal: TokenPrincipal): Promise<void>
 }
 
 const LIVE_CHECK = Symbol("edgepeer.liveCheck");
+type WithLiveCheck = IRequest & { [LIVE_CHECK]?: Promise<void> };
+
+/** Leaves `live` running for `settleAuth` to await after the handler; its rejection is heard there, never unhandled. */
+function holdLiveCheck(request: IRequest, live: Promise<void>): void {
+  live.catch(() => {});
+  (request as WithLiveCheck)[LIVE_CHECK] = live;
+}
 
 /**
  * A scoped token's request: its liveness (expiry, then revocation in the registry) and the
@@ -172,7 +179,7 @@ async function checkScoped(request: IRequest, env: PeerEnv, scope: Scope, princi
     throw err;
   }
   setPrincipal(request, principal);
-  if (request.method === "GET" || request.method === "HEAD") (request as IRequest & { [LIVE_CHECK]?: Promise<void> })[LIVE_CHECK] = live;
+  if (request.method === "GET" || request.method === "HEAD") holdLiveCheck(request, live);
   else await live;
 }
 
@@ -181,7 +188,7 @@ async function checkScoped(request: IRequest, env: PeerEnv, scope: Scope, princi
  * answer goes out only once it has passed (else the 401 goes out instead).
  */
 export function settleAuth(request: IRequest): Promise<void> | undefined {
-  return (request as IRequest & { [LIVE_CHECK]?: Promise<void> })[LIVE_CHECK];
+  return (request as WithLiveCheck)[LIVE_CHECK];
 }
 
 async function tokenStillLive(env: PeerEnv, id: string): Promise<void> {
@@ -235,11 +242,7 @@ async function checkShareLink(request: IRequest, env: PeerEnv, scope: Scope & { 
     setPrincipal(request, { kind: "link", shareId: "", etag: binding.etag });
     // Made by a scoped token: it lives only as long as the token (one registry call, run
     // while the handler reads, as a scoped GET's liveness check; the answer waits for it).
-    if (binding.token) {
-      const live = tokenStillLive(env, binding.token);
-      live.catch(() => {}); // awaited by settleAuth
-      (request as IRequest & { [LIVE_CHECK]?: Promise<void> })[LIVE_CHECK] = live;
-    }
+    if (binding.token) holdLiveCheck(request, tokenStillLive(env, binding.token));
     return;
   }
   const id = binding.id;
