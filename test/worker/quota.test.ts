@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { storageUsage } from "../../src/storage/quota";
 import { BASE, errorOf, peer2, storedBytes } from "../support/http";
+import { watchedQuota } from "../support/quota";
 import { TEST_TOKEN } from "../support/peers";
 
 /** Calls the worker with extra vars; each test names its own peer so quota tallies never mix. */
@@ -16,34 +17,6 @@ function peerWith(vars: Record<string, string>) {
     const request = new Request(`${BASE}${path}`, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>;
     return worker.fetch(request, bound, createExecutionContext());
   };
-}
-
-/**
- * The real counter binding, with each call made to it passed to `onCall` first: it may record
- * the call, or reject it (a transient failure of the object, an overload or a reset).
- */
-function watchedQuota(onCall: (method: string, args: unknown[]) => Error | undefined): DurableObjectNamespace {
-  return new Proxy(env.QUOTA, {
-    get(target, prop) {
-      if (prop !== "get") {
-        const value = Reflect.get(target, prop, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      }
-      return (id: DurableObjectId) => {
-        const stub = target.get(id);
-        return new Proxy(stub, {
-          get(s, method) {
-            const value = Reflect.get(s, method, s);
-            if (typeof method !== "string" || typeof value !== "function") return value;
-            return (...args: unknown[]) => {
-              const failure = onCall(method, args);
-              return failure ? Promise.reject(failure) : Reflect.apply(value, s, args);
-            };
-          },
-        });
-      };
-    },
-  });
 }
 
 /** A carry window no test outlasts: an answered PUT's commit waits for a call to carry it. */

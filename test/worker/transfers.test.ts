@@ -4,6 +4,7 @@ import worker from "../../src/index";
 import { storageUsage } from "../../src/storage/quota";
 import { BASE, call, errorOf, peer2, putFile, sha256, storedBytes } from "../support/http";
 import { outboundRequests } from "../support/outbound";
+import { watchedQuota } from "../support/quota";
 import { PEER2, TEST_TOKEN } from "../support/peers";
 
 interface TransferLink {
@@ -49,27 +50,6 @@ async function mint(ops: string[], prefix: string): Promise<string> {
   const res = await call("/api/tokens", { method: "POST", body: JSON.stringify({ ops, prefix }) });
   expect(res.status).toBe(201);
   return ((await res.json()) as { token: string }).token;
-}
-
-/**
- * The real quota counter binding, each call to it recorded (method and arguments) before it
- * runs, as test/worker/quota.test.ts watches it.
- */
-function recordedQuota(calls: Array<{ method: string; args: unknown[] }>): DurableObjectNamespace {
-  return new Proxy(env.QUOTA, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (prop !== "get") return typeof value === "function" ? value.bind(target) : value;
-      return (id: DurableObjectId) =>
-        new Proxy(target.get(id), {
-          get(stub, method) {
-            const fn = Reflect.get(stub, method, stub);
-            if (typeof method !== "string" || typeof fn !== "function") return fn;
-            return (...args: unknown[]) => (calls.push({ method, args }), Reflect.apply(fn, stub, args));
-          },
-        });
-    },
-  });
 }
 
 describe("POST /api/links", () => {
@@ -312,8 +292,9 @@ describe("POST /api/pulls", () => {
 
   it("settles the quota once with the real change: after replaces and a failed item the counter is the bytes stored", async () => {
     const calls: Array<{ method: string; args: unknown[] }> = [];
+    const quota = watchedQuota((method, args) => void calls.push({ method, args }));
     // Its own counter (first used here, it counts the bucket as it is), each commit sent alone at once.
-    const vars = { ...env, PEER_NAME: "transfers-usage", QUOTA: recordedQuota(calls), QUOTA_CARRY_MS: "1" } as typeof env;
+    const vars = { ...env, PEER_NAME: "transfers-usage", QUOTA: quota, QUOTA_CARRY_MS: "1" } as typeof env;
     const send = async (path: string, init: RequestInit) => {
       const headers = new Headers(init.headers);
       headers.set("authorization", `Bearer ${TEST_TOKEN}`);
