@@ -74,14 +74,8 @@ async function previewBody(ctx: AppContext, file: FileMeta, kind: PreviewKind): 
     case "image":
       return h("img", { src: await sameOriginLink(ctx, file), alt: `Preview of ${file.name}`, referrerpolicy: "no-referrer" });
     case "video":
-      return h("video", {
-        src: await sameOriginLink(ctx, file),
-        controls: true,
-        preload: "metadata",
-        "aria-label": `Preview of ${file.name}`,
-      });
     case "audio":
-      return h("audio", {
+      return h(kind, {
         src: await sameOriginLink(ctx, file),
         controls: true,
         preload: "metadata",
