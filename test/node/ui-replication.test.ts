@@ -455,7 +455,7 @@ describe("the page", () => {
     await openSection(page, "Replication");
     expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(15, 18, 24)");
     await screenshot(page, "replication-dark");
-    await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Files", exact: true }).click();
+    await openSection(page, "Files");
     await page.getByRole("button", { name: "Compare with peer…" }).click();
     await page.getByRole("dialog").waitFor();
     expect(await page.evaluate(() => getComputedStyle(document.querySelector("dialog") as Element).backgroundColor)).not.toBe(
