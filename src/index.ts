@@ -29,10 +29,10 @@ import { deleteMemory, getMemory, listMemory, putMemory } from "./handlers/memor
 import { deleteRule, listRules, putRule, reconcileNow, replicaStates } from "./handlers/replication";
 import { pullFile, shareFile } from "./handlers/share";
 import { stats } from "./handlers/stats";
-import { pullFiles, transferLinks } from "./handlers/transfers";
+import { MAX_LINKS, MAX_PULLS, pullFiles, transferLinks } from "./handlers/transfers";
 import { clearCache, clearTasks, getCache, getTask, listTasks, postBatch, postTask } from "./handlers/tasks";
 import { uiAsset, uiShell } from "./handlers/ui";
-import { zipNames, zipPrefix } from "./handlers/zip";
+import { MAX_ZIP_NAMES, zipNames, zipPrefix } from "./handlers/zip";
 import { abortUpload, completeUpload, createUpload, uploadPart } from "./handlers/uploads";
 import { guard, settleAuth } from "./http/auth";
 import { withCorsHeaders, withCorsPreflight } from "./http/cors";
@@ -59,8 +59,8 @@ const routes: RouteTable<PeerEnv> = [
 
   ["/api/files", { GET: listFiles }, needs(read(listing))],
   // Batch transfers between peers (sync): version-bound links on the source, pulls on the destination.
-  ["/api/links", { POST: transferLinks }, needs(read(linkedFilesInBody()))],
-  ["/api/pulls", { POST: pullFiles }, needs(write(fileOfEachInBody("items")))],
+  ["/api/links", { POST: transferLinks }, needs(read(linkedFilesInBody(MAX_LINKS)))],
+  ["/api/pulls", { POST: pullFiles }, needs(write(fileOfEachInBody("items", MAX_PULLS)))],
   ["/api/files/:name+/share", { POST: shareFile }, needs(read(file))],
   ["/api/files/:name+/pull", { POST: pullFile }, needs(write(file))],
   ["/api/files/:name+/copy", { POST: copyFileRoute }, needs(read(file), write(fileInBody("to")))],
@@ -75,7 +75,7 @@ const routes: RouteTable<PeerEnv> = [
   ["/api/folders/:path+/copy", { POST: copyFolderRoute }, needs(read(folder), write(folderInBody("to")))],
   ["/api/folders/:path+/move", { POST: moveFolderRoute }, needs(read(folder), remove(folder), write(folderInBody("to")))],
   ["/api/folders/:path+", { DELETE: deleteFolder }, needs(remove(folder))],
-  ["/api/zip", { GET: zipPrefix, POST: zipNames }, { GET: needs(read(listing)), POST: needs(read(filesInBody("names"))) }],
+  ["/api/zip", { GET: zipPrefix, POST: zipNames }, { GET: needs(read(listing)), POST: needs(read(filesInBody("names", MAX_ZIP_NAMES))) }],
 
   ["/api/uploads", { POST: createUpload }, needs(write(fileInBody("name")))],
   ["/api/uploads/:uploadId/parts/:n", { PUT: uploadPart }, needs(write(upload))],

@@ -102,43 +102,49 @@ export const fileInBody = (key: string): Target => ({
   values: (_request, body) => [checkFileName(stringField(body, key))],
 });
 
-/** A list of file names in a JSON body field (`names` of a zip; a name ending in `/` is a folder). */
-export const filesInBody = (key: string): Target => ({
+/**
+ * A JSON body field that must be a list of at most `max` entries (the route's own limit): the
+ * guard checks each entry, so a longer list is refused before any is.
+ */
+function listField(body: unknown, key: string, max: number): unknown[] {
+  const list = field(body, key);
+  if (!Array.isArray(list)) throw badRequest(`"${key}" must be a list.`);
+  if (list.length > max) throw badRequest(`"${key}" holds at most ${max} entries.`);
+  return list;
+}
+
+/** Each entry of a list field, as a string, or 400. */
+function namesField(body: unknown, key: string, max: number): string[] {
+  const list = listField(body, key, max);
+  if (!list.every((n) => typeof n === "string")) throw badRequest(`"${key}" must be a list of names.`);
+  return list as string[];
+}
+
+/** A list of at most `max` file names in a JSON body field (`names` of a zip; a name ending in `/` is a folder). */
+export const filesInBody = (key: string, max: number): Target => ({
   kind: "name",
   fromBody: true,
-  values: (_request, body) => {
-    const list = field(body, key);
-    if (!Array.isArray(list) || !list.every((n) => typeof n === "string")) throw badRequest(`"${key}" must be a list of names.`);
-    return list.map((n: string) => (n.endsWith("/") ? checkFolderPath(n) : checkFileName(n)));
-  },
+  values: (_request, body) => namesField(body, key, max).map((n) => (n.endsWith("/") ? checkFolderPath(n) : checkFileName(n))),
 });
 
-/** A list of file names (no folders) in a JSON body field. */
-const fileNamesOnly = (key: string): Target => ({
+/** A list of at most `max` file names (no folders) in a JSON body field. */
+const fileNamesOnly = (key: string, max: number): Target => ({
   kind: "name",
   fromBody: true,
-  values: (_request, body) => {
-    const list = field(body, key);
-    if (!Array.isArray(list) || !list.every((n) => typeof n === "string")) throw badRequest(`"${key}" must be a list of names.`);
-    return list.map((n: string) => checkFileName(n));
-  },
+  values: (_request, body) => namesField(body, key, max).map((n) => checkFileName(n)),
 });
 
-/** A file name in each object of a JSON body list (`items[].name` of a batch pull). */
-export const fileOfEachInBody = (key: string, nameKey = "name"): Target => ({
+/** A file name in each object of a JSON body list of at most `max` (`items[].name` of a batch pull). */
+export const fileOfEachInBody = (key: string, max: number, nameKey = "name"): Target => ({
   kind: "name",
   fromBody: true,
-  values: (_request, body) => {
-    const list = field(body, key);
-    if (!Array.isArray(list)) throw badRequest(`"${key}" must be a list.`);
-    return list.map((item: unknown) => checkFileName(stringField(item, nameKey)));
-  },
+  values: (_request, body) => listField(body, key, max).map((item: unknown) => checkFileName(stringField(item, nameKey))),
 });
 
-/** The files a batch of transfer links names: `names` (a list of names) or `files` (`[{"name", "etag"}]`). */
-export const linkedFilesInBody = (): Target => {
-  const names = fileNamesOnly("names");
-  const files = fileOfEachInBody("files");
+/** The files a batch of at most `max` transfer links names: `names` (a list of names) or `files` (`[{"name", "etag"}]`). */
+export const linkedFilesInBody = (max: number): Target => {
+  const names = fileNamesOnly("names", max);
+  const files = fileOfEachInBody("files", max);
   return {
     kind: "name",
     fromBody: true,

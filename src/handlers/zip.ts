@@ -10,8 +10,8 @@ import { MAX_ZIP_ENTRIES, type ZipEntry, entriesUnder, entryOf, openerFor } from
 import { zipStream } from "../storage/zipWriter";
 
 /** At most this many names in one `POST /api/zip` (each may be a whole folder). */
-const MAX_NAMES = 10_000;
-const zipBody = z.object({ names: z.array(z.string().min(1)).min(1).max(MAX_NAMES) });
+export const MAX_ZIP_NAMES = 10_000;
+const zipBody = z.object({ names: z.array(z.string().min(1)).min(1).max(MAX_ZIP_NAMES) });
 
 /** `GET /api/zip?prefix=docs/` — every file under the prefix, named relative to its folder. */
 export async function zipPrefix(request: IRequest, env: PeerEnv): Promise<Response> {

@@ -103,6 +103,21 @@ describe("POST /api/links", () => {
     expect((await links({ names: ["mine/x.txt"] }, await mint(["write"], "mine/"))).status).toBe(403);
   });
 
+  it("refuses a scoped token's list past the route's limit before the guard checks any entry (400, not a walk of every name)", async () => {
+    const outside = (n: number) => Array.from({ length: n }, (_, i) => `theirs/${i}.txt`);
+    const reader = await mint(["read"], "mine/");
+    // Within the limit, an entry outside the prefix is what the guard refuses.
+    expect((await links({ names: outside(1000) }, reader)).status).toBe(403);
+    const tooMany = await links({ names: outside(1001) }, reader);
+    expect(tooMany.status).toBe(400);
+    expect((await errorOf(tooMany)).message).toContain("at most 1000");
+    const writer = await mint(["write"], "drop/");
+    const items = outside(101).map((name) => ({ from: "http://peer2.test/api/files/x", name, size: 1 }));
+    expect((await pulls(items, writer)).status).toBe(400);
+    const zip = await call("/api/zip", { method: "POST", body: JSON.stringify({ names: outside(10_001) }), token: reader });
+    expect(zip.status).toBe(400);
+  });
+
   it("binds a scoped token's links to the token: revoked → 410, never past its expiry, the binding cannot be cut off", async () => {
     await putFile("mine/bound.txt", "bound");
     const minted = await call("/api/tokens", { method: "POST", body: JSON.stringify({ ops: ["read"], prefix: "mine/", ttl: 120 }) });
