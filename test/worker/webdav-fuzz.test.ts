@@ -23,7 +23,10 @@ const segment = fc
     minLength: 1,
     maxLength: 6,
   })
-  .map((chars) => chars.join(""));
+  .map((chars) => chars.join(""))
+  // A whole "." or ".." segment never reaches a server: URL parsing resolves it (also as %2E),
+  // so the request would name another path than the one this property checks.
+  .filter((s) => s !== "." && s !== "..");
 
 describe("WebDAV names, fuzzed", () => {
   it("stores any contract name under its NFC form and gives it back percent-encoded; refuses the rest with JSON", async () => {
