@@ -272,13 +272,21 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
       for (const action of batch) moving.set(action, 0);
       try {
         const outcomes = await copyAgainAfterReset(() => pullBatch(a, b, batch, options));
+        const again: SyncAction[] = [];
         batch.forEach((action, i) => {
           const outcome = outcomes[i] ?? true;
           if (outcome === true) done(action, "pull");
-          else fail(action, outcome);
+          else if (outcome.code === "upstream_failed" && !options.signal?.aborted) {
+            // B could not fetch it from A (unreachable, an error answer, a break, out of time):
+            // tried once more on its own, with a link of its own. A stop lets it finish, as any
+            // copy already started; only an abort (Ctrl-C) does not.
+            again.push(action);
+            return;
+          } else fail(action, outcome);
           finish(action);
         });
         progress();
+        for (const action of again) await copy(action);
         return;
       } catch (err) {
         // A peer from before the batch routes: every later batch goes file by file too.

@@ -61,6 +61,27 @@ describe("sync's batches", () => {
     for (const name of names) expect(Boolean(await net.client("peer2").headFile(name))).toBe(name !== "odd/f3.txt");
   });
 
+  it("tries once more, on its own, a file B could not fetch from A (upstream_failed); the rest of its batch is not sent again", async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `flaky/f${i}.txt`);
+    for (const name of names) await net.client("peer1").putFile(name, bytesOf(name, 100));
+    // A's link for f2 reaches B with a broken signature: A refuses it, so B's pull of that item
+    // fails as a source that cannot be fetched does (a restart, a 5xx, a break).
+    const a = client("peer1", async (path, reply) => {
+      if (path !== "POST /api/links") return reply;
+      const body = (await reply.json()) as { links: Array<{ name: string; url: string }> };
+      for (const link of body.links) if (link.name === "flaky/f2.txt") link.url = link.url.replace(/sig=[^&]*/, "sig=bad");
+      return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } }) as Reply;
+    });
+    const b = client("peer2");
+    const report = await syncPeers(a.client, b.client, { prefix: "flaky", concurrency: 1 });
+    expect(report.failed).toEqual([]);
+    expect(report).toMatchObject({ copied: 6, copiedVia: { pull: 6 } });
+    expect(b.calls.filter((c) => /^POST \/api\/files\/.+\/pull$/.test(c))).toEqual(["POST /api/files/flaky/f2.txt/pull"]);
+    for (const name of names) {
+      expect((await net.client("peer2").headFile(name))?.sha256).toBe(createHash("sha256").update(bytesOf(name, 100)).digest("hex"));
+    }
+  });
+
   it("sends a batch the quota refuses (413) file by file, so replaces that fit one at a time arrive", async () => {
     const names = Array.from({ length: 6 }, (_, i) => `full/f${i}.bin`);
     // B: old versions of the six files (1.2 MB) and a filler (0.6 MB) — 1.8 MB of 2 MiB: a batch
