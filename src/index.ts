@@ -29,12 +29,13 @@ import { deleteMemory, getMemory, listMemory, putMemory } from "./handlers/memor
 import { deleteRule, listRules, putRule, reconcileNow, replicaStates } from "./handlers/replication";
 import { pullFile, shareFile } from "./handlers/share";
 import { stats } from "./handlers/stats";
-import { MAX_LINKS, MAX_PULLS, pullFiles, transferLinks } from "./handlers/transfers";
+import { LINKS_JSON_BYTES, MAX_LINKS, MAX_PULLS, PULLS_JSON_BYTES, pullFiles, transferLinks } from "./handlers/transfers";
 import { clearCache, clearTasks, getCache, getTask, listTasks, postBatch, postTask } from "./handlers/tasks";
 import { uiAsset, uiShell } from "./handlers/ui";
-import { MAX_ZIP_NAMES, zipNames, zipPrefix } from "./handlers/zip";
+import { MAX_ZIP_NAMES, ZIP_JSON_BYTES, zipNames, zipPrefix } from "./handlers/zip";
 import { abortUpload, completeUpload, createUpload, uploadPart } from "./handlers/uploads";
 import { guard, settleAuth } from "./http/auth";
+import { SMALL_JSON_BYTES } from "./http/body";
 import { withCorsHeaders, withCorsPreflight } from "./http/cors";
 import { renderError } from "./http/errors";
 import { withCommonHeaders } from "./http/headers";
@@ -59,25 +60,29 @@ const routes: RouteTable<PeerEnv> = [
 
   ["/api/files", { GET: listFiles }, needs(read(listing))],
   // Batch transfers between peers (sync): version-bound links on the source, pulls on the destination.
-  ["/api/links", { POST: transferLinks }, needs(read(linkedFilesInBody(MAX_LINKS)))],
-  ["/api/pulls", { POST: pullFiles }, needs(write(fileOfEachInBody("items", MAX_PULLS)))],
+  ["/api/links", { POST: transferLinks }, needs(read(linkedFilesInBody(MAX_LINKS, LINKS_JSON_BYTES)))],
+  ["/api/pulls", { POST: pullFiles }, needs(write(fileOfEachInBody("items", MAX_PULLS, PULLS_JSON_BYTES)))],
   ["/api/files/:name+/share", { POST: shareFile }, needs(read(file))],
   ["/api/files/:name+/pull", { POST: pullFile }, needs(write(file))],
-  ["/api/files/:name+/copy", { POST: copyFileRoute }, needs(read(file), write(fileInBody("to")))],
-  ["/api/files/:name+/move", { POST: moveFileRoute }, needs(read(file), remove(file), write(fileInBody("to")))],
+  ["/api/files/:name+/copy", { POST: copyFileRoute }, needs(read(file), write(fileInBody("to", SMALL_JSON_BYTES)))],
+  ["/api/files/:name+/move", { POST: moveFileRoute }, needs(read(file), remove(file), write(fileInBody("to", SMALL_JSON_BYTES)))],
   [
     "/api/files/:name+",
     { GET: getFile, HEAD: getFile, PUT: putFile, DELETE: deleteFile },
     { GET: orLink(read(file)), HEAD: orLink(read(file)), PUT: orLink(write(file)), DELETE: orLink(remove(file)) },
   ],
 
-  ["/api/folders", { POST: createFolder }, needs(write(folderInBody("path")))],
-  ["/api/folders/:path+/copy", { POST: copyFolderRoute }, needs(read(folder), write(folderInBody("to")))],
-  ["/api/folders/:path+/move", { POST: moveFolderRoute }, needs(read(folder), remove(folder), write(folderInBody("to")))],
+  ["/api/folders", { POST: createFolder }, needs(write(folderInBody("path", SMALL_JSON_BYTES)))],
+  ["/api/folders/:path+/copy", { POST: copyFolderRoute }, needs(read(folder), write(folderInBody("to", SMALL_JSON_BYTES)))],
+  ["/api/folders/:path+/move", { POST: moveFolderRoute }, needs(read(folder), remove(folder), write(folderInBody("to", SMALL_JSON_BYTES)))],
   ["/api/folders/:path+", { DELETE: deleteFolder }, needs(remove(folder))],
-  ["/api/zip", { GET: zipPrefix, POST: zipNames }, { GET: needs(read(listing)), POST: needs(read(filesInBody("names", MAX_ZIP_NAMES))) }],
+  [
+    "/api/zip",
+    { GET: zipPrefix, POST: zipNames },
+    { GET: needs(read(listing)), POST: needs(read(filesInBody("names", MAX_ZIP_NAMES, ZIP_JSON_BYTES))) },
+  ],
 
-  ["/api/uploads", { POST: createUpload }, needs(write(fileInBody("name")))],
+  ["/api/uploads", { POST: createUpload }, needs(write(fileInBody("name", SMALL_JSON_BYTES)))],
   ["/api/uploads/:uploadId/parts/:n", { PUT: uploadPart }, needs(write(upload))],
   ["/api/uploads/:uploadId/complete", { POST: completeUpload }, needs(write(upload))],
   ["/api/uploads/:uploadId", { DELETE: abortUpload }, needs(write(upload))],

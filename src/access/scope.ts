@@ -21,11 +21,13 @@ export const PEER: Principal = { kind: "peer" };
  * Where a route finds the names it touches. `name` targets are one file name or memory key
  * (allowed when it starts with the token's prefix); `prefix` targets are a listing or folder
  * (allowed when the whole prefix lies inside the token's, so `photos` is outside `photos/`).
- * `fromBody` targets read the JSON body, which the guard parses once for the handler.
+ * Targets in the JSON body carry the route's body limit (`bodyBytes`, the handler's own): the
+ * guard reads the body up to it, once, and the handler gets the same parse.
  */
 export interface Target {
   kind: "name" | "prefix";
-  fromBody: boolean;
+  /** Set exactly when the names come from the JSON body: the most bytes of it the route takes. */
+  bodyBytes?: number;
   /** The values the handler will use, checked as the handler checks them. */
   values: (request: IRequest, body: unknown) => string[];
 }
@@ -80,14 +82,12 @@ const asFolder = (path: string) => (path.endsWith("/") ? path : `${path}/`);
 /** The file name in the path (`:name+`). */
 export const fileInPath = (key = "name"): Target => ({
   kind: "name",
-  fromBody: false,
   values: (request) => [checkFileName(decodeParam(param(request, key), "file name"))],
 });
 
 /** The file name in the query (`?name=`, multipart). */
 export const fileInQuery = (key = "name"): Target => ({
   kind: "name",
-  fromBody: false,
   values: (request) => {
     const name = query(request, key);
     if (name === null) throw badRequest(`Pass the file name as ?${key}=.`);
@@ -95,10 +95,10 @@ export const fileInQuery = (key = "name"): Target => ({
   },
 });
 
-/** A file name in a JSON body field (`to`, `name`). */
-export const fileInBody = (key: string): Target => ({
+/** A file name in a JSON body field (`to`, `name`), in a body of at most `bodyBytes`. */
+export const fileInBody = (key: string, bodyBytes: number): Target => ({
   kind: "name",
-  fromBody: true,
+  bodyBytes,
   values: (_request, body) => [checkFileName(stringField(body, key))],
 });
 
@@ -120,34 +120,34 @@ function namesField(body: unknown, key: string, max: number): string[] {
   return list as string[];
 }
 
-/** A list of at most `max` file names in a JSON body field (`names` of a zip; a name ending in `/` is a folder). */
-export const filesInBody = (key: string, max: number): Target => ({
+/** A list of at most `max` file names in a JSON body field of at most `bodyBytes` (`names` of a zip; a name ending in `/` is a folder). */
+export const filesInBody = (key: string, max: number, bodyBytes: number): Target => ({
   kind: "name",
-  fromBody: true,
+  bodyBytes,
   values: (_request, body) => namesField(body, key, max).map((n) => (n.endsWith("/") ? checkFolderPath(n) : checkFileName(n))),
 });
 
 /** A list of at most `max` file names (no folders) in a JSON body field. */
-const fileNamesOnly = (key: string, max: number): Target => ({
+const fileNamesOnly = (key: string, max: number, bodyBytes: number): Target => ({
   kind: "name",
-  fromBody: true,
+  bodyBytes,
   values: (_request, body) => namesField(body, key, max).map((n) => checkFileName(n)),
 });
 
-/** A file name in each object of a JSON body list of at most `max` (`items[].name` of a batch pull). */
-export const fileOfEachInBody = (key: string, max: number, nameKey = "name"): Target => ({
+/** A file name in each object of a JSON body list of at most `max` (`items[].name` of a batch pull), in a body of at most `bodyBytes`. */
+export const fileOfEachInBody = (key: string, max: number, bodyBytes: number, nameKey = "name"): Target => ({
   kind: "name",
-  fromBody: true,
+  bodyBytes,
   values: (_request, body) => listField(body, key, max).map((item: unknown) => checkFileName(stringField(item, nameKey))),
 });
 
-/** The files a batch of at most `max` transfer links names: `names` (a list of names) or `files` (`[{"name", "etag"}]`). */
-export const linkedFilesInBody = (max: number): Target => {
-  const names = fileNamesOnly("names", max);
-  const files = fileOfEachInBody("files", max);
+/** The files a batch of at most `max` transfer links names (body of at most `bodyBytes`): `names` (a list of names) or `files` (`[{"name", "etag"}]`). */
+export const linkedFilesInBody = (max: number, bodyBytes: number): Target => {
+  const names = fileNamesOnly("names", max, bodyBytes);
+  const files = fileOfEachInBody("files", max, bodyBytes);
   return {
     kind: "name",
-    fromBody: true,
+    bodyBytes,
     values: (request, body) => (field(body, "files") !== undefined ? files.values(request, body) : names.values(request, body)),
   };
 };
@@ -155,33 +155,38 @@ export const linkedFilesInBody = (max: number): Target => {
 /** A listing's `?prefix=` (empty when absent: the whole bucket or namespace). */
 export const prefixInQuery = (key = "prefix"): Target => ({
   kind: "prefix",
-  fromBody: false,
   values: (request) => [query(request, key) ?? ""],
 });
 
 /** A folder in the path (`:path+`), as the prefix it covers. */
 export const folderInPath = (key = "path"): Target => ({
   kind: "prefix",
-  fromBody: false,
   values: (request) => [asFolder(decodeParam(param(request, key), "folder path"))],
 });
 
-/** A folder in a JSON body field (`path`, `to`), as the prefix it covers. */
-export const folderInBody = (key: string): Target => ({
+/** A folder in a JSON body field (`path`, `to`), as the prefix it covers, in a body of at most `bodyBytes`. */
+export const folderInBody = (key: string, bodyBytes: number): Target => ({
   kind: "prefix",
-  fromBody: true,
+  bodyBytes,
   values: (_request, body) => [asFolder(stringField(body, key))],
 });
 
 /** The memory key in the path (`:key+`). */
 export const memoryKeyInPath = (key = "key"): Target => ({
   kind: "name",
-  fromBody: false,
   values: (request) => [checkMemoryKey(decodeParam(param(request, key), "memory key"))],
 });
 
-/** Whether a scope reads the JSON body to find its names. */
-export const readsBody = (scope: Scope): boolean => scope.kind === "needs" && scope.needs.some((n) => n.target?.fromBody);
+/**
+ * The most bytes of the JSON body the guard reads to find a scope's names — the route's own
+ * limit, so a body the handler would refuse is refused (413) before more of it is read —
+ * or undefined when the scope reads no body.
+ */
+export function bodyLimit(scope: Scope): number | undefined {
+  if (scope.kind !== "needs") return undefined;
+  const limits = scope.needs.flatMap((n) => (n.target?.bodyBytes === undefined ? [] : [n.target.bodyBytes]));
+  return limits.length ? Math.min(...limits) : undefined;
+}
 
 /**
  * Whether `value` lies inside `prefix`. A prefix target must lie inside in every spelling a

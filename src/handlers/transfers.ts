@@ -79,10 +79,10 @@ const pullsBody = z.strictObject({
     .max(MAX_PULLS),
 });
 
-/** A body of 1000 names of 1024 bytes (4 KiB once escaped) with their etags fits. */
-const LINKS_JSON_BYTES = 6 * 1024 * 1024;
-/** A body of 100 items, each a link and a name. */
-const PULLS_JSON_BYTES = 2 * 1024 * 1024;
+/** The most bytes of a `POST /api/links` body: 1000 names of 1024 bytes (4 KiB once escaped) with their etags fit (the guard reads up to it too). */
+export const LINKS_JSON_BYTES = 6 * 1024 * 1024;
+/** The most bytes of a `POST /api/pulls` body: 100 items, each a link and a name (the guard reads up to it too). */
+export const PULLS_JSON_BYTES = 2 * 1024 * 1024;
 
 /**
  * `POST /api/links` `{"names": [...]}` or `{"files": [{"name", "etag"}]}`, `"ttl"?` (seconds,

@@ -11,6 +11,8 @@ import { zipStream } from "../storage/zipWriter";
 
 /** At most this many names in one `POST /api/zip` (each may be a whole folder). */
 export const MAX_ZIP_NAMES = 10_000;
+/** The most bytes of a `POST /api/zip` body: 10,000 names of up to 1024 bytes, escaped (the guard reads up to it too). */
+export const ZIP_JSON_BYTES = 16 * 1024 * 1024;
 const zipBody = z.object({ names: z.array(z.string().min(1)).min(1).max(MAX_ZIP_NAMES) });
 
 /** `GET /api/zip?prefix=docs/` — every file under the prefix, named relative to its folder. */
@@ -27,7 +29,7 @@ export async function zipPrefix(request: IRequest, env: PeerEnv): Promise<Respon
  * Entries are named relative to the folder all the names share.
  */
 export async function zipNames(request: IRequest, env: PeerEnv): Promise<Response> {
-  const { names } = await readJson(request, zipBody, 16 * 1024 * 1024);
+  const { names } = await readJson(request, zipBody, ZIP_JSON_BYTES);
   const chosen = [...new Set(names.map((n) => (n.endsWith("/") ? `${folderPathOf(n)}/` : checkFileName(n))))];
   const base = commonFolder(chosen);
   const files = fileStore(env);

@@ -2,7 +2,7 @@ import type { IRequest } from "itty-router";
 import { passwordMatches } from "../access/passwords";
 import { isAccessId } from "../access/ids";
 import { accessRegistry } from "../access/registry";
-import { PEER, type Principal, type Scope, checkNeeds, readsBody } from "../access/scope";
+import { PEER, type Principal, type Scope, bodyLimit, checkNeeds } from "../access/scope";
 import { TOKEN_MARK, type TokenPrincipal, verifyToken } from "../access/tokens";
 import type { PeerEnv } from "../env";
 import { FileStore } from "../storage/files";
@@ -171,7 +171,9 @@ async function checkScoped(request: IRequest, env: PeerEnv, scope: Scope, princi
   try {
     if (scope.kind === "peer") throw new HttpError("forbidden", "Only the peer token may do this.");
     if (scope.kind === "needs") {
-      const body = readsBody(scope) ? await jsonBodyOnce(request) : undefined;
+      // Read only up to the route's own limit: past it the handler would refuse it anyway.
+      const limit = bodyLimit(scope);
+      const body = limit === undefined ? undefined : await jsonBodyOnce(request, limit);
       checkNeeds(principal, scope, request, body);
     }
   } catch (err) {

@@ -50,12 +50,6 @@ async function readBytes(request: Request, maxBytes: number, what: string): Prom
 
 const PARSED = Symbol("edgepeer.parsedBody");
 
-/**
- * Most bytes of a JSON body the guard reads to find the names a route touches: the largest
- * any such route takes (a zip's list of names); each handler's own limit still applies.
- */
-export const GUARD_JSON_BYTES = 16 * 1024 * 1024;
-
 function parseJson(text: string): unknown {
   if (text.trim() === "") return {};
   try {
@@ -66,13 +60,14 @@ function parseJson(text: string): unknown {
 }
 
 /**
- * The JSON body, read once: the guard (src/http/auth.ts) reads it to find the names a route
+ * The JSON body, read once and at most `maxBytes` of it (the route's own limit, else 413 as
+ * `readJson` refuses it): the guard (src/http/auth.ts) reads it to find the names a route
  * touches, and the handler's `readJson` gets the same parse, never a second read.
  */
-export async function jsonBodyOnce(request: Request, maxBytes = GUARD_JSON_BYTES): Promise<unknown> {
+export async function jsonBodyOnce(request: Request, maxBytes: number): Promise<unknown> {
   const holder = request as Request & { [PARSED]?: { bytes: number; data: unknown } };
   if (!holder[PARSED]) {
-    // The size is the bytes read, not the text encoded again (up to 16 MiB twice over).
+    // The size is the bytes read, not the text encoded again (up to the limit twice over).
     const bytes = await readBytes(request, maxBytes, "request body");
     holder[PARSED] = { bytes: bytes.byteLength, data: parseJson(new TextDecoder().decode(bytes)) };
   }

@@ -434,6 +434,24 @@ describe("scoped tokens: one guard on every route", () => {
     );
   }, 300_000);
 
+  it("holds a JSON body to the same limit for a scoped token (the guard) as for the peer token (the handler), on every route", async () => {
+    const t = await mint({ ops: ALL_OPS, prefix: "" });
+    // Declared past every route's limit (a memory value's is 25 MiB): refused by its length; no byte is ever sent.
+    const declared = String(32 * 1024 * 1024);
+    const unread = () => new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) });
+    const answer = async (c: Case, token: string) => {
+      const res = await call(c.path, { method: c.method, token, body: unread(), headers: { "content-length": declared } });
+      return { status: res.status, error: await errorOf(res) };
+    };
+    const json = cases("a/b.txt", "").filter((c) => typeof c.body === "object" && Array.isArray(c.needs));
+    expect(json.map((c) => c.route)).toContain("POST /api/pulls");
+    for (const c of json) {
+      const byPeer = await answer(c, TEST_TOKEN);
+      expect(byPeer.status, c.route).toBe(413);
+      expect(await answer(c, t.token), c.route).toEqual(byPeer);
+    }
+  });
+
   it("refuses a listing outside the prefix with 403, not an empty page", async () => {
     const t = await mint({ ops: ["read", "memory"], prefix: "photos/" });
     for (const path of ["/api/files", "/api/files?prefix=photos", "/api/files?prefix=photos2/", "/api/memory?prefix=photo"]) {

@@ -118,6 +118,41 @@ describe("POST /api/links", () => {
     expect(zip.status).toBe(400);
   });
 
+  it("reads a scoped token's body only up to the route's own limit (413 as the handler, not a parse of 16 MiB)", async () => {
+    const MiB = 1024 * 1024;
+    // A JSON start, blanks to past the route's limit, then bytes that make it invalid JSON:
+    // read whole (as a 16 MiB guard would) it is a 400; read up to the limit, a 413.
+    const overLimit = (limit: number) => `{"items": [${" ".repeat(limit)}!!! not JSON`;
+    /** The same bytes without a Content-Length: only reading tells they are too many. */
+    const streamed = (text: string) => {
+      const bytes = new TextEncoder().encode(text);
+      let at = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (at >= bytes.byteLength) return controller.close();
+          controller.enqueue(bytes.subarray(at, at + 64 * 1024));
+          at += 64 * 1024;
+        },
+      });
+    };
+    const writer = await mint(["write"], "drop/");
+    const reader = await mint(["read"], "mine/");
+    for (const [path, limit, token] of [
+      ["/api/pulls", 2 * MiB, writer],
+      ["/api/links", 6 * MiB, reader],
+    ] as const) {
+      const body = overLimit(limit);
+      for (const sent of [body, streamed(body)]) {
+        const res = await call(path, { method: "POST", body: sent, token });
+        expect(res.status, path).toBe(413);
+        const error = await errorOf(res);
+        expect(error.code).toBe("payload_too_large");
+        expect(error.message).toContain(`limit`);
+        expect(error.message).toContain(String(limit));
+      }
+    }
+  });
+
   it("binds a scoped token's links to the token: revoked → 410, never past its expiry, the binding cannot be cut off", async () => {
     await putFile("mine/bound.txt", "bound");
     const minted = await call("/api/tokens", { method: "POST", body: JSON.stringify({ ops: ["read"], prefix: "mine/", ttl: 120 }) });
