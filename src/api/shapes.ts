@@ -30,8 +30,18 @@ export const Stats = z.strictObject({
 
 /** What a PUT of a file answers. */
 export const StoredFile = z.strictObject({ name: z.string(), size: count, etag: z.string(), sha256: sha256.nullable() });
-/** A stored file as listings, pull and multipart `complete` show it. */
-export const FileMeta = StoredFile.extend({ contentType: z.string(), uploaded: isoTime });
+/**
+ * A stored file as listings, pull and multipart `complete` show it; a file stored by a pull (a
+ * replica) also has `sourceEtag`, the R2 etag of the source file it is a copy of.
+ */
+export const FileMeta = StoredFile.extend({
+  contentType: z.string(),
+  uploaded: isoTime,
+  sourceEtag: z
+    .string()
+    .regex(/^[0-9a-f]{32}(-[1-9][0-9]{0,4})?$/)
+    .optional(),
+});
 /** A listing page; with `delimiter=/` also the sub-folders one level down (each ending in `/`). */
 export const FilePage = z.strictObject({
   files: z.array(FileMeta),

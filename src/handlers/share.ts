@@ -12,7 +12,7 @@ import { json } from "../http/json";
 import { servableContentType } from "../http/mediaType";
 import { signShareLink } from "../http/shareLinks";
 import { changeFiles } from "../storage/quota";
-import type { FileStore } from "../storage/files";
+import { type FileStore, isEtag } from "../storage/files";
 import { claimedSha256, fileNameOf, fileStore, originOf } from "./files";
 
 const DEFAULT_TTL = 3600;
@@ -166,6 +166,8 @@ export async function storePulled(
       // A replica remembers where it came from (the source's own origin when it is a replica
       // itself), so replication never sends it back there.
       origin: originOf(response.headers) ?? source,
+      // Which version of the source this is a copy of: replication compares it when no SHA-256 can.
+      sourceEtag: etagOf(response.headers),
     });
   } catch (err) {
     if (err instanceof HttpError && err.code === "checksum_mismatch") {
@@ -181,6 +183,12 @@ export async function storePulled(
     if (err instanceof HttpError) throw err;
     throw upstream(`The transfer from ${source} broke off; nothing was stored.`);
   }
+}
+
+/** The R2 etag in a strong ETag header (`"<32 hex>"` or `"<32 hex>-<parts>"`), else undefined. */
+function etagOf(headers: Headers): string | undefined {
+  const etag = /^"([^"]*)"$/.exec(headers.get("etag") ?? "")?.[1];
+  return etag !== undefined && isEtag(etag) ? etag : undefined;
 }
 
 /** The MD5 in a strong ETag of a single-part R2 object (`"<32 hex>"`), else undefined. */

@@ -2,6 +2,7 @@ import { listFolder, mergeListings } from "../client/check";
 import type { FileMeta } from "../client/types";
 import type { PeerEnv } from "../env";
 import { fileStore } from "../storage/fileStore";
+import { sameContent } from "./content";
 import { destinationOf } from "./deliver";
 import { type ReplicationMessage, enqueue } from "./enqueue";
 import { ledgerOf } from "./ledger";
@@ -24,10 +25,10 @@ const BATCH = 100;
 
 /**
  * Compares a rule's prefix here with its replica there by merging the two name-ordered
- * listings page by page (one page of each side in memory, as `edgepeer check` does), by
- * SHA-256 where both sides know it, and queues every difference: so a destination that was
- * down, a lost message or a write made before the rule existed is caught up without anyone
- * asking. No byte of a file is read.
+ * listings page by page (one page of each side in memory, as `edgepeer check` does), judging
+ * each pair by `sameContent` (SHA-256 where both sides know it), and queues every difference:
+ * so a destination that was down, a lost message or a write made before the rule existed is
+ * caught up without anyone asking. No byte of a file is read.
  */
 export async function reconcileRule(env: PeerEnv, rule: ReplicationRule, options: { pageSize?: number } = {}): Promise<ReconcileReport> {
   const pageSize = options.pageSize ?? PAGE;
@@ -57,20 +58,6 @@ export async function reconcileRule(env: PeerEnv, rule: ReplicationRule, options
   await enqueue(env, queued);
   return report;
 }
-
-/**
- * Whether the replica holds the source's bytes, from the listings alone: equal SHA-256 when
- * both know it. A source without one (stored before its peer recorded digests, or outside
- * it) is compared by size and R2's etag when both etags are the plain MD5 of a single put:
- * equal MD5 and size is the same file, so it is not delivered again on every reconcile. A
- * multipart etag (`…-N`) says nothing about the other side's: such a file is delivered again.
- */
-function sameContent(local: FileMeta, replica: FileMeta): boolean {
-  if (local.sha256 && replica.sha256) return local.sha256 === replica.sha256;
-  return local.size === replica.size && isMd5(local.etag) && local.etag === replica.etag;
-}
-
-const isMd5 = (etag: string) => /^[0-9a-f]{32}$/.test(etag);
 
 /** Every file under `prefix` here in name order, one page held at a time; folder markers skipped. */
 async function* listHere(env: PeerEnv, prefix: string, pageSize: number): AsyncGenerator<FileMeta> {

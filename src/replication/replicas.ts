@@ -4,6 +4,7 @@ import type { FileMeta } from "../client/types";
 import type { PeerEnv } from "../env";
 import { badRequest } from "../http/errors";
 import { fileStore } from "../storage/fileStore";
+import { sameContent } from "./content";
 import { destinationOf } from "./deliver";
 import type { ReplicationRule } from "./rules";
 
@@ -29,7 +30,8 @@ const DEST_PAGES = 5;
  * One page of `folder` (one level, as the Files view lists it) with the state of each file's
  * copy on the rule's destination, from listings alone: the destination's folder is listed
  * with the rule's token, at most DEST_PAGES pages, until past this page's last name. `current`:
- * the same SHA-256 there (the same size, when a side has none); `differs`; `missing`;
+ * the copy holds this file's bytes by `sameContent`, the rule reconcile follows (so a file shown
+ * `differs` is one reconcile delivers again); `differs`; `missing`;
  * `unknown`: past the pages read, or the destination did not answer (`error` says why).
  */
 export async function replicaPage(env: PeerEnv, rule: ReplicationRule, folder: string, cursor?: string): Promise<ReplicaPage> {
@@ -65,13 +67,8 @@ export async function replicaPage(env: PeerEnv, rule: ReplicationRule, folder: s
   answer.files = here.map((f) => {
     const rel = f.name.slice(folder.length);
     const copy = there.get(rel);
-    if (copy) return { name: f.name, state: sameFile(f, copy) ? "current" : "differs" };
+    if (copy) return { name: f.name, state: sameContent(f, copy) ? "current" : "differs" };
     return { name: f.name, state: complete || compareNames(rel, reached) <= 0 ? "missing" : "unknown" };
   });
   return answer;
-}
-
-function sameFile(a: { size: number; sha256: string | null }, b: FileMeta): boolean {
-  if (a.size !== b.size) return false;
-  return !a.sha256 || !b.sha256 || a.sha256 === b.sha256;
 }

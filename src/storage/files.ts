@@ -15,6 +15,8 @@ export interface FileMeta {
   sha256: string | null;
   contentType: string;
   uploaded: string;
+  /** A file stored by a pull (a replica): the R2 etag of the source's file it is a copy of. */
+  sourceEtag?: string;
 }
 
 export interface FilePage {
@@ -43,6 +45,11 @@ export interface PutOptions {
   onlyIfAbsent?: boolean;
   /** The peer this file was replicated from (kept with it, so it is never replicated back there). */
   origin?: string;
+  /**
+   * The R2 etag of the file these bytes were pulled from (`isEtag`), kept with the copy: it says
+   * which version the copy is of, when no SHA-256 can (replication's `sameContent`).
+   */
+  sourceEtag?: string;
   /**
    * The version this put replaces, when the caller read it while holding the name
    * (`changeFiles`): the store then reads no head of its own.
@@ -183,7 +190,10 @@ export class FileStore {
     // The version this put replaces: its sidecar, if any, goes once the new one is in. Read
     // alongside the upload, so it costs no time.
     const previous = opts.previous !== undefined ? opts.previous : this.bucket.head(name).catch(() => null);
-    const origin: Record<string, string> = opts.origin ? { origin: opts.origin } : {};
+    const origin: Record<string, string> = {
+      ...(opts.origin && { origin: opts.origin }),
+      ...(opts.sourceEtag && isEtag(opts.sourceEtag) && { sourceEtag: opts.sourceEtag }),
+    };
 
     if (opts.sha256) {
       const sha256 = opts.sha256;
@@ -520,7 +530,11 @@ function knownSha(object: R2Object): string | null {
   return object.customMetadata?.sha256 ?? null;
 }
 
+/** An R2 etag: the MD5 of a single put, or `<MD5>-<parts>` of a multipart object (bounded: ≤ 38 characters). */
+export const isEtag = (etag: string) => /^[0-9a-f]{32}(-[1-9][0-9]{0,4})?$/.test(etag);
+
 function toMeta(object: R2Object, sha256: string | null = null): FileMeta {
+  const sourceEtag = object.customMetadata?.sourceEtag;
   return {
     name: object.key,
     size: object.size,
@@ -528,5 +542,6 @@ function toMeta(object: R2Object, sha256: string | null = null): FileMeta {
     sha256: sha256 ?? knownSha(object),
     contentType: object.httpMetadata?.contentType ?? DEFAULT_TYPE,
     uploaded: object.uploaded.toISOString(),
+    ...(sourceEtag !== undefined && isEtag(sourceEtag) && { sourceEtag }),
   };
 }

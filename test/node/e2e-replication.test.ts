@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PeerClient, ReplicationRuleStatus } from "../../src/client/index";
-import { type TestNetwork, cli, startNetwork, waitFor, workerdPid } from "../support/network";
+import { type TestNetwork, cli, makeTemp, removeTemp, startNetwork, waitFor, workerdPid } from "../support/network";
 
 /**
  * Replication on a real network of two peers under Miniflare's queues: the runner fires no
@@ -12,8 +14,35 @@ let net: TestNetwork;
 let peer1: PeerClient;
 let peer2: PeerClient;
 
+/** The parts of a file peer1 holds with no SHA-256 (put in its bucket before it starts, as by another tool). */
+const NO_SHA_PARTS = [new Uint8Array(randomBytes(5 * 1024 * 1024)), new Uint8Array(randomBytes(1000))];
+
+/** Stores `parts` in `peer`'s persisted bucket under `dir` as one multipart object: no shaRef, no SHA-256. */
+async function storeInParts(dir: string, peer: string, name: string, parts: Uint8Array[]): Promise<void> {
+  const mf = new Miniflare({
+    modules: true,
+    script: "export default { fetch() { return new Response(null); } }",
+    defaultPersistRoot: join(dir, peer),
+    r2Persist: true,
+    r2Buckets: { FILES: `edgepeer-${peer}` },
+  });
+  try {
+    const bucket = await mf.getR2Bucket("FILES");
+    const upload = await bucket.createMultipartUpload(name);
+    const uploaded = [];
+    for (const [i, part] of parts.entries()) uploaded.push(await upload.uploadPart(i + 1, part));
+    await upload.complete(uploaded);
+  } finally {
+    await mf.dispose();
+  }
+}
+
+let dir: string;
+
 beforeAll(async () => {
-  net = await startNetwork({ peers: 2, args: ["--reconcile-every", "0"] });
+  dir = await makeTemp("replication");
+  await storeInParts(dir, "peer1", "nosha/parts.bin", NO_SHA_PARTS);
+  net = await startNetwork({ peers: 2, dir, args: ["--reconcile-every", "0"] });
   // Multipart from 5 MiB: a few files of 11 MiB go up in three parts.
   peer1 = net.client("peer1", { multipartThreshold: 5 * 1024 * 1024 });
   peer2 = net.client("peer2", { multipartThreshold: 5 * 1024 * 1024 });
@@ -21,6 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await net?.stop();
+  if (dir) await removeTemp(dir);
 });
 
 const rule = async (client: PeerClient, id: string) => {
@@ -148,6 +178,40 @@ describe("replication", () => {
     await settled(peer1, "photos", 120_000);
     const replica = await tree(peer2, "backup/peer1/photos/late/");
     expect(replica).toEqual(new Map([...written].map(([k, v]) => [k.slice("late/".length), v])));
+  });
+
+  it("delivers a file it holds no SHA-256 for once: a later reconcile does not queue it again, and its copy shows current", async () => {
+    const [held] = (await peer1.listFiles({ prefix: "nosha/" })).files;
+    expect(held).toMatchObject({ name: "nosha/parts.bin", sha256: null, etag: expect.stringMatching(/-2$/) });
+    await peer1.putReplicationRule("nosha", { prefix: "nosha/", to: "peer2", as: "copies/nosha/", token: net.peers[1]?.token ?? "" });
+    await put(peer1, "nosha/marker.txt", new Uint8Array(randomBytes(100)));
+    await settled(peer1, "nosha");
+    // The file was there before the rule: a reconcile delivers it.
+    await peer1.reconcileReplication("nosha");
+    await waitFor(async () => (await peer2.headFile("copies/nosha/parts.bin")) !== null, 60_000, "the copy to arrive");
+    const first = await settled(peer1, "nosha");
+    expect(Buffer.from(await peer2.getFileBytes("copies/nosha/parts.bin")).equals(Buffer.concat(NO_SHA_PARTS))).toBe(true);
+    expect((await peer1.replicaStates("nosha", { prefix: "nosha/" })).files).toEqual([
+      { name: "nosha/marker.txt", state: "current" },
+      { name: "nosha/parts.bin", state: "current" },
+    ]);
+
+    // Nothing changed on either side but the marker's copy, deleted there: the next reconcile
+    // queues that one (its arrival shows the reconcile ran) and not the file without SHA-256.
+    await peer2.deleteFile("copies/nosha/marker.txt");
+    await peer1.reconcileReplication("nosha");
+    await waitFor(
+      async () => {
+        const now = await rule(peer1, "nosha");
+        return now.pending === 0 && now.delivered > first.delivered && (await peer2.headFile("copies/nosha/marker.txt")) !== null;
+      },
+      60_000,
+      "the marker to come back",
+    );
+    const second = await rule(peer1, "nosha");
+    expect(second.delivered - first.delivered).toBe(1);
+    expect((await peer1.replicaStates("nosha", { prefix: "nosha/" })).files.map((f) => f.state)).toEqual(["current", "current"]);
+    await peer1.deleteReplicationRule("nosha");
   });
 
   it("with a scoped destination token: delivers inside its prefix; once revoked, the status says why and the source keeps everything", async () => {

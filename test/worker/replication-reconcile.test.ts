@@ -2,15 +2,20 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { PeerEnv } from "../../src/env";
 import type { ReplicationMessage } from "../../src/replication/enqueue";
+import type { FileMeta } from "../../src/client/types";
+import { sameContent } from "../../src/replication/content";
 import { reconcileRule } from "../../src/replication/reconcile";
+import { replicaPage } from "../../src/replication/replicas";
 import type { ReplicationRule } from "../../src/replication/rules";
-import { peer2, putFile, sha256 } from "../support/http";
+import { call, peer2, putFile, sha256 } from "../support/http";
 import { PEER2 } from "../support/peers";
 
 /**
  * Reconciliation against the second test peer: the two listings merged page by page (pages of
  * two here, so every kind of difference falls across page boundaries), and a source file the
- * peer has no SHA-256 for is not queued again when the replica holds the same bytes.
+ * peer has no SHA-256 for is not queued again when the replica provably holds the same bytes
+ * (same single-put MD5, or pulled from that very version); the per-file replica state says
+ * exactly what reconcile does (one rule, `sameContent`).
  */
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -94,5 +99,85 @@ describe("reconcileRule", () => {
     sent.length = 0;
     expect(await reconcileRule(watched, rule)).toEqual(report);
     expect(seen(sent)).toEqual(expected);
+  });
+});
+
+/** Stores `parts` here as one R2 multipart object, as a file the peer holds no SHA-256 for (etag `…-N`). */
+async function multipartWithoutSha(name: string, parts: Uint8Array[]): Promise<R2Object> {
+  const bucket = (env as unknown as PeerEnv).FILES;
+  const upload = await bucket.createMultipartUpload(name);
+  const uploaded = [];
+  for (const [i, part] of parts.entries()) uploaded.push(await upload.uploadPart(i + 1, part));
+  return upload.complete(uploaded);
+}
+
+const MiB = 1024 * 1024;
+const filled = (size: number, byte: number) => new Uint8Array(size).fill(byte);
+
+describe("a source file without SHA-256 stored in parts", () => {
+  const multi: ReplicationRule = { ...rule, id: "reconcile-multipart", prefix: "rm/", as: "bk/rm/" };
+
+  it("is queued by reconcile and shown as differing when its replica was not copied from it, even with the same bytes", async () => {
+    const parts = [filled(5 * MiB, 1), filled(100, 2)];
+    const same = await multipartWithoutSha("rm/same-bytes.bin", parts);
+    await multipartWithoutSha("rm/other-bytes.bin", parts);
+    expect(same.etag).toMatch(/-2$/);
+    const whole = new Uint8Array(5 * MiB + 100);
+    whole.set(parts[0]!, 0);
+    whole.set(parts[1]!, 5 * MiB);
+    const other = whole.slice();
+    other[7] = 9;
+    expect((await peer2("/api/files/bk/rm/same-bytes.bin", { method: "PUT", body: whole })).status).toBe(201);
+    expect((await peer2("/api/files/bk/rm/other-bytes.bin", { method: "PUT", body: other })).status).toBe(201);
+
+    const sent: ReplicationMessage[] = [];
+    const watched = { ...(env as unknown as PeerEnv), REPLICATION: recordingQueue(sent) } as PeerEnv;
+    // Nothing says the replicas hold the source's bytes (no SHA-256 here, no etag in common): both are delivered…
+    expect(await reconcileRule(watched, multi)).toEqual({ rule: multi.id, puts: 2, deletes: 0, identical: 0 });
+    expect(sent.map((m) => m.name)).toEqual(["rm/other-bytes.bin", "rm/same-bytes.bin"]);
+    // …and the per-file state says what reconcile does: not "current" on the size alone.
+    const page = await replicaPage(watched, multi, "rm/");
+    expect(page.files).toEqual([
+      { name: "rm/other-bytes.bin", state: "differs" },
+      { name: "rm/same-bytes.bin", state: "differs" },
+    ]);
+  });
+
+  it("is the same file as a replica pulled from it: the pull records the source's etag, and the one rule says so", async () => {
+    // peer2 holds a file in parts and serves it without its SHA-256 (`__nosha`): a source with none.
+    const created = (await (await peer2("/api/uploads", { method: "POST", body: JSON.stringify({ name: "src/parts.bin" }) })).json()) as {
+      uploadId: string;
+    };
+    const parts = [];
+    for (const [n, body] of [filled(5 * MiB, 3), filled(10, 4)].entries()) {
+      const res = await peer2(`/api/uploads/${created.uploadId}/parts/${n + 1}?name=src/parts.bin`, { method: "PUT", body });
+      expect(res.status).toBe(200);
+      parts.push(await res.json());
+    }
+    const done = await peer2(`/api/uploads/${created.uploadId}/complete?name=src/parts.bin`, {
+      method: "POST",
+      body: JSON.stringify({ parts }),
+    });
+    expect(done.status).toBe(201);
+    const source = (await done.json()) as FileMeta;
+    expect(source.etag).toMatch(/-2$/);
+    const link = (await (await peer2("/api/files/src/parts.bin/share", { method: "POST", body: "{}" })).json()) as { url: string };
+    const from = new URL(link.url);
+    from.searchParams.set("__nosha", "1");
+
+    const pulled = await call("/api/files/rp/parts.bin/pull", { method: "POST", body: JSON.stringify({ from: from.toString() }) });
+    expect(pulled.status).toBe(201);
+    expect(await pulled.json()).toMatchObject({ name: "rp/parts.bin", sourceEtag: source.etag });
+    const listed = (await (await call("/api/files?prefix=rp/")).json()) as { files: FileMeta[] };
+    const replica = listed.files[0]!;
+    expect(replica).toMatchObject({ name: "rp/parts.bin", size: source.size, sha256: source.sha256, sourceEtag: source.etag });
+    expect(replica.etag).not.toBe(source.etag);
+
+    const withoutSha = { ...source, sha256: null };
+    expect(sameContent(withoutSha, replica)).toBe(true);
+    // Another version of the source (another etag) is not.
+    expect(sameContent({ ...withoutSha, etag: `${"0".repeat(32)}-2` }, replica)).toBe(false);
+    // A SHA-256 known on both sides decides alone: a replica recorded as a copy but holding other bytes differs.
+    expect(sameContent({ ...source, sha256: "f".repeat(64) }, replica)).toBe(false);
   });
 });
