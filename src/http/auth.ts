@@ -178,6 +178,8 @@ async function checkScoped(request: IRequest, env: PeerEnv, scope: Scope, princi
     }
   } catch (err) {
     await live;
+    // A live token's body refused here (413 past the route's limit, 400) is drained as the peer token's.
+    markAuthenticated(request);
     throw err;
   }
   setPrincipal(request, principal);

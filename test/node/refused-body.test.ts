@@ -58,6 +58,23 @@ describe.each(Object.entries(fetches))("a body refused unread, with %s", (_name,
     expect(await peer.getMemory("after")).toBe(3);
   });
 
+  it("answers a scoped token's JSON body over the route's limit with the guard's 413, and the next request on the connection", async () => {
+    const { token } = await client().createToken({ ops: ["write"], prefix: "drop/" });
+    const scoped = client(token);
+    for (let round = 0; round < 4; round++) {
+      // 3 MiB: over the 2 MiB a batch pull takes, refused by the guard from its length, unread.
+      const refused = await scoped
+        .send("POST", "/api/pulls", {
+          body: zeros(3 * MiB),
+          headers: { "content-type": "application/json", "content-length": String(3 * MiB) },
+        })
+        .catch((err: unknown) => err);
+      expect(refused, `round ${round}`).toBeInstanceOf(PeerError);
+      expect((refused as PeerError).code).toBe("payload_too_large");
+      expect((await scoped.health()).peer).toBe("peer1");
+    }
+  });
+
   // Up to 64 KiB: what the peer still drains for a caller it has not authenticated.
   it("answers 401 with its JSON error to a wrong token's upload, and the next request on the connection", async () => {
     const stranger = client("not-the-token");
