@@ -141,6 +141,18 @@ describe("docs/openapi.json", () => {
     }
   });
 
+  it("gives a 403 to every operation a scoped token may be refused (all but the public ones and /api/peers)", () => {
+    // Routes any token may call, read from the route table: the rest refuse a scoped token outside its scope.
+    const open = [...indexSource.matchAll(/\[\s*["']([^"']+)["']\s*,\s*\{[^}]*\}\s*,\s*(?:PUBLIC|ANY_TOKEN)\s*\]/g)].map((m) =>
+      toOpenApiPath(m[1] as string),
+    );
+    expect(open).toContain("/api/peers");
+    for (const { id, path, op } of operations()) {
+      if (isPublic(op) || open.includes(path)) continue;
+      expect(Object.keys(op.responses ?? {}), `${id} can refuse a scoped token but has no 403`).toContain("403");
+    }
+  });
+
   it("marks exactly health, the UI and its assets, and WebDAV discovery at the root public", () => {
     const publicOps = operations()
       .filter((o) => isPublic(o.op))
