@@ -171,15 +171,21 @@ async function checkScoped(request: IRequest, env: PeerEnv, scope: Scope, princi
   try {
     if (scope.kind === "peer") throw new HttpError("forbidden", "Only the peer token may do this.");
     if (scope.kind === "needs") {
-      // Read only up to the route's own limit: past it the handler would refuse it anyway.
+      // Read only up to the route's own limit (past it the handler would refuse it anyway),
+      // and only for a live token: an expired or revoked one is 401 with its body unread.
       const limit = bodyLimit(scope);
-      const body = limit === undefined ? undefined : await jsonBodyOnce(request, limit);
+      let body: unknown;
+      if (limit !== undefined) {
+        await live;
+        body = await jsonBodyOnce(request, limit);
+      }
       checkNeeds(principal, scope, request, body);
     }
   } catch (err) {
     await live;
-    // A live token's body refused here (413 past the route's limit, 400) is drained as the peer token's.
-    markAuthenticated(request);
+    // A live token's body refused for its size is drained as the peer token's would be (so the
+    // client reads the 413, not a reset); any other refusal keeps the unauthenticated bound.
+    if (err instanceof HttpError && err.code === "payload_too_large") markAuthenticated(request);
     throw err;
   }
   setPrincipal(request, principal);
