@@ -179,5 +179,8 @@ describe("a source file without SHA-256 stored in parts", () => {
     expect(sameContent({ ...withoutSha, etag: `${"0".repeat(32)}-2` }, replica)).toBe(false);
     // A SHA-256 known on both sides decides alone: a replica recorded as a copy but holding other bytes differs.
     expect(sameContent({ ...source, sha256: "f".repeat(64) }, replica)).toBe(false);
+    // A rule the other way (this peer → peer2): the copy is the source now, and peer2's file, which it was pulled from, its replica.
+    expect(sameContent({ ...replica, sha256: null }, withoutSha)).toBe(true);
+    expect(sameContent({ ...replica, sha256: null }, { ...withoutSha, etag: `${"0".repeat(32)}-2` })).toBe(false);
   });
 });
