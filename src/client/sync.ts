@@ -272,21 +272,14 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
       for (const action of batch) moving.set(action, 0);
       try {
         const outcomes = await copyAgainAfterReset(() => pullBatch(a, b, batch, options));
-        const again: SyncAction[] = [];
+        await pullFailedAgain(a, b, batch, outcomes, options);
         batch.forEach((action, i) => {
           const outcome = outcomes[i] ?? true;
           if (outcome === true) done(action, "pull");
-          else if (outcome.code === "upstream_failed" && !options.signal?.aborted) {
-            // B could not fetch it from A (unreachable, an error answer, a break, out of time):
-            // tried once more on its own, with a link of its own. A stop lets it finish, as any
-            // copy already started; only an abort (Ctrl-C) does not.
-            again.push(action);
-            return;
-          } else fail(action, outcome);
+          else fail(action, outcome);
           finish(action);
         });
         progress();
-        for (const action of again) await copy(action);
         return;
       } catch (err) {
         // A peer from before the batch routes: every later batch goes file by file too.
@@ -489,6 +482,43 @@ async function pullBatch(a: PeerClient, b: PeerClient, batch: SyncAction[], opti
     }
   });
   return outcomes;
+}
+
+/**
+ * The files of a batch B could not fetch from A (`upstream_failed`: A unreachable, an error
+ * answer, a break, out of time) go once more, as one smaller batch — version-bound links again,
+ * nothing registered on A, each with its deadline on B — and their new outcomes replace the
+ * first. Also after a stop: they are copies already in flight. Not when every file of a batch of
+ * several failed (B cannot reach A at all: trying again would only double the wait), nor after
+ * an abort. `outcomes` is updated in place.
+ */
+async function pullFailedAgain(
+  a: PeerClient,
+  b: PeerClient,
+  batch: SyncAction[],
+  outcomes: Array<true | PeerError>,
+  options: SyncOptions,
+): Promise<void> {
+  const failed = batch.flatMap((_, i) => {
+    const outcome = outcomes[i];
+    return outcome instanceof PeerError && outcome.code === "upstream_failed" ? [i] : [];
+  });
+  if (failed.length === 0 || (batch.length > 1 && failed.length === batch.length) || options.signal?.aborted) return;
+  try {
+    const again = await copyAgainAfterReset(() =>
+      pullBatch(
+        a,
+        b,
+        failed.map((i) => batch[i] as SyncAction),
+        options,
+      ),
+    );
+    failed.forEach((i, k) => {
+      outcomes[i] = again[k] ?? (outcomes[i] as PeerError);
+    });
+  } catch {
+    // The first outcomes stand.
+  }
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);

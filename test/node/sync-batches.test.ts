@@ -61,25 +61,49 @@ describe("sync's batches", () => {
     for (const name of names) expect(Boolean(await net.client("peer2").headFile(name))).toBe(name !== "odd/f3.txt");
   });
 
-  it("tries once more, on its own, a file B could not fetch from A (upstream_failed); the rest of its batch is not sent again", async () => {
+  it("pulls once more, in a batch of their own, the files B could not fetch from A (upstream_failed); the rest are not sent again", async () => {
     const names = Array.from({ length: 6 }, (_, i) => `flaky/f${i}.txt`);
     for (const name of names) await net.client("peer1").putFile(name, bytesOf(name, 100));
-    // A's link for f2 reaches B with a broken signature: A refuses it, so B's pull of that item
-    // fails as a source that cannot be fetched does (a restart, a 5xx, a break).
+    // The first link A signs for f2 reaches B with a broken signature: A refuses it, so B's pull of
+    // that item fails as a source that cannot be fetched does (a restart, a 5xx, a break).
+    let broken = 0;
     const a = client("peer1", async (path, reply) => {
       if (path !== "POST /api/links") return reply;
       const body = (await reply.json()) as { links: Array<{ name: string; url: string }> };
-      for (const link of body.links) if (link.name === "flaky/f2.txt") link.url = link.url.replace(/sig=[^&]*/, "sig=bad");
+      for (const link of body.links) {
+        if (link.name === "flaky/f2.txt" && broken++ === 0) link.url = link.url.replace(/sig=[^&]*/, "sig=bad");
+      }
       return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } }) as Reply;
     });
     const b = client("peer2");
+    // One at a time: three batches of two; f2's batch fails f2 alone.
     const report = await syncPeers(a.client, b.client, { prefix: "flaky", concurrency: 1 });
     expect(report.failed).toEqual([]);
     expect(report).toMatchObject({ copied: 6, copiedVia: { pull: 6 } });
-    expect(b.calls.filter((c) => /^POST \/api\/files\/.+\/pull$/.test(c))).toEqual(["POST /api/files/flaky/f2.txt/pull"]);
+    expect(broken).toBe(2);
+    // Three batches and f2's second try; no single pull (no share link registered on A).
+    expect(b.calls.filter((c) => c === "POST /api/pulls")).toHaveLength(4);
+    expect(b.calls.filter((c) => /^POST \/api\/files\/.+\/pull$/.test(c))).toEqual([]);
+    expect(await net.client("peer1").listShares()).toEqual([]);
     for (const name of names) {
       expect((await net.client("peer2").headFile(name))?.sha256).toBe(createHash("sha256").update(bytesOf(name, 100)).digest("hex"));
     }
+  });
+
+  it("does not try again a batch whose every file B could not fetch from A (A unreachable from B)", async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `down/f${i}.txt`);
+    for (const name of names) await net.client("peer1").putFile(name, bytesOf(name, 100));
+    const a = client("peer1", async (path, reply) => {
+      if (path !== "POST /api/links") return reply;
+      const body = (await reply.json()) as { links: Array<{ name: string; url: string }> };
+      for (const link of body.links) link.url = link.url.replace(/sig=[^&]*/, "sig=bad");
+      return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } }) as Reply;
+    });
+    const b = client("peer2");
+    const report = await syncPeers(a.client, b.client, { prefix: "down", concurrency: 1 });
+    expect(report.failed.map((f) => f.code)).toEqual(Array(6).fill("upstream_failed"));
+    expect(b.calls.filter((c) => c === "POST /api/pulls")).toHaveLength(3);
+    for (const name of names) expect(await net.client("peer2").headFile(name)).toBeNull();
   });
 
   it("sends a batch the quota refuses (413) file by file, so replaces that fit one at a time arrive", async () => {
