@@ -8,6 +8,7 @@
  * The client imports only types from this module, so zod never reaches the browser bundle.
  */
 import { z } from "zod";
+import { ETAG } from "./etags";
 
 const count = z.int().min(0);
 /** An ISO 8601 time as `Date.prototype.toISOString` writes it. */
@@ -37,10 +38,7 @@ export const StoredFile = z.strictObject({ name: z.string(), size: count, etag: 
 export const FileMeta = StoredFile.extend({
   contentType: z.string(),
   uploaded: isoTime,
-  sourceEtag: z
-    .string()
-    .regex(/^[0-9a-f]{32}(-[1-9][0-9]{0,4})?$/)
-    .optional(),
+  sourceEtag: z.string().regex(ETAG).optional(),
 });
 /** A listing page; with `delimiter=/` also the sub-folders one level down (each ending in `/`). */
 export const FilePage = z.strictObject({

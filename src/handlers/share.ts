@@ -2,6 +2,7 @@ import type { IRequest } from "itty-router";
 import { z } from "zod";
 import { hashPassword } from "../access/passwords";
 import { newAccessId } from "../access/ids";
+import { isEtag, isMd5Etag } from "../api/etags";
 import { accessRegistry } from "../access/registry";
 import { knownPeers, publicUrl } from "../config";
 import type { FileMeta, ShareLink } from "../api/types";
@@ -12,7 +13,7 @@ import { json } from "../http/json";
 import { servableContentType } from "../http/mediaType";
 import { signShareLink } from "../http/shareLinks";
 import { changeFiles } from "../storage/quota";
-import { type FileStore, isEtag } from "../storage/files";
+import type { FileStore } from "../storage/files";
 import { claimedSha256, fileNameOf, fileStore, originOf } from "./files";
 
 const DEFAULT_TTL = 3600;
@@ -193,7 +194,8 @@ function etagOf(headers: Headers): string | undefined {
 
 /** The MD5 in a strong ETag of a single-part R2 object (`"<32 hex>"`), else undefined. */
 function md5Etag(headers: Headers): string | undefined {
-  return /^"([0-9a-f]{32})"$/.exec(headers.get("etag") ?? "")?.[1];
+  const etag = etagOf(headers);
+  return etag !== undefined && isMd5Etag(etag) ? etag : undefined;
 }
 
 const upstream = (message: string) => new HttpError("upstream_failed", message);

@@ -1,3 +1,4 @@
+import { isMd5Etag } from "../api/etags";
 import type { FileMeta } from "../client/types";
 
 /** What the rule reads of each side: a listing entry (a replica's may carry the etag it was pulled from). */
@@ -24,7 +25,5 @@ export function sameContent(source: Listed, replica: Listed): boolean {
   if (replica.sourceEtag !== undefined && replica.sourceEtag === source.etag) return true;
   // Replication both ways: the source may itself be the copy pulled from this replica.
   if (source.sourceEtag !== undefined && source.sourceEtag === replica.etag) return true;
-  return isMd5(source.etag) && source.etag === replica.etag;
+  return isMd5Etag(source.etag) && source.etag === replica.etag;
 }
-
-const isMd5 = (etag: string) => /^[0-9a-f]{32}$/.test(etag);

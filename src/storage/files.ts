@@ -1,3 +1,4 @@
+import { isEtag } from "../api/etags";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { toHex } from "../http/crypto";
 import { DEFAULT_CONTENT_TYPE } from "../http/mediaType";
@@ -46,7 +47,7 @@ export interface PutOptions {
   /** The peer this file was replicated from (kept with it, so it is never replicated back there). */
   origin?: string;
   /**
-   * The R2 etag of the file these bytes were pulled from (`isEtag`), kept with the copy: it says
+   * The R2 etag of the file these bytes were pulled from (`isEtag`, src/api/etags.ts), kept with the copy: it says
    * which version the copy is of, when no SHA-256 can (replication's `sameContent`).
    */
   sourceEtag?: string;
@@ -529,9 +530,6 @@ function knownSha(object: R2Object): string | null {
   if (native) return toHex(native);
   return object.customMetadata?.sha256 ?? null;
 }
-
-/** An R2 etag: the MD5 of a single put, or `<MD5>-<parts>` of a multipart object (bounded: ≤ 38 characters). */
-export const isEtag = (etag: string) => /^[0-9a-f]{32}(-[1-9][0-9]{0,4})?$/.test(etag);
 
 function toMeta(object: R2Object, sha256: string | null = null): FileMeta {
   const sourceEtag = object.customMetadata?.sourceEtag;
