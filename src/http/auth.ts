@@ -98,7 +98,8 @@ export function guard(request: IRequest, env: PeerEnv, scope: Scope): undefined 
     markAuthenticated(request);
     return;
   }
-  return checkRequest(request, env, scope, header, token);
+  // Passed: a body the handler then refuses may be drained in full (src/http/unreadBody.ts).
+  return checkRequest(request, env, scope, header, token).then(() => void markAuthenticated(request));
 }
 
 async function checkRequest(request: IRequest, env: PeerEnv, scope: Scope, header: string | null, token: string): Promise<undefined> {
@@ -106,7 +107,6 @@ async function checkRequest(request: IRequest, env: PeerEnv, scope: Scope, heade
   // with a stray `sig` is judged by its token.
   if (scope.kind === "needs" && scope.link && urlOf(request).searchParams.has("sig") && !/^Bearer\s/i.test(header ?? "")) {
     await checkShareLink(request, env, scope, header, token);
-    markAuthenticated(request);
     return;
   }
 
@@ -118,13 +118,11 @@ async function checkRequest(request: IRequest, env: PeerEnv, scope: Scope, heade
     const principal = verifying instanceof Promise ? await verifying : verifying;
     if (principal) {
       await checkScoped(request, env, scope, principal);
-      markAuthenticated(request);
       return;
     }
   }
   if (!(await secretsEqual(presented, token))) throw unauthorized("The token is not valid on this peer.", "invalid_token");
   rememberVerified(header as string, token);
-  markAuthenticated(request);
 }
 
 /** Authenticates any token for code outside the route table (WebDAV's Basic password): the principal, or 401. */
