@@ -504,15 +504,9 @@ async function pullFailedAgain(
     return outcome instanceof PeerError && outcome.code === "upstream_failed" ? [i] : [];
   });
   if (failed.length === 0 || (batch.length > 1 && failed.length === batch.length) || options.signal?.aborted) return;
+  const retry = failed.map((i) => batch[i] as SyncAction);
   try {
-    const again = await copyAgainAfterReset(() =>
-      pullBatch(
-        a,
-        b,
-        failed.map((i) => batch[i] as SyncAction),
-        options,
-      ),
-    );
+    const again = await copyAgainAfterReset(() => pullBatch(a, b, retry, options));
     failed.forEach((i, k) => {
       outcomes[i] = again[k] ?? (outcomes[i] as PeerError);
     });
