@@ -3,13 +3,23 @@
  * (`checkPeers`, `syncPeers`) on a real network of two peers: 300 files from 0 bytes to
  * 64 MiB, unicode names, nested folders, with planted differences on the destination.
  */
-import { createCipheriv, createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FetchLike, type FileMeta, PeerClient, checkPeers, syncPeers } from "../../src/client/index";
 import { fileSource } from "../../src/client/node";
-import { type TestNetwork, cli, makeTemp, removeTemp, seededFile, startNetwork, waitFor, workerdPid } from "../support/network";
+import {
+  type TestNetwork,
+  cli,
+  makeTemp,
+  removeTemp,
+  seededFile,
+  startNetwork,
+  waitFor,
+  workerdPid,
+  seededBytes,
+  sha256Hex as sha,
+} from "../support/network";
 
 const MiB = 1024 * 1024;
 /** For the tests that move the whole folder (tens of MiB, 300 files) on a loaded machine. */
@@ -38,12 +48,7 @@ const EXTRA = ["photos/extra/only-b.txt", "photos/日本/only-b 📷.bin"];
 const OUTSIDE_A = "photos2/only-a.bin";
 const OUTSIDE_B = "photos2/keep.bin";
 
-/** `size` bytes of an AES-CTR keystream seeded by `seed`: incompressible and reproducible. */
-function bytesOf(seed: string, size: number): Uint8Array {
-  const key = createHash("sha256").update(seed).digest();
-  return new Uint8Array(createCipheriv("aes-256-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(size)));
-}
-const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+const bytesOf = (seed: string, size: number) => new Uint8Array(seededBytes(size, seed));
 
 /** A client of `peer` that records every request it makes. */
 function counted(peer: string): { client: PeerClient; calls: string[] } {

@@ -4,23 +4,26 @@
  * multipart upload, and the network killed (SIGKILL) or stopped (Ctrl-C) in the middle of a
  * workload: every acknowledged write survives byte for byte, nothing half-written appears.
  */
-import { createCipheriv, createHash } from "node:crypto";
 import { openAsBlob } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { type Server, type Socket, createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type PeerClient, PeerError, filePath } from "../../src/client/index";
-import { type TestNetwork, bytesUnder, makeTemp, removeTemp, seededFile, startNetwork, waitFor, workerdPid } from "../support/network";
+import {
+  type TestNetwork,
+  bytesUnder,
+  makeTemp,
+  removeTemp,
+  seededFile,
+  startNetwork,
+  waitFor,
+  workerdPid,
+  seededBytes as seeded,
+  sha256Hex as sha256,
+} from "../support/network";
 
 const MiB = 1024 * 1024;
-
-/** `size` reproducible, incompressible bytes (AES-CTR keystream of the seed). */
-function seeded(size: number, seed: string): Buffer {
-  const key = createHash("sha256").update(seed).digest();
-  return createCipheriv("aes-256-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(size));
-}
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 /** The rejection of `promise` as a PeerError (fails the test if it resolved). */
 async function peerError(promise: Promise<unknown>): Promise<PeerError> {

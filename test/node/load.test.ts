@@ -4,22 +4,14 @@
  * acknowledged write must read back byte-identical, every task must answer right, nothing
  * may be a 500, and the peer must be healthy afterwards.
  */
-import { createCipheriv, createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FileMeta, type PeerClient, PeerError, type StoredFile, type TaskResult } from "../../src/client/index";
-import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
+import { type TestNetwork, removeTemp, startNetwork, seededBytes as seeded, sha256Hex as sha256 } from "../support/network";
 
 const MiB = 1024 * 1024;
 const UPLOADS = 32;
 const MEMORY_WRITES = 500;
 const TASKS = 100;
-
-/** `size` reproducible, incompressible bytes (AES-CTR keystream of the seed). */
-function seeded(size: number, seed: string): Buffer {
-  const key = createHash("sha256").update(seed).digest();
-  return createCipheriv("aes-256-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(size));
-}
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 /** A small program whose answer the test can compute itself. */
 const PROGRAM = `

@@ -5,20 +5,12 @@
  * every refusal is a 413, every acknowledged file reads back intact, and once everything has
  * settled the counter is exact: the room left takes exactly that many bytes and no more.
  */
-import { createCipheriv, createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FileMeta, type PeerClient, PeerError } from "../../src/client/index";
-import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
+import { type TestNetwork, removeTemp, startNetwork, seededBytes as seeded, sha256Hex as sha256 } from "../support/network";
 
 const MiB = 1024 * 1024;
 const LIMIT = 10 * MiB;
-
-/** `size` reproducible, incompressible bytes (AES-CTR keystream of the seed). */
-function seeded(size: number, seed: string): Buffer {
-  const key = createHash("sha256").update(seed).digest();
-  return createCipheriv("aes-256-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(size));
-}
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 let net: TestNetwork;
 let peer1: PeerClient;

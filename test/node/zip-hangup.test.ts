@@ -4,12 +4,11 @@
  * is broken off at, the peer lets go of the files it was reading and answers the next requests
  * whole: health, a complete zip of the same folder checked entry by entry, nothing stored changed.
  */
-import { createCipheriv, createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PeerClient } from "../../src/client/index";
-import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
+import { type TestNetwork, removeTemp, startNetwork, seededBytes as seeded, sha256Hex as sha256 } from "../support/network";
 import { readZip } from "../support/zip";
 
 const MiB = 1024 * 1024;
@@ -22,13 +21,6 @@ const NAME_LENGTH = 10;
 /** The archive: per entry a 30-byte local header, its name, its bytes and a 16-byte descriptor; the directory; the end record. */
 const ZIP_LENGTH =
   Array.from({ length: FILES }, (_, i) => 30 + NAME_LENGTH + SIZE + i + 16 + 46 + NAME_LENGTH).reduce((a, b) => a + b) + 22;
-
-/** `size` reproducible, incompressible bytes (AES-CTR keystream of the seed). */
-function seeded(size: number, seed: string): Buffer {
-  const key = createHash("sha256").update(seed).digest();
-  return createCipheriv("aes-256-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(size));
-}
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 let net: TestNetwork;
 let peer: PeerClient;

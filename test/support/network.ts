@@ -157,6 +157,15 @@ export const cli = (args: string[], options?: { env?: Record<string, string>; cw
 /** `npm run transfer -- …` (without npm's own startup). */
 export const transfer = (args: string[], options?: { env?: Record<string, string> }) => runNode("dist/transfer.js", args, options);
 
+/** `size` reproducible, incompressible bytes: the AES-CTR keystream of `seed` (what `seededFile` writes). */
+export function seededBytes(size: number, seed: string): Buffer {
+  const key = createHash("sha256").update(seed).digest();
+  return createCipheriv("aes-256-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(size));
+}
+
+/** The SHA-256 of `bytes`, in hex. */
+export const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
 /**
  * Writes `size` bytes of a seeded pattern (AES-CTR keystream: incompressible, reproducible)
  * to `path` in 1 MiB chunks, and returns its SHA-256. Never holds the file in memory.
