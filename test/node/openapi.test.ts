@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { ETAG } from "../../src/api/etags";
 import { ERROR_STATUS } from "../../src/http/errors";
 import { VERSION } from "../../src/version";
 
@@ -172,6 +173,11 @@ describe("docs/openapi.json", () => {
     expect(refs.length).toBeGreaterThan(50);
     const broken = refs.filter((r) => resolve(r.ref) === undefined).map((r) => `${r.at}: ${r.ref}`);
     expect(broken).toEqual([]);
+  });
+
+  it("gives a copy's sourceEtag the peer's own etag pattern", () => {
+    const meta = spec.components.schemas?.FileMeta as { properties?: Record<string, { pattern?: string }> };
+    expect(meta.properties?.sourceEtag?.pattern).toBe(ETAG.source);
   });
 
   it("knows every error code of src/http/errors.ts, each under its status", () => {
