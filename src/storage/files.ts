@@ -191,7 +191,8 @@ export class FileStore {
     // The version this put replaces: its sidecar, if any, goes once the new one is in. Read
     // alongside the upload, so it costs no time.
     const previous = opts.previous !== undefined ? opts.previous : this.bucket.head(name).catch(() => null);
-    const origin: Record<string, string> = {
+    // Where a pulled copy came from: the peer, and the version it is a copy of.
+    const provenance: Record<string, string> = {
       ...(opts.origin && { origin: opts.origin }),
       ...(opts.sourceEtag && isEtag(opts.sourceEtag) && { sourceEtag: opts.sourceEtag }),
     };
@@ -200,7 +201,7 @@ export class FileStore {
       const sha256 = opts.sha256;
       const check = opts.md5 ? { md5: opts.md5 } : { sha256 };
       const object = await this.guardDigest(
-        () => this.bucket.put(name, body, { httpMetadata, customMetadata: { sha256, ...origin }, ...check, onlyIf }),
+        () => this.bucket.put(name, body, { httpMetadata, customMetadata: { sha256, ...provenance }, ...check, onlyIf }),
         opts.md5 ? "its MD5" : "X-Content-SHA256",
       );
       if (!object) throw exists(name);
@@ -219,7 +220,7 @@ export class FileStore {
         body,
         opts.length,
         { feed: (chunk) => void hash.update(chunk) },
-        (stream) => this.bucket.put(name, stream, { httpMetadata, customMetadata: { shaRef: ref, ...origin }, onlyIf }),
+        (stream) => this.bucket.put(name, stream, { httpMetadata, customMetadata: { shaRef: ref, ...provenance }, onlyIf }),
         // Every byte is hashed and the last is still held back: R2 cannot commit before this.
         async () => {
           sha256 = hash.digest("hex");

@@ -119,7 +119,7 @@ async function carrying<T>(env: PeerEnv, call: (commits: CarriedCommit[] | undef
 /** Reserves `bytes` in the counter or throws 413; returns the reservation's id. */
 async function reserve(env: PeerEnv, request: Omit<ReserveRequest, "limit" | "ttlMs" | "commits">): Promise<string> {
   const limit = storageLimit(env);
-  const answer = await carrying<ReserveAnswer>(env, async (commits) =>
+  const answer = await carrying<ReserveAnswer>(env, (commits) =>
     counterOf(env).reserve({ ...request, limit, ttlMs: requestTtl(request.bytes), ...(commits && { commits }) }),
   );
   if ("refused" in answer) {
@@ -263,7 +263,7 @@ export function fileQuota(env: PeerEnv, files: FileStore): Quota {
 
 /** Bytes stored and reserved, as the counter knows them. */
 export function storageUsage(env: PeerEnv): Promise<QuotaUsage> {
-  return carrying<QuotaUsage>(env, async (commits) => counterOf(env).usage(commits));
+  return carrying<QuotaUsage>(env, (commits) => counterOf(env).usage(commits));
 }
 
 /** Most keys remembered as written per count (a key is at most 480 bytes). */
