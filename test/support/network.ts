@@ -41,10 +41,15 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port with `count` free ports after it (test files run in parallel). */
+/**
+ * A base port with `count` free ports after it (test files run in parallel). Drawn below
+ * Linux's ephemeral range (32768–60999 by default): a port the kernel hands out to outgoing
+ * connections — the suite makes thousands — can be taken between this check and the runner's
+ * bind, which is how a CI run once lost a whole test file to "Address already in use".
+ */
 export async function freePorts(count: number): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const base = 21000 + Math.floor(Math.random() * 20000);
+    const base = 12000 + Math.floor(Math.random() * (32000 - 12000 - count));
     let ok = true;
     for (let i = 0; i < count && ok; i++) ok = await portFree(base + i);
     if (ok) return base;
@@ -78,9 +83,24 @@ export async function startNetwork(
   buildScripts();
   const count = options.peers ?? 3;
   const dir = options.dir ?? (await makeTemp("net"));
-  const port = options.port ?? (await freePorts(count));
   const varFlags = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}=${value}`]);
-  const args = ["dist/network.js", "--peers", String(count), "--port", String(port), "--dir", dir, ...varFlags, ...(options.args ?? [])];
+  // Ports checked free can still be taken before the runner binds them (another test file's
+  // network); when the port was ours to choose, such a start is tried again on other ports.
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePorts(count));
+    const args = ["dist/network.js", "--peers", String(count), "--port", String(port), "--dir", dir, ...varFlags, ...(options.args ?? [])];
+    try {
+      return await launch(args, dir, port, count);
+    } catch (error) {
+      const taken = error instanceof PortTaken;
+      if (!taken || options.port !== undefined || attempt >= 3) throw taken ? error.cause : error;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function launch(args: string[], dir: string, port: number, count: number): Promise<TestNetwork> {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
@@ -99,7 +119,10 @@ export async function startNetwork(
       }
     };
     child.stdout?.on("data", onData);
-    void exited.then(([code]) => fail(new Error(`the network exited (${code}) before it was ready:\n${output}`)));
+    void exited.then(([code]) => {
+      const error = new Error(`the network exited (${code}) before it was ready:\n${output}`);
+      fail(/is already in use/.test(output) ? new PortTaken(error.message, { cause: error }) : error);
+    });
   });
 
   const file = join(dir, "network.json");
