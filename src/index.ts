@@ -7,6 +7,7 @@ import {
   fileInPath,
   fileInQuery,
   fileOfEachInBody,
+  fileOfEachInHeadLine,
   folderInBody,
   folderInPath,
   linkedFilesInBody,
@@ -29,7 +30,17 @@ import { deleteMemory, getMemory, listMemory, putMemory } from "./handlers/memor
 import { deleteRule, listRules, putRule, reconcileNow, replicaStates } from "./handlers/replication";
 import { pullFile, shareFile } from "./handlers/share";
 import { stats } from "./handlers/stats";
-import { LINKS_JSON_BYTES, MAX_LINKS, MAX_PULLS, PULLS_JSON_BYTES, pullFiles, transferLinks } from "./handlers/transfers";
+import {
+  LINKS_JSON_BYTES,
+  MAX_LINKS,
+  MAX_PULLS,
+  MAX_PUTS,
+  PULLS_JSON_BYTES,
+  PUTS_LINE_BYTES,
+  pullFiles,
+  putFiles,
+  transferLinks,
+} from "./handlers/transfers";
 import { clearCache, clearTasks, getCache, getTask, listTasks, postBatch, postTask } from "./handlers/tasks";
 import { uiAsset, uiShell } from "./handlers/ui";
 import { MAX_ZIP_NAMES, ZIP_JSON_BYTES, zipNames, zipPrefix } from "./handlers/zip";
@@ -59,9 +70,10 @@ const routes: RouteTable<PeerEnv> = [
   ["/api/stats", { GET: stats }, PEER_ONLY],
 
   ["/api/files", { GET: listFiles }, needs(read(listing))],
-  // Batch transfers between peers (sync): version-bound links on the source, pulls on the destination.
+  // Batch transfers (sync): version-bound links on the source, pulls on the destination, many small files in one request.
   ["/api/links", { POST: transferLinks }, needs(read(linkedFilesInBody(MAX_LINKS, LINKS_JSON_BYTES)))],
   ["/api/pulls", { POST: pullFiles }, needs(write(fileOfEachInBody("items", MAX_PULLS, PULLS_JSON_BYTES)))],
+  ["/api/puts", { POST: putFiles }, needs(write(fileOfEachInHeadLine("files", MAX_PUTS, PUTS_LINE_BYTES)))],
   ["/api/files/:name+/share", { POST: shareFile }, needs(read(file))],
   ["/api/files/:name+/pull", { POST: pullFile }, needs(write(file))],
   ["/api/files/:name+/copy", { POST: copyFileRoute }, needs(read(file), write(fileInBody("to", SMALL_JSON_BYTES)))],

@@ -1,4 +1,5 @@
 import type { IRequest } from "itty-router";
+import { headLineOnce, jsonBodyOnce } from "../http/body";
 import { HttpError, badRequest } from "../http/errors";
 import { decodeParam } from "../http/paths";
 import { urlOf } from "../http/routes";
@@ -28,6 +29,8 @@ export interface Target {
   kind: "name" | "prefix";
   /** Set exactly when the names come from the JSON body: the most bytes of it the route takes. */
   bodyBytes?: number;
+  /** How the body is read when it is not all JSON (read once, as `jsonBodyOnce` reads it, for the handler too). */
+  readBody?: (request: Request, maxBytes: number) => Promise<unknown>;
   /** The values the handler will use, checked as the handler checks them. */
   values: (request: IRequest, body: unknown) => string[];
 }
@@ -141,6 +144,15 @@ export const fileOfEachInBody = (key: string, max: number, bodyBytes: number, na
   values: (_request, body) => listField(body, key, max).map((item: unknown) => checkFileName(stringField(item, nameKey))),
 });
 
+/**
+ * A file name in each object of the list `key` of at most `max`, in a body's first line of JSON
+ * of at most `lineBytes` (`files[].name` of `POST /api/puts`, whose files' bytes follow the line).
+ */
+export const fileOfEachInHeadLine = (key: string, max: number, lineBytes: number): Target => ({
+  ...fileOfEachInBody(key, max, lineBytes),
+  readBody: async (request, maxBytes) => (await headLineOnce(request, maxBytes)).head,
+});
+
 /** The files a batch of at most `max` transfer links names (body of at most `bodyBytes`): `names` (a list of names) or `files` (`[{"name", "etag"}]`). */
 export const linkedFilesInBody = (max: number, bodyBytes: number): Target => {
   const names = fileNamesOnly("names", max, bodyBytes);
@@ -186,6 +198,12 @@ export function bodyLimit(scope: Scope): number | undefined {
   if (scope.kind !== "needs") return undefined;
   const limits = scope.needs.flatMap((n) => (n.target?.bodyBytes === undefined ? [] : [n.target.bodyBytes]));
   return limits.length ? Math.min(...limits) : undefined;
+}
+
+/** How the guard reads the body of a scope that reads one: as JSON, or as its target says. */
+export function bodyReader(scope: Scope): (request: Request, maxBytes: number) => Promise<unknown> {
+  const custom = scope.kind === "needs" ? scope.needs.find((n) => n.target?.readBody)?.target?.readBody : undefined;
+  return custom ?? jsonBodyOnce;
 }
 
 /**

@@ -87,6 +87,9 @@ export const PullResult = z.discriminatedUnion("ok", [
   z.strictObject({ name: z.string(), ok: z.literal(false), error: ErrorBody.shape.error }),
 ]);
 export const PullBatch = z.strictObject({ results: z.array(PullResult) });
+/** One file of `POST /api/puts`: stored, or why not (nothing stored for it) — a pull's result. */
+export const PutResult = PullResult;
+export const PutBatch = z.strictObject({ results: z.array(PutResult) });
 
 const tokenOps = z.array(z.enum(["read", "write", "delete", "memory", "tasks"]));
 /** A scoped token as `GET /api/tokens` lists it (never the secret). */
@@ -208,6 +211,7 @@ export const ANSWERS = {
   "POST /api/files/{name}/copy": FileMeta,
   "POST /api/links": TransferLinks,
   "POST /api/pulls": PullBatch,
+  "POST /api/puts": PutBatch,
   "POST /api/files/{name}/move": FileMeta,
   "GET /api/files/{name}": "bytes",
   "HEAD /api/files/{name}": "empty",

@@ -25,6 +25,8 @@ export type TransferLinks = z.infer<typeof shapes.TransferLinks>;
 /** One file of a batch pull: stored (`file`) or failed (`error`). */
 export type PullResult = z.infer<typeof shapes.PullResult>;
 export type PullBatch = z.infer<typeof shapes.PullBatch>;
+export type PutResult = z.infer<typeof shapes.PutResult>;
+export type PutBatch = z.infer<typeof shapes.PutBatch>;
 /** A share link as listed (never its URL or password). */
 export type ShareInfo = z.infer<typeof shapes.ShareInfo>;
 export type ShareList = z.infer<typeof shapes.ShareList>;

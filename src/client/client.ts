@@ -15,6 +15,9 @@ import type {
   PullBatch,
   PullItem,
   PullResult,
+  PutBatch,
+  PutItem,
+  PutResult,
   ReplicaStates,
   ReplicationRuleInput,
   ReplicationRuleStatus,
@@ -275,7 +278,13 @@ export class PeerClient {
 
   /** Downloads a whole file into memory (small files; stream big ones with `getFile`). */
   async getFileBytes(name: string): Promise<Uint8Array> {
-    const { body, size } = await this.getFile(name);
+    return (await this.getWholeFile(name)).bytes;
+  }
+
+  /** Downloads a whole file into memory, with what its answer says of it (its ETag, SHA-256, type). */
+  async getWholeFile(name: string, options: { signal?: AbortSignal } = {}): Promise<FileInfo & { bytes: Uint8Array }> {
+    const { body, status: _status, ...info } = await this.getFile(name, options);
+    const size = info.size;
     const bytes = new Uint8Array(size);
     let at = 0;
     for (const reader = body.getReader(); ; ) {
@@ -287,7 +296,7 @@ export class PeerClient {
       at += value.byteLength;
     }
     if (at !== size) throw new PeerError("bad_response", `${this.name} sent ${at} of the ${size} bytes of "${name}".`, 200, this.name);
-    return bytes;
+    return { ...info, bytes };
   }
 
   /** `PUT /api/files/{name}` — one request. Prefer `upload`, which goes multipart when needed. */
@@ -395,6 +404,21 @@ export class PeerClient {
   async pullFiles(items: PullItem[], signal?: AbortSignal): Promise<PullResult[]> {
     for (const item of items) check(fileNameProblem(item.name));
     return (await this.json<PullBatch>("POST", "/api/pulls", { json: { items }, signal })).results;
+  }
+
+  /**
+   * `POST /api/puts` — many small files (≤ 100, each ≤ 16 MiB, ≤ 64 MiB in all) in one request,
+   * the storage quota reserved once for them. One result per file, in order: the stored file,
+   * or why it failed (nothing stored for it); the others are still stored.
+   */
+  async putFiles(items: PutItem[], signal?: AbortSignal): Promise<PutResult[]> {
+    for (const item of items) check(fileNameProblem(item.name));
+    const manifest = {
+      files: items.map(({ name, bytes, sha256, contentType }) => ({ name, size: bytes.byteLength, sha256, contentType })),
+    };
+    // The manifest line, then the files' bytes: a Blob has the known length the peer needs.
+    const body = new Blob([`${JSON.stringify(manifest)}\n`, ...items.map((item) => item.bytes as Uint8Array<ArrayBuffer>)]);
+    return (await this.json<PutBatch>("POST", "/api/puts", { body, headers: { "content-length": String(body.size) }, signal })).results;
   }
 
   // --- multipart -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { pool } from "../api/pool";
 import { compareFolders, folderPrefix, type CompareOptions, type ListingProgress } from "./check";
 import type { PeerClient } from "./client";
+import type { PutItem } from "./types";
 import { PeerError, describeCause } from "./errors";
 import { type TransferMode, changedOnSource, transferFile } from "./transfer";
 
@@ -211,10 +212,12 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
 
   const stopped = () => Boolean(options.signal?.aborted || options.stop?.aborted);
   const pullsAhead = !plan.samePeer && (options.mode ?? "pull") === "pull";
-  // Small files pulled between two peers go in batches: one request to A signs a batch's links,
-  // one to B pulls them all, so a file costs neither round trips nor a quota reservation of its
-  // own. The rest go one by one.
-  const units: SyncUnit[] = pullsAhead ? batched(plan.copies, concurrency) : plan.copies.map((action) => ({ one: action }));
+  const relays = !plan.samePeer && options.mode === "relay";
+  // Small files between two peers go in batches: pulled, one request to A signs a batch's links
+  // and one to B pulls them all; relayed, the caller GETs them from A and sends them to B in one
+  // request. A file costs neither a round trip nor a quota reservation of its own on B. The
+  // rest go one by one.
+  const units: SyncUnit[] = pullsAhead || relays ? batched(plan.copies, concurrency) : plan.copies.map((action) => ({ one: action }));
   const singles = units.flatMap((u) => ("one" in u ? [u.one] : []));
   // Pull between two peers, one by one: A's links are asked for `concurrency` files ahead, so
   // each copy is B's pull alone while the next links are being signed.
@@ -271,11 +274,19 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
     if (!batchesUnsupported) {
       for (const action of batch) moving.set(action, 0);
       try {
-        const outcomes = await copyAgainAfterReset(() => pullBatch(a, b, batch, options));
-        await pullFailedAgain(a, b, batch, outcomes, options);
+        let outcomes: Array<true | PeerError>;
+        if (relays) {
+          outcomes = await relayBatch(a, b, batch, options, (action) => {
+            moving.set(action, action.size);
+            progress();
+          });
+        } else {
+          outcomes = await copyAgainAfterReset(() => pullBatch(a, b, batch, options));
+          await pullFailedAgain(a, b, batch, outcomes, options);
+        }
         batch.forEach((action, i) => {
           const outcome = outcomes[i] ?? true;
-          if (outcome === true) done(action, "pull");
+          if (outcome === true) done(action, relays ? "relay" : "pull");
           else fail(action, outcome);
           finish(action);
         });
@@ -479,6 +490,58 @@ async function pullBatch(a: PeerClient, b: PeerClient, batch: SyncAction[], opti
       outcomes[i] = changedOnSource(a, action.from as string);
     } else {
       outcomes[i] = true;
+    }
+  });
+  return outcomes;
+}
+
+/**
+ * Relays a batch of small files from A to B through the caller: each is downloaded from A in
+ * turn (its ETag must still be the one listed, else it is `changed` and not sent), then all go
+ * to B in one `POST /api/puts`, each checked by B against the SHA-256 A listed. Each file's
+ * outcome, in order: `true`, or why it failed. `downloaded` is told of each file in hand.
+ */
+async function relayBatch(
+  a: PeerClient,
+  b: PeerClient,
+  batch: SyncAction[],
+  options: SyncOptions,
+  downloaded: (action: SyncAction) => void,
+): Promise<Array<true | PeerError>> {
+  const outcomes: Array<true | PeerError> = [];
+  const sent: number[] = [];
+  const items: PutItem[] = [];
+  for (const [i, action] of batch.entries()) {
+    const from = action.from as string;
+    try {
+      const file = await a.getWholeFile(from, { signal: options.signal });
+      if (file.etag !== action.etag) throw changedOnSource(a, from);
+      outcomes.push(true);
+      sent.push(i);
+      items.push({ name: action.to, bytes: file.bytes, sha256: action.sha256 ?? undefined, contentType: file.contentType });
+      downloaded(action);
+    } catch (err) {
+      // Gone from A since the listing is a change on A too.
+      const gone = err instanceof PeerError && err.code === "not_found";
+      outcomes.push(gone ? changedOnSource(a, from) : err instanceof PeerError ? err : new PeerError("internal", describeCause(err)));
+    }
+  }
+  if (items.length === 0) return outcomes;
+  const results = await copyAgainAfterReset(() => b.putFiles(items, options.signal));
+  sent.forEach((i, k) => {
+    const action = batch[i] as SyncAction;
+    const result = results[k];
+    if (!result || result.name !== action.to) {
+      outcomes[i] = new PeerError("bad_response", `${b.name} answered the batch put out of order.`, 0, b.name);
+    } else if (!result.ok) {
+      outcomes[i] = new PeerError(result.error.code, `${b.name}: storing "${action.to}" failed: ${result.error.message}`, 0, b.name);
+    } else if (action.sha256 && result.file.sha256 !== action.sha256) {
+      outcomes[i] = new PeerError(
+        "verify_failed",
+        `${b.name} stored "${action.to}" with SHA-256 ${result.file.sha256}, not ${action.sha256}.`,
+        0,
+        b.name,
+      );
     }
   });
   return outcomes;

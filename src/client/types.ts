@@ -16,6 +16,8 @@ export type {
   PeerRef,
   PullBatch,
   PullResult,
+  PutBatch,
+  PutResult,
   ReplicaStates,
   ReplicationRule as ReplicationRuleStatus,
   SearchPage,
@@ -51,6 +53,14 @@ export interface PullItem {
   name: string;
   size: number;
   sha256?: string;
+}
+
+/** One file of `POST /api/puts`: its name, its bytes, and (to check) its SHA-256 and its type. */
+export interface PutItem {
+  name: string;
+  bytes: Uint8Array;
+  sha256?: string;
+  contentType?: string;
 }
 
 /** How a share link is limited: `POST /api/files/{name}/share`. */

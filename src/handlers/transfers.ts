@@ -1,24 +1,27 @@
 /**
- * Batch transfers between peers (docs/api.md "Batch transfers"): the source signs many
- * short-lived, version-bound transfer links in one request (`POST /api/links`), and the
- * destination pulls many small files in one request (`POST /api/pulls`), reserving the storage
- * quota once for the batch. `sync` uses both for small files.
+ * Batch transfers (docs/api.md "Batch transfers"): the source signs many short-lived,
+ * version-bound transfer links in one request (`POST /api/links`), the destination pulls many
+ * small files in one request (`POST /api/pulls`), or a client sends many small files in one
+ * request (`POST /api/puts`) — the storage quota reserved once for the batch. `sync` uses the
+ * first two for small files pulled, the third for small files relayed.
  */
 import type { IRequest } from "itty-router";
 import { z } from "zod";
 import { intVar, publicUrl } from "../config";
 import { pool } from "../api/pool";
-import type { FileMeta, PullBatch, PullResult, TransferLink, TransferLinks } from "../api/types";
+import type { FileMeta, PullBatch, PullResult, PutBatch, TransferLink, TransferLinks } from "../api/types";
 import type { PeerEnv } from "../env";
 import { principalOf } from "../http/auth";
-import { readJson } from "../http/body";
+import { type BodyBytes, headLineOnce, readJson, validate } from "../http/body";
+import { toHex } from "../http/crypto";
 import { HttpError, badRequest } from "../http/errors";
 import { json } from "../http/json";
+import { checkContentType } from "../http/mediaType";
 import { signShareLink } from "../http/shareLinks";
 import type { FileStore } from "../storage/files";
 import { checkFileName } from "../storage/names";
 import { changeFiles } from "../storage/quota";
-import { fileStore } from "./files";
+import { contentLength, fileStore } from "./files";
 import { type FetchedLink, fetchLink, storePulled } from "./share";
 
 /** Most names one `POST /api/links` signs (one listing page). */
@@ -209,5 +212,141 @@ async function pullOne(
     return { name, ok: false, error: { code: "internal", message: `The pull of "${name}" failed; nothing was stored.` } };
   } finally {
     await fetched?.discard();
+  }
+}
+
+/** Most files one `POST /api/puts` stores. */
+export const MAX_PUTS = 100;
+/** Largest file of a batch put: each is held in memory while it is stored (bigger ones go by PUT). */
+export const MAX_PUT_SIZE = 16 * 1024 * 1024;
+/** Most bytes of files one batch put carries (as a batch pull). */
+export const MAX_PUTS_BYTES = 64 * 1024 * 1024;
+/** The most bytes of a batch put's manifest line: 100 names of 1024 bytes (4 KiB once escaped) with their digests fit (the guard reads up to it too). */
+export const PUTS_LINE_BYTES = 1024 * 1024;
+/** Files of a batch put stored at once … */
+const PUTS_AT_ONCE = 6;
+/** … and the most bytes of them held meanwhile (one file bigger than this is stored alone). */
+const PUTS_HELD_BYTES = 16 * 1024 * 1024;
+
+const putsManifest = z.strictObject({
+  files: z
+    .array(
+      z.strictObject({
+        name: z.string(),
+        size: z.number().int().min(0).max(MAX_PUT_SIZE),
+        sha256: sha256.optional(),
+        contentType: z.string().optional(),
+      }),
+    )
+    .min(1)
+    .max(MAX_PUTS),
+});
+
+type PutItem = z.output<typeof putsManifest>["files"][number];
+
+/**
+ * `POST /api/puts` — many small files in one request: a first line of JSON,
+ * `{"files": [{"name", "size", "sha256"?, "contentType"?}]}` (≤ 100 files, each ≤ 16 MiB, ≤ 64
+ * MiB in all), then `\n`, then each file's bytes in that order, nothing between or after
+ * (Content-Length: the line, its `\n` and the sizes, else 400 before anything is stored). The
+ * storage quota is reserved once for the sizes (413 for the whole batch when they do not fit)
+ * and settled once, after the answer. Each file is stored as a PUT stores it — whole or not at
+ * all, its SHA-256 verified when given and recorded either way — six at a time; one failing
+ * does not stop the others: each result says `ok` with the file, or its error.
+ */
+export async function putFiles(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
+  const length = contentLength(request);
+  if (length > PUTS_LINE_BYTES + 1 + MAX_PUTS_BYTES) {
+    throw new HttpError("payload_too_large", `A batch put is at most ${MAX_PUTS_BYTES} bytes of files after its first line.`);
+  }
+  const body = await headLineOnce(request, PUTS_LINE_BYTES);
+  const items = validate(putsManifest, body.head).files;
+  const names = items.map((item) => checkFileName(item.name));
+  if (new Set(names).size !== names.length) throw badRequest("A name may appear only once in a batch.");
+  const types = items.map((item, i) => checkContentType(item.contentType, `"files.${i}.contentType"`));
+  const bytes = items.reduce((total, item) => total + item.size, 0);
+  if (bytes > MAX_PUTS_BYTES) {
+    throw badRequest(`A batch put declares ${bytes} bytes; at most ${MAX_PUTS_BYTES} (64 MiB) go in one.`);
+  }
+  if (body.headBytes + bytes !== length) {
+    throw badRequest(
+      `Content-Length is ${length}, but the first line (${body.headBytes} bytes with its newline) and the sizes it declares (${bytes}) make ${body.headBytes + bytes}; nothing was stored.`,
+    );
+  }
+  const files = fileStore(env);
+  const results = await changeFiles(
+    env,
+    files,
+    { names, bytes, defer: (settling) => ctx.waitUntil(settling) },
+    (previous) => storeAll(files, items, names, types, previous, body.rest),
+    async (done) => {
+      const sizes = await Promise.all(done.map((r) => (r.ok ? r.file.size : files.sizeOf(r.name))));
+      return sizes.reduce((a, b) => a + b, 0);
+    },
+  );
+  return json({ results } satisfies PutBatch);
+}
+
+/** Takes each file's bytes from the body in turn and stores them, `PUTS_AT_ONCE` at a time. */
+async function storeAll(
+  files: FileStore,
+  items: PutItem[],
+  names: string[],
+  types: (string | undefined)[],
+  previous: (R2Object | null)[],
+  rest: BodyBytes,
+): Promise<PullResult[]> {
+  const results: PullResult[] = new Array(items.length);
+  const running = new Set<Promise<void>>();
+  let held = 0;
+  for (const [i, item] of items.entries()) {
+    const name = names[i] as string;
+    while (running.size >= PUTS_AT_ONCE || (running.size > 0 && held + item.size > PUTS_HELD_BYTES)) await Promise.race(running);
+    const bytes = await rest.take(item.size);
+    if (!bytes) {
+      // The client broke off: what was read is stored, the rest is not.
+      for (let k = i; k < names.length; k++) results[k] = brokenOff(names[k] as string);
+      break;
+    }
+    held += item.size;
+    const stored: Promise<void> = putOne(files, name, item, types[i], bytes, previous[i] ?? null).then((result) => {
+      results[i] = result;
+      held -= item.size;
+      running.delete(stored);
+    });
+    running.add(stored);
+  }
+  await Promise.all(running);
+  await rest.cancel();
+  return results;
+}
+
+const brokenOff = (name: string): PullResult => ({
+  name,
+  ok: false,
+  error: { code: "bad_request", message: `The request body ended before the bytes of "${name}"; nothing was stored.` },
+});
+
+/** One file of a batch put, its bytes in hand: stored with its SHA-256 (computed here when not given), or why not. */
+async function putOne(
+  files: FileStore,
+  name: string,
+  item: PutItem,
+  contentType: string | undefined,
+  bytes: Uint8Array,
+  previous: R2Object | null,
+): Promise<PullResult> {
+  try {
+    const digest = item.sha256 ?? toHex(await crypto.subtle.digest("SHA-256", bytes));
+    const file = await files.put(name, bytes, { length: bytes.byteLength, sha256: digest, contentType, previous });
+    return { name, ok: true, file };
+  } catch (err) {
+    if (err instanceof HttpError && err.code === "checksum_mismatch") {
+      const message = `The bytes of "${name}" do not match the SHA-256 ${item.sha256} given; nothing was stored.`;
+      return { name, ok: false, error: { code: err.code, message } };
+    }
+    if (err instanceof HttpError) return { name, ok: false, error: { code: err.code, message: err.message } };
+    console.error("unhandled error in a batch put:", err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+    return { name, ok: false, error: { code: "internal", message: `Storing "${name}" failed; nothing was stored.` } };
   }
 }

@@ -2,11 +2,10 @@ import type { IRequest } from "itty-router";
 import { passwordMatches } from "../access/passwords";
 import { isAccessId } from "../access/ids";
 import { accessRegistry } from "../access/registry";
-import { PEER, type Principal, type Scope, bodyLimit, checkNeeds } from "../access/scope";
+import { PEER, type Principal, type Scope, bodyLimit, bodyReader, checkNeeds } from "../access/scope";
 import { TOKEN_MARK, type TokenPrincipal, verifyToken } from "../access/tokens";
 import type { PeerEnv } from "../env";
 import { FileStore } from "../storage/files";
-import { jsonBodyOnce } from "./body";
 import { rangeOf } from "./range";
 import { secretsEqual } from "./crypto";
 import { HttpError } from "./errors";
@@ -175,7 +174,7 @@ async function checkScoped(request: IRequest, env: PeerEnv, scope: Scope, princi
       let body: unknown;
       if (limit !== undefined) {
         await live;
-        body = await jsonBodyOnce(request, limit);
+        body = await bodyReader(scope)(request, limit);
       }
       checkNeeds(principal, scope, request, body);
     }

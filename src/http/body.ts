@@ -80,7 +80,11 @@ export async function readJson<S extends z.ZodType>(request: Request, schema: S,
   // A body the guard parsed is still held to this route's own limit.
   if (cached && cached.bytes > maxBytes)
     throw new HttpError("payload_too_large", `The request body is over the limit of ${maxBytes} bytes.`);
-  const data = cached ? cached.data : parseJson(await readText(request, maxBytes));
+  return validate(schema, cached ? cached.data : parseJson(await readText(request, maxBytes)));
+}
+
+/** `data` (a parsed body, or a line of it) as `schema` has it, or 400 naming the first thing wrong. */
+export function validate<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
   const parsed = schema.safeParse(data);
   if (!parsed.success) throw badRequest(describeIssue(parsed.error.issues[0]));
   return parsed.data;
@@ -124,4 +128,113 @@ export function watchedBody(request: Request, length: number): { stream: Readabl
     },
   );
   return { stream: fixed.readable, brokenOff: () => outcome };
+}
+
+/**
+ * The bytes of a body after its first line, taken in exact counts (a batch's files, one after
+ * another). Each `take` buffers its count: a batch holds only small files.
+ */
+export class BodyBytes {
+  private rest: Uint8Array | null;
+  constructor(
+    private readonly reader: ReadableStreamDefaultReader<Uint8Array> | null,
+    rest: Uint8Array,
+  ) {
+    this.rest = rest.byteLength > 0 ? rest : null;
+  }
+
+  /** The next `n` bytes, or null when the body ended or broke off before them. */
+  async take(n: number): Promise<Uint8Array | null> {
+    const out = new Uint8Array(n);
+    let at = 0;
+    while (at < n) {
+      let chunk = this.rest;
+      this.rest = null;
+      if (!chunk) {
+        if (!this.reader) return null;
+        let read: ReadableStreamReadResult<Uint8Array>;
+        try {
+          read = await this.reader.read();
+        } catch {
+          return null;
+        }
+        if (read.done) return null;
+        chunk = read.value;
+      }
+      const need = n - at;
+      if (chunk.byteLength > need) {
+        this.rest = chunk.subarray(need);
+        chunk = chunk.subarray(0, need);
+      }
+      out.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return out;
+  }
+
+  /** Drops what is left unread. */
+  async cancel(): Promise<void> {
+    this.rest = null;
+    await this.reader?.cancel().catch(() => {});
+  }
+}
+
+const HEAD_LINE = Symbol("edgepeer.headLine");
+
+/** A body whose first line is JSON: the parse, and the bytes after the line. */
+export interface HeadedBody {
+  head: unknown;
+  /** Bytes of the line, its `\n` included. */
+  headBytes: number;
+  rest: BodyBytes;
+}
+
+/**
+ * A body that opens with one line of JSON (`POST /api/puts`' manifest) and goes on with raw
+ * bytes, read once: the line is read — at most `maxBytes` of it, else 413 — and parsed, and
+ * the rest is left in the stream for whoever takes it. The guard reads the line to find the
+ * names a route touches, and the handler gets the same parse and the stream where it stopped.
+ */
+export async function headLineOnce(request: Request, maxBytes: number): Promise<HeadedBody> {
+  const holder = request as Request & { [HEAD_LINE]?: Promise<HeadedBody> };
+  holder[HEAD_LINE] ??= readHeadLine(request, maxBytes);
+  return holder[HEAD_LINE];
+}
+
+async function readHeadLine(request: Request, maxBytes: number): Promise<HeadedBody> {
+  if (!request.body) throw badRequest("The request body is empty; it must open with a line of JSON.");
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    let read: ReadableStreamReadResult<Uint8Array>;
+    try {
+      read = await reader.read();
+    } catch {
+      throw badRequest("The request body broke off before its end.");
+    }
+    if (read.done) throw badRequest("The request body ended before the end of its first line (a line of JSON, then '\\n').");
+    const chunk = read.value;
+    const newline = chunk.indexOf(0x0a);
+    const lineBytes = total + (newline < 0 ? chunk.byteLength : newline);
+    if (lineBytes > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw new HttpError("payload_too_large", `The body's first line is over the limit of ${maxBytes} bytes.`);
+    }
+    if (newline < 0) {
+      chunks.push(chunk);
+      total += chunk.byteLength;
+      continue;
+    }
+    chunks.push(chunk.subarray(0, newline));
+    const line = new Uint8Array(lineBytes);
+    let at = 0;
+    for (const c of chunks) {
+      line.set(c, at);
+      at += c.byteLength;
+    }
+    const text = new TextDecoder().decode(line);
+    if (text.trim() === "") throw badRequest("The request body's first line is empty; it must be a line of JSON.");
+    return { head: parseJson(text), headBytes: lineBytes + 1, rest: new BodyBytes(reader, chunk.subarray(newline + 1)) };
+  }
 }

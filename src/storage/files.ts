@@ -185,7 +185,7 @@ export class FileStore {
    * nothing: R2 writes an object whole or not at all. `contentType` must be checked already
    * (`checkContentType`): a stored type is served as it is.
    */
-  async put(name: string, body: ReadableStream<Uint8Array>, opts: PutOptions): Promise<FileMeta> {
+  async put(name: string, body: ReadableStream<Uint8Array> | Uint8Array, opts: PutOptions): Promise<FileMeta> {
     const httpMetadata = { contentType: opts.contentType || DEFAULT_TYPE };
     const onlyIf = opts.onlyIfAbsent ? new Headers({ "if-none-match": "*" }) : undefined;
     // The version this put replaces: its sidecar, if any, goes once the new one is in. Read
@@ -217,7 +217,7 @@ export class FileStore {
     let object: R2Object | null;
     try {
       object = await this.storeHashing(
-        body,
+        body instanceof Uint8Array ? new Blob([body]).stream() : body,
         opts.length,
         { feed: (chunk) => void hash.update(chunk) },
         (stream) => this.bucket.put(name, stream, { httpMetadata, customMetadata: { shaRef: ref, ...provenance }, onlyIf }),

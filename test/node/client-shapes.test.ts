@@ -81,6 +81,11 @@ describe("every answer has the shape of src/api/shapes.ts", () => {
       { from: links[0]!.url, name: "shapes/batch/wrong.txt", size: listed[0]!.size, sha256: "0".repeat(64) },
     ]);
     expect(pulled.map((r) => r.ok)).toEqual([true, false]);
+    const put = await peer2.putFiles([
+      { name: "shapes/put/a.txt", bytes: new TextEncoder().encode("alpha"), contentType: "text/plain" },
+      { name: "shapes/put/wrong.txt", bytes: new TextEncoder().encode("beta"), sha256: "0".repeat(64) },
+    ]);
+    expect(put.map((r) => r.ok)).toEqual([true, false]);
 
     await peer1.listFiles({ prefix: "shapes/", delimiter: "/" });
     await peer1.searchFiles({ search: "A.TXT", prefix: "shapes/" });

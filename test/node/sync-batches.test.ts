@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FetchLike, PeerClient, type Reply, syncPeers } from "../../src/client/index";
+import { type FetchLike, PeerClient, type Reply, applySync, planSync, syncPeers } from "../../src/client/index";
 import { type TestNetwork, removeTemp, startNetwork } from "../support/network";
 
 let net: TestNetwork;
@@ -162,5 +162,70 @@ describe("sync's batches", () => {
       const meta = await net.client("peer2").headFile(name);
       expect(meta?.sha256).toBe(createHash("sha256").update(bytesOf(name, 1000)).digest("hex"));
     }
+  });
+
+  it("relays small files in batches: a GET on A for each, one POST /api/puts on B per batch, each verified", async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `relayed/ü${i}/f${i}.txt`);
+    for (const name of names) await net.client("peer1").putFile(name, bytesOf(name, 100 * (names.indexOf(name) + 1)));
+    const a = client("peer1");
+    const b = client("peer2");
+    const report = await syncPeers(a.client, b.client, { prefix: "relayed", mode: "relay", concurrency: 2 });
+    expect(report.failed).toEqual([]);
+    expect(report).toMatchObject({ copied: 12, copiedVia: { relay: 12, pull: 0 } });
+    // Batches of two (12 files, 2 at once, 3 batches each), never a PUT of one file.
+    expect(b.calls.filter((c) => c === "POST /api/puts")).toHaveLength(6);
+    expect(b.calls.filter((c) => c.startsWith("PUT "))).toEqual([]);
+    expect(a.calls.filter((c) => c.startsWith("GET /api/files/"))).toHaveLength(12);
+    for (const [i, name] of names.entries()) {
+      const meta = await net.client("peer2").headFile(name);
+      expect(meta?.sha256).toBe(
+        createHash("sha256")
+          .update(bytesOf(name, 100 * (i + 1)))
+          .digest("hex"),
+      );
+    }
+    // Nothing left to do.
+    const again = await syncPeers(net.client("peer1"), net.client("peer2"), { prefix: "relayed", mode: "relay" });
+    expect(again).toMatchObject({ copied: 0, identical: 12 });
+  });
+
+  it("relays none of a batch's files that changed on A since the listing ('changed'), and the others", async () => {
+    const names = Array.from({ length: 4 }, (_, i) => `moving/f${i}.txt`);
+    for (const name of names) await net.client("peer1").putFile(name, bytesOf(name, 300));
+    const plan = await planSync(net.client("peer1"), net.client("peer2"), { prefix: "moving" });
+    // f1 changes after the listing: the relay must not send its new bytes as the listed version.
+    await net.client("peer1").putFile("moving/f1.txt", bytesOf("changed", 300));
+    const b = client("peer2");
+    const report = await applySync(net.client("peer1"), b.client, plan, { mode: "relay", concurrency: 1 });
+    expect(report.failed.map((f) => [f.action.path, f.code])).toEqual([["f1.txt", "changed"]]);
+    expect(report).toMatchObject({ copied: 3, copiedVia: { relay: 3 } });
+    expect(await net.client("peer2").headFile("moving/f1.txt")).toBeNull();
+    expect(b.calls.filter((c) => c.startsWith("PUT "))).toEqual([]);
+    // A rerun copies the new version.
+    const rerun = await syncPeers(net.client("peer1"), net.client("peer2"), { prefix: "moving", mode: "relay" });
+    expect(rerun).toMatchObject({ copied: 1, failed: [] });
+    expect((await net.client("peer2").headFile("moving/f1.txt"))?.sha256).toBe(
+      createHash("sha256").update(bytesOf("changed", 300)).digest("hex"),
+    );
+  });
+
+  it("relays file by file when B answers 404 to the batch put (an older peer)", async () => {
+    const names = Array.from({ length: 4 }, (_, i) => `olderput/f${i}.txt`);
+    for (const name of names) await net.client("peer1").putFile(name, bytesOf(name, 500));
+    const { url, token } = net.peers.find((p) => p.name === "peer2")!;
+    const calls: string[] = [];
+    const olderFetch: FetchLike = async (target, init) => {
+      const call = `${init.method} ${target.pathname}`;
+      calls.push(call);
+      if (call !== "POST /api/puts") return (await globalThis.fetch(target, init)) as Reply;
+      const body = JSON.stringify({ error: { code: "not_found", message: "No such route." } });
+      return new Response(body, { status: 404, headers: { "content-type": "application/json" } }) as Reply;
+    };
+    const b = new PeerClient({ url, token, name: "peer2", fetch: olderFetch });
+    const report = await syncPeers(net.client("peer1"), b, { prefix: "olderput", mode: "relay", concurrency: 1 });
+    expect(report.failed).toEqual([]);
+    expect(report).toMatchObject({ copied: 4, copiedVia: { relay: 4 } });
+    expect(calls.filter((c) => c === "POST /api/puts")).toHaveLength(1);
+    expect(calls.filter((c) => c.startsWith("PUT /api/files/")).sort()).toEqual(names.map((name) => `PUT /api/files/${name}`).sort());
   });
 });

@@ -239,6 +239,22 @@ function cases(n: string, p: string, m = "dest/x.txt"): Case[] {
       ],
     },
     {
+      route: "POST /api/puts",
+      method: "POST",
+      path: "/api/puts",
+      // The manifest line, then the files' bytes: the guard reads the line only.
+      body: `${JSON.stringify({
+        files: [
+          { name: n, size: 1 },
+          { name: m, size: 1 },
+        ],
+      })}\nxy`,
+      needs: [
+        { op: "write", value: n },
+        { op: "write", value: m },
+      ],
+    },
+    {
       route: "POST /api/files/:name+/pull",
       method: "POST",
       path: `/api/files/${file}/pull`,
