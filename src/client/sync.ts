@@ -13,8 +13,10 @@ export const MAX_SYNC_CONCURRENCY = 64;
 export const BATCH_FILE_MAX = 1024 * 1024;
 /** Most files in one batch (the peer's limit) … */
 const BATCH_FILES_MAX = 100;
-/** … and most bytes. */
+/** … and most bytes … */
 const BATCH_BYTES_MAX = 16 * 1024 * 1024;
+/** … or, relayed, held in the caller's memory until B takes them (`concurrency` batches at once). */
+const RELAY_BATCH_BYTES_MAX = 4 * 1024 * 1024;
 /** Longest life of a batch's transfer links (the peer's limit): they are used at once. */
 const BATCH_LINK_TTL_MAX = 3600;
 
@@ -217,7 +219,10 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
   // and one to B pulls them all; relayed, the caller GETs them from A and sends them to B in one
   // request. A file costs neither a round trip nor a quota reservation of its own on B. The
   // rest go one by one.
-  const units: SyncUnit[] = pullsAhead || relays ? batched(plan.copies, concurrency) : plan.copies.map((action) => ({ one: action }));
+  const units: SyncUnit[] =
+    pullsAhead || relays
+      ? batched(plan.copies, concurrency, relays ? RELAY_BATCH_BYTES_MAX : BATCH_BYTES_MAX)
+      : plan.copies.map((action) => ({ one: action }));
   const singles = units.flatMap((u) => ("one" in u ? [u.one] : []));
   // Pull between two peers, one by one: A's links are asked for `concurrency` files ahead, so
   // each copy is B's pull alone while the next links are being signed.
@@ -426,10 +431,10 @@ const batchable = (action: SyncAction) => action.size <= BATCH_FILE_MAX && Boole
 
 /**
  * The copies as units of work, in the plan's order: small files in batches (≤ 100 files,
- * ≤ 16 MiB), the others alone. Batches are made no larger than it takes to keep `concurrency`
+ * ≤ `maxBytes`), the others alone. Batches are made no larger than it takes to keep `concurrency`
  * requests busy a few times over, so a short sync still runs in parallel and shows progress.
  */
-function batched(copies: SyncAction[], concurrency: number): SyncUnit[] {
+function batched(copies: SyncAction[], concurrency: number, maxBytes: number): SyncUnit[] {
   const small = copies.filter(batchable);
   const size = Math.min(BATCH_FILES_MAX, Math.max(1, Math.ceil(small.length / (concurrency * 3))));
   const units: SyncUnit[] = [];
@@ -446,7 +451,7 @@ function batched(copies: SyncAction[], concurrency: number): SyncUnit[] {
       units.push({ one: action });
       continue;
     }
-    if (batch.length >= size || bytes + action.size > BATCH_BYTES_MAX) close();
+    if (batch.length >= size || bytes + action.size > maxBytes) close();
     batch.push(action);
     bytes += action.size;
   }

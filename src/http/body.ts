@@ -136,6 +136,9 @@ export function watchedBody(request: Request, length: number): { stream: Readabl
  */
 export class BodyBytes {
   private rest: Uint8Array | null;
+  /** Whether anything was taken, or the rest dropped: a refusal then has nothing of its own to drain. */
+  private taken = false;
+  private done = false;
   constructor(
     private readonly reader: ReadableStreamDefaultReader<Uint8Array> | null,
     rest: Uint8Array,
@@ -145,6 +148,7 @@ export class BodyBytes {
 
   /** The next `n` bytes, or null when the body ended or broke off before them. */
   async take(n: number): Promise<Uint8Array | null> {
+    this.taken = true;
     const out = new Uint8Array(n);
     let at = 0;
     while (at < n) {
@@ -175,7 +179,13 @@ export class BodyBytes {
   /** Drops what is left unread. */
   async cancel(): Promise<void> {
     this.rest = null;
+    this.done = true;
     await this.reader?.cancel().catch(() => {});
+  }
+
+  /** The reader of the body's rest when nothing has taken from it: what a refusal may drain (src/http/unreadBody.ts). */
+  untouched(): ReadableStreamDefaultReader<Uint8Array> | null {
+    return this.done || this.taken ? null : this.reader;
   }
 }
 
@@ -199,6 +209,17 @@ export async function headLineOnce(request: Request, maxBytes: number): Promise<
   const holder = request as Request & { [HEAD_LINE]?: Promise<HeadedBody> };
   holder[HEAD_LINE] ??= readHeadLine(request, maxBytes);
   return holder[HEAD_LINE];
+}
+
+/**
+ * The reader of a headed body's rest that nothing has taken from yet (the request was refused
+ * after its first line), else null.
+ */
+export async function unreadRest(request: Request): Promise<ReadableStreamDefaultReader<Uint8Array> | null> {
+  const held = (request as Request & { [HEAD_LINE]?: Promise<HeadedBody> })[HEAD_LINE];
+  if (!held) return null;
+  const body = await held.catch(() => null);
+  return body ? body.rest.untouched() : null;
 }
 
 async function readHeadLine(request: Request, maxBytes: number): Promise<HeadedBody> {

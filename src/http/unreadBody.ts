@@ -11,6 +11,7 @@
  * guard has not authenticated (and every 401 or 403) gets at most `ANONYMOUS_DRAIN_LIMIT`
  * bytes read, and every drain stops at `DRAIN_DEADLINE_MS`, when the answer goes out anyway.
  */
+import { unreadRest } from "./body";
 
 /** An authenticated caller's refused body up to this many bytes is read and dropped before the answer: one default multipart part (16 MiB). */
 export const DRAIN_LIMIT = 16 * 1024 * 1024;
@@ -44,12 +45,15 @@ function drainLimit(request: Request, response: Response): number {
  */
 export async function settleUnreadBody(request: Request, response: Response): Promise<Response> {
   const body = request.body;
-  if (!body || request.bodyUsed || body.locked) return response;
+  if (!body) return response;
+  // A body read up to its first line only (a batch put refused after its manifest) is drained from there.
+  const rest = body.locked ? await unreadRest(request) : null;
+  if (!rest && (request.bodyUsed || body.locked)) return response;
   if (request.headers.get("expect")?.toLowerCase() === "100-continue") return response;
   const declared = request.headers.get("content-length");
   const limit = drainLimit(request, response);
   if (declared === null || !(Number(declared) <= limit)) return response;
-  const reader = body.getReader();
+  const reader = rest ?? body.getReader();
   let stopTimer = () => {};
   const deadline = new Promise<"late">((resolve) => {
     const timer = setTimeout(() => resolve("late"), DRAIN_DEADLINE_MS);

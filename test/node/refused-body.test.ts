@@ -75,6 +75,29 @@ describe.each(Object.entries(fetches))("a body refused unread, with %s", (_name,
     }
   });
 
+  it("answers a batch put refused after its first line (over the quota, sizes that do not add up) with its JSON error, and the next request on the connection", async () => {
+    const peer = client();
+    const manifest = (size: number) => new TextEncoder().encode(`${JSON.stringify({ files: [{ name: "batch/x.bin", size }] })}\n`);
+    for (let round = 0; round < 4; round++) {
+      // 3 MiB declared and sent: over the 1 MiB quota, refused once the line is read, the bytes unread.
+      const over = await peer.putFiles([{ name: "batch/x.bin", bytes: new Uint8Array(3 * MiB) }]).catch((err: unknown) => err);
+      expect(over, `round ${round}`).toBeInstanceOf(PeerError);
+      expect((over as PeerError).code).toBe("payload_too_large");
+      expect((await peer.health()).peer).toBe("peer1");
+      // The line declares 10 bytes, 2 MiB follow: 400 before anything is stored, the rest unread.
+      const line = manifest(10);
+      const body = new Uint8Array(line.byteLength + 2 * MiB);
+      body.set(line);
+      const mismatch = await peer
+        .send("POST", "/api/puts", { body, headers: { "content-length": String(body.byteLength) } })
+        .catch((err: unknown) => err);
+      expect(mismatch, `round ${round}`).toBeInstanceOf(PeerError);
+      expect(`${(mismatch as PeerError).code}: ${(mismatch as PeerError).message}`).toMatch(/^bad_request: Content-Length is/);
+      expect((await peer.health()).peer).toBe("peer1");
+    }
+    expect(await peer.headFile("batch/x.bin")).toBeNull();
+  });
+
   // Up to 64 KiB: what the peer still drains for a caller it has not authenticated.
   it("answers 401 with its JSON error to a wrong token's upload, and the next request on the connection", async () => {
     const stranger = client("not-the-token");
