@@ -23,15 +23,8 @@ async function readBytes(request: Request, maxBytes: number, what: string): Prom
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    let read: ReadableStreamReadResult<Uint8Array>;
-    try {
-      read = await reader.read();
-    } catch {
-      // The client went away or sent less than it declared: its doing, not a 500.
-      throw badRequest(`The ${what} broke off before its end.`);
-    }
-    const { done, value } = read;
-    if (done) break;
+    const value = await nextChunk(reader, what);
+    if (!value) break;
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel();
@@ -39,6 +32,22 @@ async function readBytes(request: Request, maxBytes: number, what: string): Prom
     }
     chunks.push(value);
   }
+  return joined(chunks, total);
+}
+
+/** The next chunk of a request body, or null at its end. */
+async function nextChunk(reader: ReadableStreamDefaultReader<Uint8Array>, what: string): Promise<Uint8Array | null> {
+  try {
+    const { done, value } = await reader.read();
+    return done ? null : value;
+  } catch {
+    // The client went away or sent less than it declared: its doing, not a 500.
+    throw badRequest(`The ${what} broke off before its end.`);
+  }
+}
+
+/** `chunks` (`total` bytes in all) as one array. */
+function joined(chunks: Uint8Array[], total: number): Uint8Array {
   const all = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
@@ -228,14 +237,8 @@ async function readHeadLine(request: Request, maxBytes: number): Promise<HeadedB
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    let read: ReadableStreamReadResult<Uint8Array>;
-    try {
-      read = await reader.read();
-    } catch {
-      throw badRequest("The request body broke off before its end.");
-    }
-    if (read.done) throw badRequest("The request body ended before the end of its first line (a line of JSON, then '\\n').");
-    const chunk = read.value;
+    const chunk = await nextChunk(reader, "request body");
+    if (!chunk) throw badRequest("The request body ended before the end of its first line (a line of JSON, then '\\n').");
     const newline = chunk.indexOf(0x0a);
     const lineBytes = total + (newline < 0 ? chunk.byteLength : newline);
     if (lineBytes > maxBytes) {
@@ -248,13 +251,7 @@ async function readHeadLine(request: Request, maxBytes: number): Promise<HeadedB
       continue;
     }
     chunks.push(chunk.subarray(0, newline));
-    const line = new Uint8Array(lineBytes);
-    let at = 0;
-    for (const c of chunks) {
-      line.set(c, at);
-      at += c.byteLength;
-    }
-    const text = new TextDecoder().decode(line);
+    const text = new TextDecoder().decode(joined(chunks, lineBytes));
     if (text.trim() === "") throw badRequest("The request body's first line is empty; it must be a line of JSON.");
     return { head: parseJson(text), headBytes: lineBytes + 1, rest: new BodyBytes(reader, chunk.subarray(newline + 1)) };
   }
