@@ -47,7 +47,8 @@ export async function settleUnreadBody(request: Request, response: Response): Pr
   const body = request.body;
   if (!body) return response;
   // A body read up to its first line only (a batch put refused after its manifest) is drained from there.
-  const rest = body.locked ? await unreadRest(request) : null;
+  const headed = body.locked ? unreadRest(request) : null;
+  const rest = headed ? await headed : null;
   if (!rest && (request.bodyUsed || body.locked)) return response;
   if (request.headers.get("expect")?.toLowerCase() === "100-continue") return response;
   const declared = request.headers.get("content-length");
