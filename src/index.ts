@@ -36,6 +36,7 @@ import {
   MAX_PULLS,
   MAX_PUTS,
   PULLS_JSON_BYTES,
+  PUTS_BODY_BYTES,
   PUTS_LINE_BYTES,
   pullFiles,
   putFiles,
@@ -73,7 +74,7 @@ const routes: RouteTable<PeerEnv> = [
   // Batch transfers (sync): version-bound links on the source, pulls on the destination, many small files in one request.
   ["/api/links", { POST: transferLinks }, needs(read(linkedFilesInBody(MAX_LINKS, LINKS_JSON_BYTES)))],
   ["/api/pulls", { POST: pullFiles }, needs(write(fileOfEachInBody("items", MAX_PULLS, PULLS_JSON_BYTES)))],
-  ["/api/puts", { POST: putFiles }, needs(write(fileOfEachInHeadLine("files", MAX_PUTS, PUTS_LINE_BYTES)))],
+  ["/api/puts", { POST: putFiles }, needs(write(fileOfEachInHeadLine("files", MAX_PUTS, PUTS_LINE_BYTES, PUTS_BODY_BYTES)))],
   ["/api/files/:name+/share", { POST: shareFile }, needs(read(file))],
   ["/api/files/:name+/pull", { POST: pullFile }, needs(write(file))],
   ["/api/files/:name+/copy", { POST: copyFileRoute }, needs(read(file), write(fileInBody("to", SMALL_JSON_BYTES)))],

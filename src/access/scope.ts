@@ -29,8 +29,8 @@ export interface Target {
   kind: "name" | "prefix";
   /** Set exactly when the names come from the JSON body: the most bytes of it the route takes. */
   bodyBytes?: number;
-  /** How the body is read when it is not all JSON (read once, as `jsonBodyOnce` reads it, for the handler too). */
-  readBody?: (request: Request, maxBytes: number) => Promise<unknown>;
+  /** How the body is read when it is not all JSON (read once, as `jsonBodyOnce` reads it, for the handler too; its own limits). */
+  readBody?: (request: Request) => Promise<unknown>;
   /** The values the handler will use, checked as the handler checks them. */
   values: (request: IRequest, body: unknown) => string[];
 }
@@ -146,11 +146,12 @@ export const fileOfEachInBody = (key: string, max: number, bodyBytes: number, na
 
 /**
  * A file name in each object of the list `key` of at most `max`, in a body's first line of JSON
- * of at most `lineBytes` (`files[].name` of `POST /api/puts`, whose files' bytes follow the line).
+ * of at most `lineBytes`, in a body of at most `bodyBytes` (`files[].name` of `POST /api/puts`,
+ * whose files' bytes follow the line): the guard reads the line only, as the handler reads it.
  */
-export const fileOfEachInHeadLine = (key: string, max: number, lineBytes: number): Target => ({
+export const fileOfEachInHeadLine = (key: string, max: number, lineBytes: number, bodyBytes: number): Target => ({
   ...fileOfEachInBody(key, max, lineBytes),
-  readBody: async (request, maxBytes) => (await headLineOnce(request, maxBytes)).head,
+  readBody: async (request) => (await headLineOnce(request, lineBytes, bodyBytes)).head,
 });
 
 /** The files a batch of at most `max` transfer links names (body of at most `bodyBytes`): `names` (a list of names) or `files` (`[{"name", "etag"}]`). */
@@ -200,7 +201,7 @@ export function bodyLimit(scope: Scope): number | undefined {
   return limits.length ? Math.min(...limits) : undefined;
 }
 
-/** How the guard reads the body of a scope that reads one: as JSON, or as its target says. */
+/** How the guard reads the body of a scope that reads one: as JSON up to `bodyLimit`, or as its target says. */
 export function bodyReader(scope: Scope): (request: Request, maxBytes: number) => Promise<unknown> {
   const custom = scope.kind === "needs" ? scope.needs.find((n) => n.target?.readBody)?.target?.readBody : undefined;
   return custom ?? jsonBodyOnce;

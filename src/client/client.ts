@@ -290,8 +290,10 @@ export class PeerClient {
     for (const reader = body.getReader(); ; ) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (at + value.byteLength > size)
+      if (at + value.byteLength > size) {
+        await reader.cancel().catch(() => {});
         throw new PeerError("bad_response", `${this.name} sent more than the ${size} bytes of "${name}".`, 200, this.name);
+      }
       bytes.set(value, at);
       at += value.byteLength;
     }

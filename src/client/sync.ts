@@ -301,7 +301,8 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
         // A peer from before the batch routes: every later batch goes file by file too.
         if (err instanceof PeerError && (err.status === 404 || err.status === 405)) batchesUnsupported = true;
         // Over B's quota as a whole (413): one file at a time needs room for one new version only.
-        if (err instanceof PeerError && (err.status === 404 || err.status === 405 || err.status === 413)) {
+        // Refused whole (400: a type or name B takes from no batch): each file alone gets its own answer.
+        if (err instanceof PeerError && [400, 404, 405, 413].includes(err.status)) {
           for (const action of batch) moving.delete(action);
         } else {
           for (const action of batch) {
@@ -519,7 +520,8 @@ async function relayBatch(
   for (const [i, action] of batch.entries()) {
     const from = action.from as string;
     try {
-      const file = await a.getWholeFile(from, { signal: options.signal });
+      // A kept-alive connection A had just closed is tried again, as a single copy's is.
+      const file = await copyAgainAfterReset(() => a.getWholeFile(from, { signal: options.signal }));
       if (file.etag !== action.etag) throw changedOnSource(a, from);
       outcomes.push(true);
       sent.push(i);
@@ -533,6 +535,7 @@ async function relayBatch(
   }
   if (items.length === 0) return outcomes;
   const results = await copyAgainAfterReset(() => b.putFiles(items, options.signal));
+  const wrong: string[] = [];
   sent.forEach((i, k) => {
     const action = batch[i] as SyncAction;
     const result = results[k];
@@ -541,14 +544,17 @@ async function relayBatch(
     } else if (!result.ok) {
       outcomes[i] = new PeerError(result.error.code, `${b.name}: storing "${action.to}" failed: ${result.error.message}`, 0, b.name);
     } else if (action.sha256 && result.file.sha256 !== action.sha256) {
+      // B verified the bytes against this very SHA-256, so this is badly wrong: never keep it.
+      wrong.push(action.to);
       outcomes[i] = new PeerError(
         "verify_failed",
-        `${b.name} stored "${action.to}" with SHA-256 ${result.file.sha256}, not ${action.sha256}.`,
+        `${b.name} stored "${action.to}" with SHA-256 ${result.file.sha256}, not ${action.sha256}; it was deleted.`,
         0,
         b.name,
       );
     }
   });
+  for (const name of wrong) await b.deleteFile(name).catch(() => undefined);
   return outcomes;
 }
 

@@ -2,7 +2,7 @@ import type { IRequest } from "itty-router";
 import type { FilePage, SearchPage, StoredFile } from "../api/types";
 import type { PeerEnv } from "../env";
 import { principalOf } from "../http/auth";
-import { bodyBrokenOff, watchedBody } from "../http/body";
+import { bodyBrokenOff, contentLength, watchedBody } from "../http/body";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { json, noContent } from "../http/json";
 import { decodeParam } from "../http/paths";
@@ -58,19 +58,6 @@ export function originOf(headers: Headers): string | undefined {
 }
 
 const PEER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-/** The request's declared body length; 411 without one, 400 when malformed. */
-export function contentLength(request: Request): number {
-  const raw = request.headers.get("content-length");
-  if (raw === null) {
-    // Cancel the unread body so the client sees the 411 rather than a broken connection.
-    request.body?.cancel().catch(() => {});
-    throw new HttpError("length_required", "Send Content-Length: a body of unknown length cannot be streamed into R2.");
-  }
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n)) throw badRequest("Content-Length is not a byte count.");
-  return n;
-}
 
 /** `PUT /api/files/{name}` — streams the body into R2. */
 export async function putFile(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {

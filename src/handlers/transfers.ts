@@ -21,7 +21,7 @@ import { signShareLink } from "../http/shareLinks";
 import type { FileStore } from "../storage/files";
 import { checkFileName } from "../storage/names";
 import { changeFiles } from "../storage/quota";
-import { contentLength, fileStore } from "./files";
+import { fileStore } from "./files";
 import { type FetchedLink, fetchLink, storePulled } from "./share";
 
 /** Most names one `POST /api/links` signs (one listing page). */
@@ -223,6 +223,8 @@ export const MAX_PUT_SIZE = 16 * 1024 * 1024;
 export const MAX_PUTS_BYTES = 64 * 1024 * 1024;
 /** The most bytes of a batch put's manifest line: 100 names of 1024 bytes (4 KiB once escaped) with their digests fit (the guard reads up to it too). */
 export const PUTS_LINE_BYTES = 1024 * 1024;
+/** The most bytes of a batch put's body: its line, the `\n` and the files (413 by its Content-Length, unread). */
+export const PUTS_BODY_BYTES = PUTS_LINE_BYTES + 1 + MAX_PUTS_BYTES;
 /** Files of a batch put stored at once … */
 const PUTS_AT_ONCE = 6;
 /** … and the most bytes of them held meanwhile (one file bigger than this is stored alone). */
@@ -255,11 +257,8 @@ type PutItem = z.output<typeof putsManifest>["files"][number];
  * does not stop the others: each result says `ok` with the file, or its error.
  */
 export async function putFiles(request: IRequest, env: PeerEnv, ctx: ExecutionContext): Promise<Response> {
-  const length = contentLength(request);
-  if (length > PUTS_LINE_BYTES + 1 + MAX_PUTS_BYTES) {
-    throw new HttpError("payload_too_large", `A batch put is at most ${MAX_PUTS_BYTES} bytes of files after its first line.`);
-  }
-  const body = await headLineOnce(request, PUTS_LINE_BYTES);
+  const body = await headLineOnce(request, PUTS_LINE_BYTES, PUTS_BODY_BYTES);
+  const length = body.length;
   const items = validate(putsManifest, body.head).files;
   const names = items.map((item) => checkFileName(item.name));
   if (new Set(names).size !== names.length) throw badRequest("A name may appear only once in a batch.");

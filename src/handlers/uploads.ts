@@ -2,14 +2,14 @@ import type { IRequest } from "itty-router";
 import { z } from "zod";
 import type { FileMeta, UploadCreated, UploadPart } from "../api/types";
 import type { PeerEnv } from "../env";
-import { bodyBrokenOff, readJson, watchedBody } from "../http/body";
+import { bodyBrokenOff, contentLength, readJson, watchedBody } from "../http/body";
 import { HttpError, badRequest } from "../http/errors";
 import { json, noContent } from "../http/json";
 import { checkContentType } from "../http/mediaType";
 import { decodeParam } from "../http/paths";
 import { checkFileName } from "../storage/names";
 import { abortedUpload, changeFiles, storePart } from "../storage/quota";
-import { contentLength, fileStore } from "./files";
+import { fileStore } from "./files";
 
 /** R2 allows parts up to 5 GiB; the platform's request limit is lower anyway. */
 const MAX_PART = 5 * 1024 ** 3;

@@ -105,6 +105,19 @@ function describeIssue(issue: z.core.$ZodIssue | undefined): string {
   return `${where}: ${issue.message}`.replace(/\.?$/, ".");
 }
 
+/** The request's declared body length; 411 without one, 400 when malformed. */
+export function contentLength(request: Request): number {
+  const raw = request.headers.get("content-length");
+  if (raw === null) {
+    // Cancel the unread body so the client sees the 411 rather than a broken connection.
+    if (!request.body?.locked) request.body?.cancel().catch(() => {});
+    throw new HttpError("length_required", "Send Content-Length: a body of unknown length cannot be streamed into R2.");
+  }
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n)) throw badRequest("Content-Length is not a byte count.");
+  return n;
+}
+
 /** A request body the client broke off: it went away, or sent less than it declared. */
 export const bodyBrokenOff = (length: number) =>
   badRequest(`The request body ended before its Content-Length of ${length} bytes; nothing was stored.`);
@@ -200,63 +213,79 @@ export class BodyBytes {
 
 const HEAD_LINE = Symbol("edgepeer.headLine");
 
+/** A headed body's read, once: its outcome, and its reader from the moment it was taken. */
+interface HeadLineRead {
+  outcome: Promise<HeadedBody>;
+  reader: ReadableStreamDefaultReader<Uint8Array> | null;
+}
+
 /** A body whose first line is JSON: the parse, and the bytes after the line. */
 export interface HeadedBody {
   head: unknown;
   /** Bytes of the line, its `\n` included. */
   headBytes: number;
+  /** The body's declared length (Content-Length). */
+  length: number;
   rest: BodyBytes;
 }
 
 /**
  * A body that opens with one line of JSON (`POST /api/puts`' manifest) and goes on with raw
- * bytes, read once: the line is read — at most `maxBytes` of it, else 413 — and parsed, and
- * the rest is left in the stream for whoever takes it. The guard reads the line to find the
- * names a route touches, and the handler gets the same parse and the stream where it stopped.
+ * bytes, read once. Its Content-Length comes first (411 without one, 413 over `maxBytes`: refused
+ * unread); then the line is read — at most `lineBytes` of it, else 413 — and parsed, and the
+ * rest is left in the stream for whoever takes it. The guard reads the line to find the names a
+ * route touches, and the handler gets the same parse and the stream where it stopped.
  */
-export async function headLineOnce(request: Request, maxBytes: number): Promise<HeadedBody> {
-  const holder = request as Request & { [HEAD_LINE]?: Promise<HeadedBody> };
-  holder[HEAD_LINE] ??= readHeadLine(request, maxBytes);
-  return holder[HEAD_LINE];
+export function headLineOnce(request: Request, lineBytes: number, maxBytes: number): Promise<HeadedBody> {
+  const holder = request as Request & { [HEAD_LINE]?: HeadLineRead };
+  if (!holder[HEAD_LINE]) {
+    const read: HeadLineRead = { outcome: Promise.resolve() as never, reader: null };
+    read.outcome = readHeadLine(request, lineBytes, maxBytes, read);
+    read.outcome.catch(() => {}); // each caller hears it; never unhandled
+    holder[HEAD_LINE] = read;
+  }
+  return holder[HEAD_LINE].outcome;
 }
 
 /**
- * The reader of a headed body's rest that nothing has taken from yet (the request was refused
- * after its first line), else null; null itself when the body was not read as a headed one.
+ * The reader of a headed body's rest that nothing has taken from yet — the request was refused
+ * after its first line, or while reading it — else null; null itself when the body was not read
+ * as a headed one (no promise step for every other request).
  */
 export function unreadRest(request: Request): Promise<ReadableStreamDefaultReader<Uint8Array> | null> | null {
-  const held = (request as Request & { [HEAD_LINE]?: Promise<HeadedBody> })[HEAD_LINE];
-  // Null at once for every other body: no promise step on the common path.
-  return held
-    ? held.then(
-        (body) => body.rest.untouched(),
-        () => null,
-      )
-    : null;
+  const read = (request as Request & { [HEAD_LINE]?: HeadLineRead })[HEAD_LINE];
+  if (!read) return null;
+  return read.outcome.then(
+    (body) => body.rest.untouched(),
+    // Refused while reading the line: the rest is where the read stopped (a drain of a reader
+    // that ended or broke off ends at once).
+    () => read.reader,
+  );
 }
 
-async function readHeadLine(request: Request, maxBytes: number): Promise<HeadedBody> {
+async function readHeadLine(request: Request, lineBytes: number, maxBytes: number, read: HeadLineRead): Promise<HeadedBody> {
+  const length = contentLength(request);
+  if (length > maxBytes) throw new HttpError("payload_too_large", `The request body is ${length} bytes; the limit is ${maxBytes}.`);
   if (!request.body) throw badRequest("The request body is empty; it must open with a line of JSON.");
   const reader = request.body.getReader();
+  read.reader = reader;
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
     const chunk = await nextChunk(reader, "request body");
     if (!chunk) throw badRequest("The request body ended before the end of its first line (a line of JSON, then '\\n').");
     const newline = chunk.indexOf(0x0a);
-    const lineBytes = total + (newline < 0 ? chunk.byteLength : newline);
-    if (lineBytes > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw new HttpError("payload_too_large", `The body's first line is over the limit of ${maxBytes} bytes.`);
-    }
+    const bytes = total + (newline < 0 ? chunk.byteLength : newline);
+    // Left unread past here: the refusal drains the rest as it drains any refused body.
+    if (bytes > lineBytes) throw new HttpError("payload_too_large", `The body's first line is over the limit of ${lineBytes} bytes.`);
     if (newline < 0) {
       chunks.push(chunk);
       total += chunk.byteLength;
       continue;
     }
     chunks.push(chunk.subarray(0, newline));
-    const text = new TextDecoder().decode(joined(chunks, lineBytes));
+    const text = new TextDecoder().decode(joined(chunks, bytes));
     if (text.trim() === "") throw badRequest("The request body's first line is empty; it must be a line of JSON.");
-    return { head: parseJson(text), headBytes: lineBytes + 1, rest: new BodyBytes(reader, chunk.subarray(newline + 1)) };
+    return { head: parseJson(text), headBytes: bytes + 1, length, rest: new BodyBytes(reader, chunk.subarray(newline + 1)) };
   }
 }

@@ -75,7 +75,7 @@ describe.each(Object.entries(fetches))("a body refused unread, with %s", (_name,
     }
   });
 
-  it("answers a batch put refused after its first line (over the quota, sizes that do not add up) with its JSON error, and the next request on the connection", async () => {
+  it("answers a batch put refused at or after its first line (over the quota, sizes that do not add up, a line not JSON) with its JSON error, and the next request on the connection", async () => {
     const peer = client();
     const manifest = (size: number) => new TextEncoder().encode(`${JSON.stringify({ files: [{ name: "batch/x.bin", size }] })}\n`);
     for (let round = 0; round < 4; round++) {
@@ -93,6 +93,16 @@ describe.each(Object.entries(fetches))("a body refused unread, with %s", (_name,
         .catch((err: unknown) => err);
       expect(mismatch, `round ${round}`).toBeInstanceOf(PeerError);
       expect(`${(mismatch as PeerError).code}: ${(mismatch as PeerError).message}`).toMatch(/^bad_request: Content-Length is/);
+      expect((await peer.health()).peer).toBe("peer1");
+      // A first line that is not JSON, 8 MiB after it: refused while the line is parsed, the rest unread.
+      const garbled = new Uint8Array(9 + 8 * MiB);
+      garbled.set(new TextEncoder().encode("files: x\n"));
+      const notJson = await peer
+        .send("POST", "/api/puts", { body: garbled, headers: { "content-length": String(garbled.byteLength) } })
+        .catch((err: unknown) => err);
+      expect(`${(notJson as PeerError).code}: ${(notJson as PeerError).message}`, `round ${round}`).toMatch(
+        /^bad_request: .*not valid JSON/,
+      );
       expect((await peer.health()).peer).toBe("peer1");
     }
     expect(await peer.headFile("batch/x.bin")).toBeNull();

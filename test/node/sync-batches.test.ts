@@ -209,8 +209,12 @@ describe("sync's batches", () => {
     );
   });
 
-  it("relays file by file when B answers 404 to the batch put (an older peer)", async () => {
-    const names = Array.from({ length: 4 }, (_, i) => `olderput/f${i}.txt`);
+  // Batches of two: an older peer (404) is asked once, a batch refused whole (400) each time.
+  it.each([
+    [404, "not_found", 1],
+    [400, "bad_request", 2],
+  ])("relays file by file when B answers %i to the batch put (an older peer, a batch refused whole)", async (status, code, asked) => {
+    const names = Array.from({ length: 4 }, (_, i) => `olderput${status}/f${i}.txt`);
     for (const name of names) await net.client("peer1").putFile(name, bytesOf(name, 500));
     const { url, token } = net.peers.find((p) => p.name === "peer2")!;
     const calls: string[] = [];
@@ -218,14 +222,59 @@ describe("sync's batches", () => {
       const call = `${init.method} ${target.pathname}`;
       calls.push(call);
       if (call !== "POST /api/puts") return (await globalThis.fetch(target, init)) as Reply;
-      const body = JSON.stringify({ error: { code: "not_found", message: "No such route." } });
-      return new Response(body, { status: 404, headers: { "content-type": "application/json" } }) as Reply;
+      const body = JSON.stringify({ error: { code, message: "Refused." } });
+      return new Response(body, { status, headers: { "content-type": "application/json" } }) as Reply;
     };
     const b = new PeerClient({ url, token, name: "peer2", fetch: olderFetch });
-    const report = await syncPeers(net.client("peer1"), b, { prefix: "olderput", mode: "relay", concurrency: 1 });
+    const report = await syncPeers(net.client("peer1"), b, { prefix: `olderput${status}`, mode: "relay", concurrency: 1 });
     expect(report.failed).toEqual([]);
     expect(report).toMatchObject({ copied: 4, copiedVia: { relay: 4 } });
-    expect(calls.filter((c) => c === "POST /api/puts")).toHaveLength(1);
+    expect(calls.filter((c) => c === "POST /api/puts")).toHaveLength(asked);
     expect(calls.filter((c) => c.startsWith("PUT /api/files/")).sort()).toEqual(names.map((name) => `PUT /api/files/${name}`).sort());
+  });
+
+  it("relays a batch the quota refuses (413) file by file, so replaces that fit one at a time arrive", async () => {
+    const names = Array.from({ length: 4 }, (_, i) => `fullrelay/f${i}.bin`);
+    // B emptied of what the earlier tests left, then: old versions (0.8 MB) and a filler that
+    // leaves 300 kB — room for one 200 kB replace at a time, not for a batch of two.
+    const peer2 = net.client("peer2");
+    for await (const file of peer2.allFiles("")) await peer2.deleteFile(file.name);
+    for (const name of names) {
+      await net.client("peer1").putFile(name, bytesOf(`new ${name}`, 200_000));
+      await net.client("peer2").putFile(name, bytesOf(`old ${name}`, 200_000));
+    }
+    const room = 2 * 1024 * 1024 - (await peer2.stats()).files.bytes;
+    await peer2.putFile("fullrelay-filler.bin", bytesOf("filler", room - 300_000));
+    const b = client("peer2");
+    const report = await syncPeers(net.client("peer1"), b.client, { prefix: "fullrelay", mode: "relay", concurrency: 1 });
+    expect(report.failed).toEqual([]);
+    expect(report).toMatchObject({ copied: 4, copiedVia: { relay: 4 } });
+    expect(b.calls.filter((c) => c === "POST /api/puts").length).toBeGreaterThan(0);
+    expect(b.calls.filter((c) => c.startsWith("PUT /api/files/")).length).toBe(4);
+    for (const name of names) {
+      expect((await net.client("peer2").headFile(name))?.sha256).toBe(
+        createHash("sha256")
+          .update(bytesOf(`new ${name}`, 200_000))
+          .digest("hex"),
+      );
+    }
+    await peer2.deleteFile("fullrelay-filler.bin");
+  });
+
+  it("deletes a relayed file whose stored SHA-256 B reports as other than the one sent, and fails it (verify_failed)", async () => {
+    const names = Array.from({ length: 3 }, (_, i) => `misreport/f${i}.txt`);
+    for (const name of names) await net.client("peer1").putFile(name, bytesOf(name, 700));
+    // B's answer claims another digest for f1 than the one it was sent and checked.
+    const b = client("peer2", async (path, reply) => {
+      if (path !== "POST /api/puts") return reply;
+      const body = (await reply.json()) as { results: Array<{ name: string; ok: boolean; file?: { sha256: string } }> };
+      for (const r of body.results) if (r.name === "misreport/f1.txt" && r.file) r.file.sha256 = "0".repeat(64);
+      return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } }) as Reply;
+    });
+    const report = await syncPeers(net.client("peer1"), b.client, { prefix: "misreport", mode: "relay", concurrency: 1 });
+    expect(report.failed.map((f) => [f.action.path, f.code])).toEqual([["f1.txt", "verify_failed"]]);
+    expect(report).toMatchObject({ copied: 2 });
+    expect(await net.client("peer2").headFile("misreport/f1.txt")).toBeNull();
+    expect(await net.client("peer2").headFile("misreport/f0.txt")).not.toBeNull();
   });
 });

@@ -157,7 +157,19 @@ describe("POST /api/puts", () => {
     expect(await env.FILES.head("bput4/twice.txt")).toBeNull();
   });
 
-  it("refuses a first line over its limit with 413 before reading the rest", async () => {
+  it("refuses a body over 1 MiB + 64 MiB by its Content-Length with 413, reading none of it — the guard as the handler", async () => {
+    const scoped = await mint(["write"], "");
+    for (const token of [undefined, scoped]) {
+      // A body that never sends a byte: an answer at all means nothing waited for it.
+      const unread = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) });
+      const declared = String(1024 * 1024 + 1 + 64 * 1024 * 1024 + 1);
+      const res = await call("/api/puts", { method: "POST", body: unread, token, headers: { "content-length": declared } });
+      expect(res.status).toBe(413);
+      expect((await errorOf(res)).message).toMatch(/the limit is/);
+    }
+  });
+
+  it("refuses a first line over its 1 MiB limit with 413", async () => {
     const line = `{"files":[{"name":"${"a".repeat(1024 * 1024)}","size":0}]}\n`;
     const res = await puts(new TextEncoder().encode(line));
     expect(res.status).toBe(413);
