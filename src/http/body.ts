@@ -239,10 +239,10 @@ export interface HeadedBody {
 export function headLineOnce(request: Request, lineBytes: number, maxBytes: number): Promise<HeadedBody> {
   const holder = request as Request & { [HEAD_LINE]?: HeadLineRead };
   if (!holder[HEAD_LINE]) {
-    const read: HeadLineRead = { outcome: Promise.resolve() as never, reader: null };
-    read.outcome = readHeadLine(request, lineBytes, maxBytes, read);
-    read.outcome.catch(() => {}); // each caller hears it; never unhandled
-    holder[HEAD_LINE] = read;
+    const taken: Pick<HeadLineRead, "reader"> = { reader: null };
+    const outcome = readHeadLine(request, lineBytes, maxBytes, taken);
+    outcome.catch(() => {}); // each caller hears it; never unhandled
+    holder[HEAD_LINE] = Object.assign(taken, { outcome });
   }
   return holder[HEAD_LINE].outcome;
 }
@@ -263,12 +263,17 @@ export function unreadRest(request: Request): Promise<ReadableStreamDefaultReade
   );
 }
 
-async function readHeadLine(request: Request, lineBytes: number, maxBytes: number, read: HeadLineRead): Promise<HeadedBody> {
+async function readHeadLine(
+  request: Request,
+  lineBytes: number,
+  maxBytes: number,
+  taken: Pick<HeadLineRead, "reader">,
+): Promise<HeadedBody> {
   const length = contentLength(request);
   if (length > maxBytes) throw new HttpError("payload_too_large", `The request body is ${length} bytes; the limit is ${maxBytes}.`);
   if (!request.body) throw badRequest("The request body is empty; it must open with a line of JSON.");
   const reader = request.body.getReader();
-  read.reader = reader;
+  taken.reader = reader;
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
