@@ -22,14 +22,15 @@ export const PEER: Principal = { kind: "peer" };
  * Where a route finds the names it touches. `name` targets are one file name or memory key
  * (allowed when it starts with the token's prefix); `prefix` targets are a listing or folder
  * (allowed when the whole prefix lies inside the token's, so `photos` is outside `photos/`).
- * Targets in the JSON body carry the route's body limit (`bodyBytes`, the handler's own): the
- * guard reads the body up to it, once, and the handler gets the same parse.
+ * Targets in the body carry how it is read (`readBody`): once, within the route's own limits,
+ * and the handler gets the same parse.
  */
 export interface Target {
   kind: "name" | "prefix";
-  /** Set exactly when the names come from the JSON body: the most bytes of it the route takes. */
-  bodyBytes?: number;
-  /** How the body is read when it is not all JSON (read once, as `jsonBodyOnce` reads it, for the handler too; its own limits). */
+  /**
+   * Set exactly when the names come from the body: reads it as the handler does — JSON up to the
+   * route's limit (`jsonBodyOnce`), or a batch put's first line (`headLineOnce`) — and gives the parse.
+   */
   readBody?: (request: Request) => Promise<unknown>;
   /** The values the handler will use, checked as the handler checks them. */
   values: (request: IRequest, body: unknown) => string[];
@@ -67,6 +68,8 @@ export const memory = (target?: Target): Need => ({ op: "memory", target });
 export const tasks: Need = { op: "tasks" };
 
 const param = (request: IRequest, key: string) => request.params[key];
+/** Reads a JSON body of at most `bodyBytes` (the route's own limit). */
+const jsonBody = (bodyBytes: number) => (request: Request) => jsonBodyOnce(request, bodyBytes);
 const query = (request: IRequest, key: string) => urlOf(request).searchParams.get(key);
 
 function field(body: unknown, key: string): unknown {
@@ -101,7 +104,7 @@ export const fileInQuery = (key = "name"): Target => ({
 /** A file name in a JSON body field (`to`, `name`), in a body of at most `bodyBytes`. */
 export const fileInBody = (key: string, bodyBytes: number): Target => ({
   kind: "name",
-  bodyBytes,
+  readBody: jsonBody(bodyBytes),
   values: (_request, body) => [checkFileName(stringField(body, key))],
 });
 
@@ -126,22 +129,28 @@ function namesField(body: unknown, key: string, max: number): string[] {
 /** A list of at most `max` file names in a JSON body field of at most `bodyBytes` (`names` of a zip; a name ending in `/` is a folder). */
 export const filesInBody = (key: string, max: number, bodyBytes: number): Target => ({
   kind: "name",
-  bodyBytes,
+  readBody: jsonBody(bodyBytes),
   values: (_request, body) => namesField(body, key, max).map((n) => (n.endsWith("/") ? checkFolderPath(n) : checkFileName(n))),
 });
 
 /** A list of at most `max` file names (no folders) in a JSON body field. */
 const fileNamesOnly = (key: string, max: number, bodyBytes: number): Target => ({
   kind: "name",
-  bodyBytes,
+  readBody: jsonBody(bodyBytes),
   values: (_request, body) => namesField(body, key, max).map((n) => checkFileName(n)),
 });
+
+/** The file name `nameKey` of each object of the body's list `key`, of at most `max` entries. */
+const nameOfEach =
+  (key: string, max: number, nameKey = "name") =>
+  (_request: IRequest, body: unknown): string[] =>
+    listField(body, key, max).map((item: unknown) => checkFileName(stringField(item, nameKey)));
 
 /** A file name in each object of a JSON body list of at most `max` (`items[].name` of a batch pull), in a body of at most `bodyBytes`. */
 export const fileOfEachInBody = (key: string, max: number, bodyBytes: number, nameKey = "name"): Target => ({
   kind: "name",
-  bodyBytes,
-  values: (_request, body) => listField(body, key, max).map((item: unknown) => checkFileName(stringField(item, nameKey))),
+  readBody: jsonBody(bodyBytes),
+  values: nameOfEach(key, max, nameKey),
 });
 
 /**
@@ -150,8 +159,9 @@ export const fileOfEachInBody = (key: string, max: number, bodyBytes: number, na
  * whose files' bytes follow the line): the guard reads the line only, as the handler reads it.
  */
 export const fileOfEachInHeadLine = (key: string, max: number, lineBytes: number, bodyBytes: number): Target => ({
-  ...fileOfEachInBody(key, max, lineBytes),
+  kind: "name",
   readBody: async (request) => (await headLineOnce(request, lineBytes, bodyBytes)).head,
+  values: nameOfEach(key, max),
 });
 
 /** The files a batch of at most `max` transfer links names (body of at most `bodyBytes`): `names` (a list of names) or `files` (`[{"name", "etag"}]`). */
@@ -160,7 +170,7 @@ export const linkedFilesInBody = (max: number, bodyBytes: number): Target => {
   const files = fileOfEachInBody("files", max, bodyBytes);
   return {
     kind: "name",
-    bodyBytes,
+    readBody: jsonBody(bodyBytes),
     values: (request, body) => (field(body, "files") !== undefined ? files.values(request, body) : names.values(request, body)),
   };
 };
@@ -180,7 +190,7 @@ export const folderInPath = (key = "path"): Target => ({
 /** A folder in a JSON body field (`path`, `to`), as the prefix it covers, in a body of at most `bodyBytes`. */
 export const folderInBody = (key: string, bodyBytes: number): Target => ({
   kind: "prefix",
-  bodyBytes,
+  readBody: jsonBody(bodyBytes),
   values: (_request, body) => [asFolder(stringField(body, key))],
 });
 
@@ -191,20 +201,12 @@ export const memoryKeyInPath = (key = "key"): Target => ({
 });
 
 /**
- * The most bytes of the JSON body the guard reads to find a scope's names — the route's own
- * limit, so a body the handler would refuse is refused (413) before more of it is read —
- * or undefined when the scope reads no body.
+ * How the guard reads the body of a scope that finds names in it (its body target's `readBody`,
+ * within the route's own limits, so a body the handler would refuse is refused — 413 — before
+ * more of it is read), or undefined when the scope reads no body.
  */
-export function bodyLimit(scope: Scope): number | undefined {
-  if (scope.kind !== "needs") return undefined;
-  const limits = scope.needs.flatMap((n) => (n.target?.bodyBytes === undefined ? [] : [n.target.bodyBytes]));
-  return limits.length ? Math.min(...limits) : undefined;
-}
-
-/** How the guard reads the body of a scope that reads one: as JSON up to `bodyLimit`, or as its target says. */
-export function bodyReader(scope: Scope): (request: Request, maxBytes: number) => Promise<unknown> {
-  const custom = scope.kind === "needs" ? scope.needs.find((n) => n.target?.readBody)?.target?.readBody : undefined;
-  return custom ?? jsonBodyOnce;
+export function bodyReaderOf(scope: Scope): ((request: Request) => Promise<unknown>) | undefined {
+  return scope.kind === "needs" ? scope.needs.find((n) => n.target?.readBody)?.target?.readBody : undefined;
 }
 
 /**

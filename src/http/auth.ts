@@ -2,7 +2,7 @@ import type { IRequest } from "itty-router";
 import { passwordMatches } from "../access/passwords";
 import { isAccessId } from "../access/ids";
 import { accessRegistry } from "../access/registry";
-import { PEER, type Principal, type Scope, bodyLimit, bodyReader, checkNeeds } from "../access/scope";
+import { PEER, type Principal, type Scope, bodyReaderOf, checkNeeds } from "../access/scope";
 import { TOKEN_MARK, type TokenPrincipal, verifyToken } from "../access/tokens";
 import type { PeerEnv } from "../env";
 import { FileStore } from "../storage/files";
@@ -170,11 +170,11 @@ async function checkScoped(request: IRequest, env: PeerEnv, scope: Scope, princi
     if (scope.kind === "needs") {
       // Read only up to the route's own limit (past it the handler would refuse it anyway),
       // and only for a live token: an expired or revoked one is 401 with its body unread.
-      const limit = bodyLimit(scope);
+      const readBody = bodyReaderOf(scope);
       let body: unknown;
-      if (limit !== undefined) {
+      if (readBody) {
         await live;
-        body = await bodyReader(scope)(request, limit);
+        body = await readBody(request);
       }
       checkNeeds(principal, scope, request, body);
     }
