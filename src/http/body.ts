@@ -162,7 +162,7 @@ export class BodyBytes {
   private taken = false;
   private done = false;
   constructor(
-    private readonly reader: ReadableStreamDefaultReader<Uint8Array> | null,
+    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
     rest: Uint8Array,
   ) {
     this.rest = rest.byteLength > 0 ? rest : null;
@@ -172,21 +172,10 @@ export class BodyBytes {
   async take(n: number): Promise<Uint8Array | null> {
     this.taken = true;
     const out = new Uint8Array(n);
-    let at = 0;
-    while (at < n) {
-      let chunk = this.rest;
+    for (let at = 0; at < n; ) {
+      let chunk = this.rest ?? (await nextChunk(this.reader, "request body").catch(() => null));
       this.rest = null;
-      if (!chunk) {
-        if (!this.reader) return null;
-        let read: ReadableStreamReadResult<Uint8Array>;
-        try {
-          read = await this.reader.read();
-        } catch {
-          return null;
-        }
-        if (read.done) return null;
-        chunk = read.value;
-      }
+      if (!chunk) return null;
       const need = n - at;
       if (chunk.byteLength > need) {
         this.rest = chunk.subarray(need);
@@ -202,7 +191,7 @@ export class BodyBytes {
   async cancel(): Promise<void> {
     this.rest = null;
     this.done = true;
-    await this.reader?.cancel().catch(() => {});
+    await this.reader.cancel().catch(() => {});
   }
 
   /** The reader of the body's rest when nothing has taken from it: what a refusal may drain (src/http/unreadBody.ts). */
