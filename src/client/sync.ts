@@ -219,10 +219,9 @@ export async function applySync(a: PeerClient, b: PeerClient, plan: SyncPlan, op
   // and one to B pulls them all; relayed, the caller GETs them from A and sends them to B in one
   // request. A file costs neither a round trip nor a quota reservation of its own on B. The
   // rest go one by one.
-  const units: SyncUnit[] =
-    pullsAhead || relays
-      ? batched(plan.copies, concurrency, relays ? RELAY_BATCH_BYTES_MAX : BATCH_BYTES_MAX)
-      : plan.copies.map((action) => ({ one: action }));
+  const units: SyncUnit[] = plan.samePeer
+    ? plan.copies.map((action) => ({ one: action }))
+    : batched(plan.copies, concurrency, relays ? RELAY_BATCH_BYTES_MAX : BATCH_BYTES_MAX);
   const singles = units.flatMap((u) => ("one" in u ? [u.one] : []));
   // Pull between two peers, one by one: A's links are asked for `concurrency` files ahead, so
   // each copy is B's pull alone while the next links are being signed.
