@@ -16,6 +16,13 @@ export function putFile(name: string, body: string | Uint8Array, headers: Header
   return call(`/api/files/${name.split("/").map(encodeURIComponent).join("/")}`, { method: "PUT", body, headers });
 }
 
+/** A scoped token minted by the peer under test (with the peer token): its secret. */
+export async function mintToken(ops: string[], prefix: string): Promise<string> {
+  const res = await call("/api/tokens", { method: "POST", body: JSON.stringify({ ops, prefix }) });
+  if (res.status !== 201) throw new Error(`minting a token answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
 /** The body of an error answer, checked to have the contract's shape. */
 export async function errorOf(response: Response): Promise<{ code: string; message: string }> {
   const body = (await response.json()) as { error: { code: string; message: string } };

@@ -2,7 +2,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { storageUsage } from "../../src/storage/quota";
-import { BASE, call, errorOf, putFile, sha256, storedBytes } from "../support/http";
+import { BASE, call, errorOf, mintToken, putFile, sha256, storedBytes } from "../support/http";
 import { TEST_TOKEN } from "../support/peers";
 import { watchedQuota } from "../support/quota";
 
@@ -49,12 +49,6 @@ function puts(body: Uint8Array, token?: string, headers: Record<string, string> 
 async function results(res: Response): Promise<PutResult[]> {
   expect(res.status).toBe(200);
   return ((await res.json()) as { results: PutResult[] }).results;
-}
-
-async function mint(ops: string[], prefix: string): Promise<string> {
-  const res = await call("/api/tokens", { method: "POST", body: JSON.stringify({ ops, prefix }) });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { token: string }).token;
 }
 
 describe("POST /api/puts", () => {
@@ -158,7 +152,7 @@ describe("POST /api/puts", () => {
   });
 
   it("refuses a body over 1 MiB + 64 MiB by its Content-Length with 413, reading none of it — the guard as the handler", async () => {
-    const scoped = await mint(["write"], "");
+    const scoped = await mintToken(["write"], "");
     for (const token of [undefined, scoped]) {
       // A body that never sends a byte: an answer at all means nothing waited for it.
       const unread = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) });
@@ -195,7 +189,7 @@ describe("POST /api/puts", () => {
   });
 
   it("lets a scoped token write only under its prefix: one name outside refuses the whole batch with 403", async () => {
-    const token = await mint(["write"], "bdrop/");
+    const token = await mintToken(["write"], "bdrop/");
     const outside = await puts(
       batchBody([
         { name: "bdrop/in.txt", bytes: "in" },
@@ -208,7 +202,7 @@ describe("POST /api/puts", () => {
     expect(await env.FILES.head("bdrop/in.txt")).toBeNull();
     expect(await env.FILES.head("elsewhere/out.txt")).toBeNull();
 
-    const readOnly = await mint(["read"], "bdrop/");
+    const readOnly = await mintToken(["read"], "bdrop/");
     expect((await puts(batchBody([{ name: "bdrop/in.txt", bytes: "in" }]), readOnly)).status).toBe(403);
 
     const inside = await results(await puts(batchBody([{ name: "bdrop/in.txt", bytes: "in" }]), token));

@@ -2,7 +2,7 @@ import { SELF, createExecutionContext, env, waitOnExecutionContext } from "cloud
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { storageUsage } from "../../src/storage/quota";
-import { BASE, call, errorOf, peer2, putFile, sha256, storedBytes } from "../support/http";
+import { BASE, call, errorOf, mintToken, peer2, putFile, sha256, storedBytes } from "../support/http";
 import { outboundRequests } from "../support/outbound";
 import { watchedQuota } from "../support/quota";
 import { PEER2, TEST_TOKEN } from "../support/peers";
@@ -46,12 +46,6 @@ async function pulls(items: unknown[], token?: string): Promise<Response> {
   return call("/api/pulls", { method: "POST", body: JSON.stringify({ items }), token });
 }
 
-async function mint(ops: string[], prefix: string): Promise<string> {
-  const res = await call("/api/tokens", { method: "POST", body: JSON.stringify({ ops, prefix }) });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { token: string }).token;
-}
-
 describe("POST /api/links", () => {
   it("signs a version-bound link per name, says which names are missing, and registers nothing", async () => {
     await putFile("tl/a.txt", "alpha");
@@ -93,25 +87,25 @@ describe("POST /api/links", () => {
   it("refuses the whole request with 403 when a scoped token reads outside its prefix", async () => {
     await putFile("mine/x.txt", "x");
     await putFile("theirs/y.txt", "y");
-    const token = await mint(["read"], "mine/");
+    const token = await mintToken(["read"], "mine/");
     const refused = await links({ names: ["mine/x.txt", "theirs/y.txt"] }, token);
     expect(refused.status).toBe(403);
     expect((await errorOf(refused)).code).toBe("forbidden");
     const etag = (await env.FILES.head("theirs/y.txt"))!.etag;
     expect((await links({ files: [{ name: "theirs/y.txt", etag }] }, token)).status).toBe(403);
     expect((await links({ names: ["mine/x.txt"] }, token)).status).toBe(200);
-    expect((await links({ names: ["mine/x.txt"] }, await mint(["write"], "mine/"))).status).toBe(403);
+    expect((await links({ names: ["mine/x.txt"] }, await mintToken(["write"], "mine/"))).status).toBe(403);
   });
 
   it("refuses a scoped token's list past the route's limit before the guard checks any entry (400, not a walk of every name)", async () => {
     const outside = (n: number) => Array.from({ length: n }, (_, i) => `theirs/${i}.txt`);
-    const reader = await mint(["read"], "mine/");
+    const reader = await mintToken(["read"], "mine/");
     // Within the limit, an entry outside the prefix is what the guard refuses.
     expect((await links({ names: outside(1000) }, reader)).status).toBe(403);
     const tooMany = await links({ names: outside(1001) }, reader);
     expect(tooMany.status).toBe(400);
     expect((await errorOf(tooMany)).message).toContain("at most 1000");
-    const writer = await mint(["write"], "drop/");
+    const writer = await mintToken(["write"], "drop/");
     const items = outside(101).map((name) => ({ from: "http://peer2.test/api/files/x", name, size: 1 }));
     expect((await pulls(items, writer)).status).toBe(400);
     const zip = await call("/api/zip", { method: "POST", body: JSON.stringify({ names: outside(10_001) }), token: reader });
@@ -135,8 +129,8 @@ describe("POST /api/links", () => {
         },
       });
     };
-    const writer = await mint(["write"], "drop/");
-    const reader = await mint(["read"], "mine/");
+    const writer = await mintToken(["write"], "drop/");
+    const reader = await mintToken(["read"], "mine/");
     for (const [path, limit, token] of [
       ["/api/pulls", 2 * MiB, writer],
       ["/api/links", 6 * MiB, reader],
@@ -264,7 +258,7 @@ describe("POST /api/pulls", () => {
 
   it("refuses the whole batch with 403 when a scoped token writes outside its prefix, fetching nothing", async () => {
     const [a] = await onPeer2({ "bp/scoped.txt": "scoped" });
-    const token = await mint(["write"], "drop/");
+    const token = await mintToken(["write"], "drop/");
     const sent = (await outboundRequests()).length;
     const res = await pulls([item(a!, "drop/in.txt"), item(a!, "elsewhere/out.txt")], token);
     expect(res.status).toBe(403);
